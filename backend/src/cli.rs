@@ -1,0 +1,258 @@
+//! The `consentry` command: its flags and what each subcommand does.
+
+use std::{io::BufRead, sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::{HttpConfig, ServeArgs, StoreArgs},
+    crypto::{self, MasterKey},
+    db, demo, http,
+    organisers::{self, OrganisationChoice},
+    state::AppState,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "consentry",
+    version,
+    about = "Privacy-aware event registration and badge scanning",
+    long_about = "Privacy-aware event registration and badge scanning.\n\n\
+                  Attendees register and choose, per sponsor, who may receive their contact \
+                  details; sponsors scan QR badges at their booth; organisers export consented \
+                  leads. Attendee data is purged automatically after the event.\n\n\
+                  Every flag can also be set with the CONSENTRY_* environment variable shown \
+                  in its help."
+)]
+pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, env = "CONSENTRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage organiser accounts.
+    #[command(subcommand)]
+    Organiser(OrganiserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganiserCommand {
+    /// Create an organiser account. The password is read from a prompt, or from standard input
+    /// with --password-stdin; never from the command line.
+    Create(CreateOrganiser),
+    /// Set a new password for an organiser and end all of its sessions.
+    SetPassword(SetPassword),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOrganiser {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The organiser's e-mail address (the login).
+    #[arg(long)]
+    pub email: String,
+    /// The organiser's name as shown in the console.
+    #[arg(long)]
+    pub name: String,
+    /// Create a new organisation of this name for the organiser.
+    #[arg(
+        long,
+        conflicts_with = "organisation_id",
+        required_unless_present = "organisation_id"
+    )]
+    pub organisation: Option<String>,
+    /// Add the organiser to this existing organisation.
+    #[arg(long)]
+    pub organisation_id: Option<Uuid>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetPassword {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The organiser's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(store) => {
+            let db = open_store(&store).await?;
+            db.close().await.ok();
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Organiser(OrganiserCommand::Create(args)) => create_organiser(args).await,
+        Command::Organiser(OrganiserCommand::SetPassword(args)) => set_password(args).await,
+    }
+}
+
+/// Create the data directory (owner-only), connect and migrate.
+async fn open_store(store: &StoreArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    create_private_dir(&store.data_dir)?;
+    let db = db::connect(&store.database_url(), store.db_max_connections).await?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = open_store(&args.store).await?;
+    let master = MasterKey::load_or_create(
+        &args.store.master_key_path(),
+        args.store.may_create_master_key(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let bound = listener.local_addr()?;
+    let config = HttpConfig::from_serve_args(&args, bound);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(db.clone(), clock.clone(), master, config.clone());
+
+    // Machine-readable first line: tests and scripts read the bound address from it.
+    println!("consentry listening on http://{bound}");
+    tracing::info!(address = %bound, database = db::backend_name(&db), "listening");
+
+    if args.demo {
+        let login = demo::seed(&db, clock.now()).await?;
+        let verb = if login.created {
+            "created"
+        } else {
+            "ready (new password)"
+        };
+        println!("demo {verb}:");
+        println!("  organiser console: {}/admin", config.public_url);
+        println!("  login:             {} / {}", login.email, login.password);
+        println!(
+            "  event page:        {}/e/{}",
+            config.public_url, login.event_slug
+        );
+        println!("  API docs:          {}/api/docs", config.public_url);
+    }
+
+    let housekeeping = tokio::spawn({
+        let limits = state.limits.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.shrink();
+            }
+        }
+    });
+    let served = http::serve(listener, state, http::shutdown_signal()).await;
+    housekeeping.abort();
+    db.close().await.ok();
+    served.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn create_organiser(args: CreateOrganiser) -> anyhow::Result<()> {
+    let password = read_new_password(args.password_stdin)?;
+    let db = open_store(&args.store).await?;
+    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password)).await??;
+    let choice = match (args.organisation, args.organisation_id) {
+        (_, Some(id)) => OrganisationChoice::Existing(id),
+        (Some(name), None) => OrganisationChoice::New { name },
+        (None, None) => bail!("give --organisation NAME or --organisation-id ID"),
+    };
+    let (organisation_id, organiser_id) = organisers::create_organiser(
+        &db,
+        choice,
+        &args.email,
+        &args.name,
+        hash,
+        SystemClock.now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    println!("organiser {organiser_id} created in organisation {organisation_id}");
+    Ok(())
+}
+
+async fn set_password(args: SetPassword) -> anyhow::Result<()> {
+    let password = read_new_password(args.password_stdin)?;
+    let db = open_store(&args.store).await?;
+    let email = crate::validation::email("email", &args.email)
+        .map_err(|e| anyhow::anyhow!("--email: {}", e.detail))?;
+    let Some(organiser) = organisers::find_by_email(&db, &email).await? else {
+        bail!("no organiser has this e-mail address");
+    };
+    let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password)).await??;
+    organisers::set_password(&db, organiser.id, hash, SystemClock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    println!("password changed; all sessions of {} ended", organiser.id);
+    Ok(())
+}
+
+fn describe(e: &crate::error::ApiError) -> String {
+    let p = e.problem();
+    match (p.field, p.detail) {
+        (Some(field), Some(detail)) => format!("{field}: {detail} ({})", p.code),
+        (None, Some(detail)) => format!("{detail} ({})", p.code),
+        _ => format!("{} ({})", p.title, p.code),
+    }
+}
+
+/// A new password from standard input or an interactive prompt (asked twice).
+fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")
+            .context("cannot prompt for a password (use --password-stdin without a terminal)")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    organisers::check_new_password(&password).map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    Ok(password)
+}

@@ -1,0 +1,130 @@
+//! Configuration: command-line flags with `CONSENTRY_*` environment variables as fallbacks.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Args;
+
+use crate::{crypto, db};
+
+/// Where data lives: shared by every command that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the SQLite database, the master key and the mail outbox; created if missing.
+    #[arg(long, env = "CONSENTRY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://PATH?mode=rwc` or `postgres://USER@HOST/DB`. Defaults to
+    /// `consentry.db` inside the data directory.
+    #[arg(long, env = "CONSENTRY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Maximum database connections per process (default: 4 for SQLite, 16 for PostgreSQL).
+    #[arg(long, env = "CONSENTRY_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
+
+    /// File holding the master key (32 bytes, base64url). Defaults to `master.key` in the data
+    /// directory, generated with mode 0600 on first start. Several instances sharing one database
+    /// must share this key.
+    #[arg(long, env = "CONSENTRY_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| db::default_sqlite_url(&self.data_dir))
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| crypto::default_master_key_path(&self.data_dir))
+    }
+
+    /// Whether a missing master key may be generated: only at its default place. An explicitly
+    /// configured file that is missing is an operator error, not something to paper over.
+    pub fn may_create_master_key(&self) -> bool {
+        self.master_key_file.is_none()
+    }
+}
+
+/// Flags of `consentry serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "CONSENTRY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Public base URL, used in links sent to people (manage links). An `https://` URL also marks
+    /// session cookies `Secure`. Defaults to `http://` + the bound address.
+    #[arg(long, env = "CONSENTRY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Seed a demo organisation, organiser and event (three sponsors) and print the login.
+    #[arg(long, env = "CONSENTRY_DEMO")]
+    pub demo: bool,
+
+    /// Organiser session lifetime in minutes.
+    #[arg(long, env = "CONSENTRY_SESSION_TTL_MINUTES", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(5..=1440))]
+    pub session_ttl_minutes: u32,
+
+    /// Take the client address for rate limits from the last `X-Forwarded-For` entry. Enable only
+    /// behind a reverse proxy that sets it.
+    #[arg(long, env = "CONSENTRY_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    /// Longest time one request may take, in seconds.
+    #[arg(long, env = "CONSENTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_timeout_secs: u64,
+}
+
+/// What the HTTP layer needs to know, independent of how it was configured.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub public_url: String,
+    pub session_ttl: time::Duration,
+    pub secure_cookies: bool,
+    pub trust_forwarded_for: bool,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+}
+
+impl HttpConfig {
+    pub fn from_serve_args(args: &ServeArgs, bound: SocketAddr) -> Self {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            secure_cookies: public_url.starts_with("https://"),
+            public_url,
+            session_ttl: time::Duration::minutes(i64::from(args.session_ttl_minutes)),
+            trust_forwarded_for: args.trust_forwarded_for,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Settings for tests and embedding: loopback URL, defaults everywhere else.
+    pub fn for_tests() -> Self {
+        Self {
+            public_url: "http://127.0.0.1".into(),
+            session_ttl: time::Duration::minutes(120),
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// No API request needs more than this; larger bodies are refused with 413 before parsing.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

@@ -1,0 +1,277 @@
+//! The one error type of the HTTP API, and its one mapping to `application/problem+json`.
+//!
+//! Client errors carry a stable machine-readable `code`; server errors are logged with their cause
+//! and answered with a generic body, so no internal detail (and no personal data) leaks.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A validation failure of one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub code: &'static str,
+    /// The field's name as the API spells it (a JSON path for nested fields).
+    pub field: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(code: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422: the request is well-formed but a field breaks a rule.
+    #[error("invalid field {}: {}", .0.field, .0.detail)]
+    Invalid(FieldError),
+    /// 400: the request cannot be understood (malformed JSON, bad query string, …).
+    #[error("bad request: {detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 401: missing, expired or revoked credentials.
+    #[error("unauthorized: {code}")]
+    Unauthorized { code: &'static str },
+    /// 403: authenticated, but this actor may not do this.
+    #[error("forbidden: {code}")]
+    Forbidden { code: &'static str },
+    /// 404: absent, or belonging to another tenant (existence is not leaked).
+    #[error("not found")]
+    NotFound,
+    /// 405 from the router.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: conflicts with the current state (duplicate slug, …).
+    #[error("conflict: {code}")]
+    Conflict {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
+    /// 413: the body is larger than the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 429: rate limited.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 408 from the timeout layer.
+    #[error("request timeout")]
+    Timeout,
+    /// 503: a dependency (the database) is unavailable.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: a bug or an unexpected failure; logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The `application/problem+json` body (RFC 9457) with Consentry's extension members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:consentry:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short human summary, the same for every occurrence of this code.
+    pub title: &'static str,
+    pub status: u16,
+    /// Stable machine-readable code; clients branch on this.
+    pub code: &'static str,
+    /// Human explanation of this occurrence. Never holds personal data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The offending request field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::Invalid(FieldError::new(code, field, detail))
+    }
+
+    pub fn conflict(code: &'static str, field: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            field: Some(field.to_owned()),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code }
+            | Self::Forbidden { code }
+            | Self::Conflict { code, .. } => code,
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Timeout => "request_timeout",
+            Self::Unavailable => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "A field is invalid",
+            Self::BadRequest { .. } => "The request is malformed",
+            Self::Unauthorized { .. } => "Authentication is required",
+            Self::Forbidden { .. } => "Not allowed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Conflict { .. } => "Conflicts with the current state",
+            Self::PayloadTooLarge => "The request body is too large",
+            Self::UnsupportedMediaType => "The request body must be JSON",
+            Self::TooManyRequests { .. } => "Too many requests",
+            Self::Timeout => "The request took too long",
+            Self::Unavailable => "The service is unavailable",
+            Self::Internal(_) => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::Invalid(e) => Some(e.detail.clone()),
+            Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
+            Self::Unauthorized {
+                code: "invalid_credentials",
+            } => Some("The e-mail address or the password is wrong.".into()),
+            Self::TooManyRequests { retry_after_secs } => {
+                Some(format!("Try again in {retry_after_secs} seconds."))
+            }
+            _ => None,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Invalid(e) => Some(e.field.clone()),
+            Self::Conflict { field, .. } => field.clone(),
+            _ => None,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:consentry:problem:{}", self.code()),
+            title: self.title(),
+            status: self.status().as_u16(),
+            code: self.code(),
+            detail: self.detail(),
+            field: self.field(),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> Self {
+        if is_connection_error(&e) {
+            tracing::error!(error = %e, "database unavailable");
+            return Self::Unavailable;
+        }
+        Self::Internal(anyhow::Error::new(e))
+    }
+}
+
+fn is_connection_error(e: &DbErr) -> bool {
+    matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+/// Whether a database error is a unique-constraint violation (a 409 for the caller to name).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            // The cause may quote SQL but never bound values: sea-orm errors carry no parameters.
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut response = (status, Json(self.problem())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_name_their_field_and_code() {
+        let p = ApiError::invalid("invalid_slug", "slug", "too short").problem();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.code, "invalid_slug");
+        assert_eq!(p.field.as_deref(), Some("slug"));
+        assert_eq!(p.problem_type, "urn:consentry:problem:invalid_slug");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let p = ApiError::Internal(anyhow::anyhow!("secret table name")).problem();
+        assert_eq!(p.status, 500);
+        assert_eq!(p.code, "internal_error");
+        assert!(p.detail.is_none());
+    }
+}

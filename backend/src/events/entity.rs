@@ -1,0 +1,33 @@
+//! The `events` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organisation_id: Uuid,
+    #[sea_orm(unique)]
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    /// IANA time zone name, for showing times to people at the venue.
+    pub time_zone: String,
+    pub starts_at: TimeDateTimeWithTimeZone,
+    pub ends_at: TimeDateTimeWithTimeZone,
+    pub retention_days: i16,
+    pub min_age: i16,
+    pub privacy_notice: String,
+    /// Bumped by the server whenever `privacy_notice` changes.
+    pub privacy_notice_version: i32,
+    /// Comma-separated [`super::rules::ContactField`] names shared with sponsors.
+    pub shared_fields: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

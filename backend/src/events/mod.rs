@@ -1,0 +1,379 @@
+//! Events: an organiser's own events, created, read, changed and deleted.
+
+pub mod entity;
+pub mod rules;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use self::rules::{ContactField, EventSettings};
+use crate::{
+    auth::OrganiserAuth,
+    error::{ApiError, ApiResult, Problem, is_unique_violation},
+    extract::{ApiJson, ApiPath},
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, update_event, delete_event))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// The event `event_id` if it belongs to `organisation_id`; otherwise not found, whether it
+/// exists elsewhere or not (another tenant's resources are indistinguishable from absent ones).
+pub async fn find_owned(
+    db: &impl ConnectionTrait,
+    organisation_id: Uuid,
+    event_id: Uuid,
+) -> ApiResult<entity::Model> {
+    entity::Entity::find_by_id(event_id)
+        .filter(entity::Column::OrganisationId.eq(organisation_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn insert_event(
+    db: &impl ConnectionTrait,
+    organisation_id: Uuid,
+    settings: EventSettings,
+    now: OffsetDateTime,
+) -> ApiResult<entity::Model> {
+    let model = entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organisation_id: Set(organisation_id),
+        slug: Set(settings.slug),
+        name: Set(settings.name),
+        venue: Set(settings.venue),
+        time_zone: Set(settings.time_zone),
+        starts_at: Set(settings.starts_at),
+        ends_at: Set(settings.ends_at),
+        retention_days: Set(settings.retention_days),
+        min_age: Set(settings.min_age),
+        privacy_notice: Set(settings.privacy_notice),
+        privacy_notice_version: Set(1),
+        shared_fields: Set(rules::store_shared_fields(&settings.shared_fields)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    model.insert(db).await.map_err(slug_conflict)
+}
+
+fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
+    if is_unique_violation(&e) {
+        ApiError::conflict("slug_taken", "slug", "Another event uses this slug.")
+    } else {
+        e.into()
+    }
+}
+
+fn settings_of(model: &entity::Model) -> EventSettings {
+    EventSettings {
+        slug: model.slug.clone(),
+        name: model.name.clone(),
+        venue: model.venue.clone(),
+        time_zone: model.time_zone.clone(),
+        starts_at: model.starts_at,
+        ends_at: model.ends_at,
+        retention_days: model.retention_days,
+        min_age: model.min_age,
+        privacy_notice: model.privacy_notice.clone(),
+        shared_fields: rules::parse_shared_fields(&model.shared_fields),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+/// A new event. Omitted settings take the privacy-friendly defaults.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    /// 3–64 of a-z, 0-9 and inner hyphens; unique across the server; the public URL is /e/{slug}.
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub venue: String,
+    /// IANA time zone name, e.g. `Europe/Amsterdam`.
+    pub time_zone: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    /// Days after the end at which attendee data is purged: 0–30, default 30.
+    pub retention_days: Option<i16>,
+    /// Minimum age to register: 13–21, default 16.
+    pub min_age: Option<i16>,
+    /// The privacy notice shown at registration.
+    pub privacy_notice: String,
+    /// Contact fields sponsors receive with a consented lead. Default: names, e-mail, company,
+    /// job title.
+    pub shared_fields: Option<Vec<ContactField>>,
+}
+
+/// A change to an event; omitted fields stay as they are. A changed `privacy_notice` gets a new
+/// `privacy_notice_version`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventChange {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub venue: Option<String>,
+    pub time_zone: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub starts_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub ends_at: Option<OffsetDateTime>,
+    pub retention_days: Option<i16>,
+    pub min_age: Option<i16>,
+    pub privacy_notice: Option<String>,
+    pub shared_fields: Option<Vec<ContactField>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    pub time_zone: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    pub retention_days: i16,
+    pub min_age: i16,
+    pub privacy_notice: String,
+    pub privacy_notice_version: i32,
+    pub shared_fields: Vec<ContactField>,
+    /// When this event's attendee personal data is purged: `ends_at + retention_days`.
+    #[serde(with = "time::serde::rfc3339")]
+    pub purge_due_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<entity::Model> for EventView {
+    fn from(m: entity::Model) -> Self {
+        Self {
+            shared_fields: rules::parse_shared_fields(&m.shared_fields),
+            purge_due_at: rules::purge_due_at(m.ends_at, m.retention_days),
+            id: m.id,
+            slug: m.slug,
+            name: m.name,
+            venue: m.venue,
+            time_zone: m.time_zone,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            retention_days: m.retention_days,
+            min_age: m.min_age,
+            privacy_notice: m.privacy_notice,
+            privacy_notice_version: m.privacy_notice_version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// The organiser's events, latest first.
+#[utoipa::path(
+    get, path = "/events", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, body = Vec<EventView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_events(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+) -> ApiResult<Json<Vec<EventView>>> {
+    let events = entity::Entity::find()
+        .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
+        .order_by_desc(entity::Column::StartsAt)
+        .order_by_asc(entity::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Json(events.into_iter().map(EventView::from).collect()))
+}
+
+/// Create an event in the organiser's organisation.
+#[utoipa::path(
+    post, path = "/events", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    request_body = NewEvent,
+    responses(
+        (status = 201, body = EventView, headers(("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_slug`, `ends_before_start`, `invalid_retention`, `invalid_min_age`, `invalid_time_zone`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_event(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiJson(new): ApiJson<NewEvent>,
+) -> ApiResult<Response> {
+    let settings = rules::validate(EventSettings {
+        slug: new.slug,
+        name: new.name,
+        venue: new.venue,
+        time_zone: new.time_zone,
+        starts_at: new.starts_at,
+        ends_at: new.ends_at,
+        retention_days: new.retention_days.unwrap_or(rules::DEFAULT_RETENTION_DAYS),
+        min_age: new.min_age.unwrap_or(rules::DEFAULT_MIN_AGE),
+        privacy_notice: new.privacy_notice,
+        shared_fields: new
+            .shared_fields
+            .unwrap_or_else(rules::default_shared_fields),
+    })?;
+    let model = insert_event(&state.db, auth.organisation_id, settings, state.clock.now()).await?;
+    tracing::info!(event_id = %model.id, "event created");
+    let location = format!("/api/v1/events/{}", model.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(EventView::from(model)),
+    )
+        .into_response())
+}
+
+/// One of the organiser's events.
+#[utoipa::path(
+    get, path = "/events/{event_id}", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = EventView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Absent or another organisation's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_event(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> ApiResult<Json<EventView>> {
+    let model = find_owned(&state.db, auth.organisation_id, event_id).await?;
+    Ok(Json(model.into()))
+}
+
+/// Change an event. After the event has ended its end cannot move later and its retention can
+/// only shrink (`event_ended`).
+#[utoipa::path(
+    patch, path = "/events/{event_id}", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path)),
+    request_body = EventChange,
+    responses(
+        (status = 200, body = EventView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slug_taken`, `event_ended`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_event(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+    ApiJson(change): ApiJson<EventChange>,
+) -> ApiResult<Json<EventView>> {
+    let txn = state.db.begin().await?;
+    let current = find_owned(&txn, auth.organisation_id, event_id).await?;
+    let before = settings_of(&current);
+    let next = rules::validate(EventSettings {
+        slug: change.slug.unwrap_or_else(|| before.slug.clone()),
+        name: change.name.unwrap_or_else(|| before.name.clone()),
+        venue: change.venue.unwrap_or_else(|| before.venue.clone()),
+        time_zone: change.time_zone.unwrap_or_else(|| before.time_zone.clone()),
+        starts_at: change.starts_at.unwrap_or(before.starts_at),
+        ends_at: change.ends_at.unwrap_or(before.ends_at),
+        retention_days: change.retention_days.unwrap_or(before.retention_days),
+        min_age: change.min_age.unwrap_or(before.min_age),
+        privacy_notice: change
+            .privacy_notice
+            .unwrap_or_else(|| before.privacy_notice.clone()),
+        shared_fields: change
+            .shared_fields
+            .unwrap_or_else(|| before.shared_fields.clone()),
+    })?;
+    let now = state.clock.now();
+    rules::check_change(&before, &next, now)?;
+
+    let notice_version = if next.privacy_notice == before.privacy_notice {
+        current.privacy_notice_version
+    } else {
+        current.privacy_notice_version.saturating_add(1)
+    };
+    let updated = entity::ActiveModel {
+        id: Set(current.id),
+        slug: Set(next.slug),
+        name: Set(next.name),
+        venue: Set(next.venue),
+        time_zone: Set(next.time_zone),
+        starts_at: Set(next.starts_at),
+        ends_at: Set(next.ends_at),
+        retention_days: Set(next.retention_days),
+        min_age: Set(next.min_age),
+        privacy_notice: Set(next.privacy_notice),
+        privacy_notice_version: Set(notice_version),
+        shared_fields: Set(rules::store_shared_fields(&next.shared_fields)),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await
+    .map_err(slug_conflict)?;
+    txn.commit().await?;
+    tracing::info!(event_id = %updated.id, "event updated");
+    Ok(Json(updated.into()))
+}
+
+/// Delete an event with its sponsors and everything attendees gave for it.
+#[utoipa::path(
+    delete, path = "/events/{event_id}", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_event(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    let result = entity::Entity::delete_many()
+        .filter(entity::Column::Id.eq(event_id))
+        .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(%event_id, "event deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

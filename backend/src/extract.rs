@@ -1,0 +1,251 @@
+//! Request extractors whose rejections are problem+json with stable codes.
+//!
+//! axum's own `Json` echoes serde's message, which may quote the offending *value* (an e-mail, a
+//! name) back to the client and into logs. These extractors name the field and never the value.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    http::{StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body: `application/json` (or `+json`), within the body limit, with no unknown fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection: BytesRejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                    _ => ApiError::BadRequest {
+                        code: "unreadable_body",
+                        detail: "The request body could not be read.".into(),
+                    },
+                })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence[..essence.len() - 5]
+                .to_ascii_lowercase()
+                .starts_with("application/")
+            && essence.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// Parse a JSON document into `T`, mapping every failure to a problem that names the field only.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = result.map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        json_problem(&path, &inner)
+    })?;
+    // Trailing data after the document is malformed JSON too.
+    de.end().map_err(|_| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: "The request body is not valid JSON.".into(),
+    })?;
+    Ok(value)
+}
+
+fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest {
+            code: "malformed_json",
+            detail: format!(
+                "The request body is not valid JSON (line {}, column {}).",
+                err.line(),
+                err.column()
+            ),
+        },
+        Category::Data => {
+            let message = err.to_string();
+            let named = backticked(&message);
+            let join = |name: &str| {
+                if path.is_empty() || path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            };
+            if message.starts_with("unknown field") {
+                // serde_path_to_error's path already ends at the unknown key.
+                let field = if path.is_empty() || path == "." {
+                    named.unwrap_or("body").to_owned()
+                } else {
+                    path.to_owned()
+                };
+                ApiError::invalid("unknown_field", field, "This field is not accepted here.")
+            } else if message.starts_with("missing field") {
+                let field = named.map(join).unwrap_or_else(|| path.to_owned());
+                ApiError::invalid("missing_field", field, "This field is required.")
+            } else {
+                // serde's message for a wrong type quotes the value: never pass it on.
+                let field = if path.is_empty() || path == "." {
+                    "body".to_owned()
+                } else {
+                    path.to_owned()
+                };
+                ApiError::invalid(
+                    "invalid_value",
+                    field,
+                    "This field has the wrong type or an unaccepted value.",
+                )
+            }
+        }
+    }
+}
+
+/// The first `name` in a serde message such as "unknown field `name`, expected …".
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    let name = &message[start..start + len];
+    (name.len() <= 64).then_some(name)
+}
+
+/// A path parameter; an unparsable one (say, not a UUID) is simply not found.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// A query string; a malformed one is a 400 naming no value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_from_str(query).map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}").parse().map_err(|_| invalid_query())?,
+    )
+    .map(|axum::extract::Query(v)| v)
+    .map_err(|_| invalid_query())
+}
+
+fn invalid_query() -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        detail: "The query string has an unknown parameter or an invalid value.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        age: u8,
+    }
+
+    fn code_and_field(err: ApiError) -> (&'static str, Option<String>) {
+        let p = err.problem();
+        (p.code, p.field)
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Body>(br#"{"name": "#).unwrap_err();
+        assert_eq!(err.status().as_u16(), 400);
+        assert_eq!(err.code(), "malformed_json");
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let err = parse_json::<Body>(br#"{"name":"a","age":3,"admin":true}"#).unwrap_err();
+        assert_eq!(code_and_field(err), ("unknown_field", Some("admin".into())));
+        let err = parse_json::<Body>(br#"{"name":"a"}"#).unwrap_err();
+        assert_eq!(code_and_field(err), ("missing_field", Some("age".into())));
+    }
+
+    #[test]
+    fn wrong_values_are_named_but_never_echoed() {
+        let err = parse_json::<Body>(br#"{"name":"a","age":"jane.doe@example.com"}"#).unwrap_err();
+        let p = err.problem();
+        assert_eq!(p.code, "invalid_value");
+        assert_eq!(p.field.as_deref(), Some("age"));
+        let body = serde_json::to_string(&p).unwrap();
+        assert!(!body.contains("jane.doe"), "{body}");
+    }
+
+    #[test]
+    fn trailing_garbage_is_malformed() {
+        let err = parse_json::<Body>(br#"{"name":"a","age":3} x"#).unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
+    }
+
+    #[test]
+    fn json_content_types() {
+        let mut h = axum::http::HeaderMap::new();
+        assert!(!has_json_content_type(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(has_json_content_type(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/merge-patch+json".parse().unwrap(),
+        );
+        assert!(has_json_content_type(&h));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!has_json_content_type(&h));
+    }
+}

@@ -1,0 +1,23 @@
+//! Consentry: privacy-aware event registration and badge scanning.
+//!
+//! One module per capability (`organisers`, `events`, `sponsors`), each holding its routes, rules
+//! and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
+//! `clock`, `crypto`, `db`, `http`, `rate_limit`, `validation`). See docs/ARCHITECTURE.md.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod http;
+pub mod organisers;
+pub mod rate_limit;
+pub mod sponsors;
+pub mod state;
+pub mod validation;
+pub mod web;

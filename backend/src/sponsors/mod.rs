@@ -1,0 +1,363 @@
+//! Sponsors of an organiser's events.
+
+pub mod entity;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::OrganiserAuth,
+    error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
+    events,
+    extract::{ApiJson, ApiPath},
+    state::AppState,
+    validation,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sponsors, create_sponsor))
+        .routes(routes!(get_sponsor, update_sponsor, delete_sponsor))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SponsorSettings {
+    pub name: String,
+    pub description: String,
+    pub privacy_policy_url: String,
+}
+
+pub fn validate(s: SponsorSettings) -> Result<SponsorSettings, FieldError> {
+    Ok(SponsorSettings {
+        name: validation::text("name", &s.name, 1, 200, false)?,
+        description: validation::text(
+            "description",
+            &s.description,
+            0,
+            MAX_DESCRIPTION_CHARS,
+            true,
+        )?,
+        privacy_policy_url: validation::https_url("privacy_policy_url", &s.privacy_policy_url)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// Sponsors of one event, by name.
+pub async fn list_for_event(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
+    entity::Entity::find()
+        .filter(entity::Column::EventId.eq(event_id))
+        .order_by_asc(entity::Column::Name)
+        .order_by_asc(entity::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn insert_sponsor(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+    settings: SponsorSettings,
+    now: OffsetDateTime,
+) -> ApiResult<entity::Model> {
+    entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(event_id),
+        name: Set(settings.name),
+        description: Set(settings.description),
+        privacy_policy_url: Set(settings.privacy_policy_url),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(name_conflict)
+}
+
+fn name_conflict(e: sea_orm::DbErr) -> ApiError {
+    if is_unique_violation(&e) {
+        ApiError::conflict(
+            "sponsor_name_taken",
+            "name",
+            "This event has a sponsor of this name.",
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// The sponsor `sponsor_id` of the organisation's event `event_id`, or not found.
+async fn find_owned(
+    db: &impl ConnectionTrait,
+    auth: &OrganiserAuth,
+    event_id: Uuid,
+    sponsor_id: Uuid,
+) -> ApiResult<entity::Model> {
+    events::find_owned(db, auth.organisation_id, event_id).await?;
+    entity::Entity::find_by_id(sponsor_id)
+        .filter(entity::Column::EventId.eq(event_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSponsor {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The sponsor's own privacy policy; shown beside its opt-in. Must be https.
+    pub privacy_policy_url: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SponsorChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub privacy_policy_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SponsorView {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub privacy_policy_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<entity::Model> for SponsorView {
+    fn from(m: entity::Model) -> Self {
+        Self {
+            id: m.id,
+            event_id: m.event_id,
+            name: m.name,
+            description: m.description,
+            privacy_policy_url: m.privacy_policy_url,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// The sponsors of one of the organiser's events, by name.
+#[utoipa::path(
+    get, path = "/events/{event_id}/sponsors", tag = "sponsors",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Vec<SponsorView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_sponsors(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<SponsorView>>> {
+    events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    let sponsors = list_for_event(&state.db, event_id).await?;
+    Ok(Json(sponsors.into_iter().map(SponsorView::from).collect()))
+}
+
+/// Add a sponsor to one of the organiser's events.
+#[utoipa::path(
+    post, path = "/events/{event_id}/sponsors", tag = "sponsors",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path)),
+    request_body = NewSponsor,
+    responses(
+        (status = 201, body = SponsorView, headers(("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sponsor_name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_url`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_sponsor(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewSponsor>,
+) -> ApiResult<Response> {
+    let settings = validate(SponsorSettings {
+        name: new.name,
+        description: new.description,
+        privacy_policy_url: new.privacy_policy_url,
+    })?;
+    let txn = state.db.begin().await?;
+    events::find_owned(&txn, auth.organisation_id, event_id).await?;
+    let model = insert_sponsor(&txn, event_id, settings, state.clock.now()).await?;
+    txn.commit().await?;
+    tracing::info!(%event_id, sponsor_id = %model.id, "sponsor created");
+    let location = format!("/api/v1/events/{event_id}/sponsors/{}", model.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(SponsorView::from(model)),
+    )
+        .into_response())
+}
+
+/// One sponsor of one of the organiser's events.
+#[utoipa::path(
+    get, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = SponsorView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_sponsor(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Json<SponsorView>> {
+    Ok(Json(
+        find_owned(&state.db, &auth, event_id, sponsor_id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Change a sponsor; omitted fields stay as they are.
+#[utoipa::path(
+    patch, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    request_body = SponsorChange,
+    responses(
+        (status = 200, body = SponsorView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sponsor_name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_sponsor(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(change): ApiJson<SponsorChange>,
+) -> ApiResult<Json<SponsorView>> {
+    let txn = state.db.begin().await?;
+    let current = find_owned(&txn, &auth, event_id, sponsor_id).await?;
+    let next = validate(SponsorSettings {
+        name: change.name.unwrap_or_else(|| current.name.clone()),
+        description: change
+            .description
+            .unwrap_or_else(|| current.description.clone()),
+        privacy_policy_url: change
+            .privacy_policy_url
+            .unwrap_or_else(|| current.privacy_policy_url.clone()),
+    })?;
+    let updated = entity::ActiveModel {
+        id: Set(current.id),
+        name: Set(next.name),
+        description: Set(next.description),
+        privacy_policy_url: Set(next.privacy_policy_url),
+        updated_at: Set(state.clock.now()),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await
+    .map_err(name_conflict)?;
+    txn.commit().await?;
+    Ok(Json(updated.into()))
+}
+
+/// Remove a sponsor from one of the organiser's events.
+#[utoipa::path(
+    delete, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_sponsor(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let txn = state.db.begin().await?;
+    let sponsor = find_owned(&txn, &auth, event_id, sponsor_id).await?;
+    entity::Entity::delete_by_id(sponsor.id).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(%event_id, %sponsor_id, "sponsor deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SponsorSettings {
+        SponsorSettings {
+            name: "Acme".into(),
+            description: "Widgets.\nAnd more.".into(),
+            privacy_policy_url: "https://acme.example/privacy".into(),
+        }
+    }
+
+    #[test]
+    fn sponsors_need_a_name_and_an_https_policy() {
+        assert!(validate(settings()).is_ok());
+        let err = validate(SponsorSettings {
+            name: "".into(),
+            ..settings()
+        })
+        .unwrap_err();
+        assert_eq!((err.code, err.field.as_str()), ("too_short", "name"));
+        let err = validate(SponsorSettings {
+            privacy_policy_url: "http://acme.example/privacy".into(),
+            ..settings()
+        })
+        .unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_str()),
+            ("invalid_url", "privacy_policy_url")
+        );
+        let err = validate(SponsorSettings {
+            description: "x".repeat(MAX_DESCRIPTION_CHARS + 1),
+            ..settings()
+        })
+        .unwrap_err();
+        assert_eq!(err.code, "too_long");
+    }
+}

@@ -1,0 +1,57 @@
+//! What every request handler can reach: the database, the clock, keys, settings, rate limits.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    clock::Clock,
+    config::HttpConfig,
+    crypto::{KeyPurpose, MasterKey},
+    rate_limit::RateLimits,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<Keys>,
+    pub config: Arc<HttpConfig>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        master: MasterKey,
+        config: HttpConfig,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            keys: Arc::new(Keys::new(master)),
+            config: Arc::new(config),
+            limits: Arc::new(RateLimits::default()),
+        }
+    }
+}
+
+/// Keys derived once at start-up from the master key.
+pub struct Keys {
+    pub master: MasterKey,
+    pub session_encoding: EncodingKey,
+    pub session_decoding: DecodingKey,
+}
+
+impl Keys {
+    pub fn new(master: MasterKey) -> Self {
+        let session = master.derive(KeyPurpose::OrganiserSession);
+        Self {
+            session_encoding: EncodingKey::from_secret(&session),
+            session_decoding: DecodingKey::from_secret(&session),
+            master,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Field rules shared by several capabilities. Each returns the cleaned value or a [`FieldError`]
+//! that names the field and never quotes the input.
+
+use crate::error::FieldError;
+
+/// Trimmed text of `min..=max` characters with no control characters (newlines only if
+/// `multiline`).
+pub fn text(
+    field: &'static str,
+    input: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+) -> Result<String, FieldError> {
+    let value = input.trim();
+    let len = value.chars().count();
+    if len < min {
+        let detail = if min == 1 {
+            "Must not be empty.".to_owned()
+        } else {
+            format!("Must be at least {min} characters.")
+        };
+        return Err(FieldError::new("too_short", field, detail));
+    }
+    if len > max {
+        return Err(FieldError::new(
+            "too_long",
+            field,
+            format!("Must be at most {max} characters."),
+        ));
+    }
+    let bad_control = value
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    if bad_control {
+        return Err(FieldError::new(
+            "invalid_characters",
+            field,
+            "Contains control characters.",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An e-mail address, normalised for comparison: trimmed, lower-cased. Deliberately permissive
+/// beyond the shape `local@domain.tld`: the only real check of an address is a mail to it.
+pub fn email(field: &'static str, input: &str) -> Result<String, FieldError> {
+    let value = input.trim().to_lowercase();
+    let invalid = || FieldError::new("invalid_email", field, "Not a valid e-mail address.");
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+    let domain_ok = domain.len() >= 3
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(value)
+}
+
+/// An absolute `https://` URL with a host, at most 2048 characters.
+pub fn https_url(field: &'static str, input: &str) -> Result<String, FieldError> {
+    let value = input.trim();
+    let invalid = || {
+        FieldError::new(
+            "invalid_url",
+            field,
+            "Must be an absolute https:// URL with a host.",
+        )
+    };
+    if value.len() > 2048 {
+        return Err(FieldError::new(
+            "too_long",
+            field,
+            "Must be at most 2048 characters.",
+        ));
+    }
+    let url = url::Url::parse(value).map_err(|_| invalid())?;
+    if url.scheme() != "https"
+        || url.host_str().is_none_or(str::is_empty)
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid());
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(text("name", "  Ada  ", 1, 10, false).unwrap(), "Ada");
+        assert_eq!(
+            text("name", "   ", 1, 10, false).unwrap_err().code,
+            "too_short"
+        );
+        assert_eq!(
+            text("name", "abcdefghijk", 1, 10, false).unwrap_err().code,
+            "too_long"
+        );
+        assert_eq!(
+            text("name", "a\u{0}b", 1, 10, false).unwrap_err().code,
+            "invalid_characters"
+        );
+        assert_eq!(text("name", "a\nb", 1, 10, true).unwrap(), "a\nb");
+        assert!(text("name", "a\nb", 1, 10, false).is_err());
+        // Length counts characters, not bytes.
+        assert!(text("name", "ééééé", 1, 5, false).is_ok());
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            email("email", " Ada@Example.ORG ").unwrap(),
+            "ada@example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a b@example.org",
+            "ada@.example.org",
+            "ada@example..org",
+            "ada@exa_mple.org",
+        ] {
+            let err = email("email", bad).unwrap_err();
+            assert_eq!(err.code, "invalid_email", "{bad:?}");
+            assert!(!err.detail.contains(bad) || bad.is_empty());
+        }
+    }
+
+    #[test]
+    fn only_https_urls_with_a_host() {
+        assert_eq!(
+            https_url("url", "https://example.org/privacy").unwrap(),
+            "https://example.org/privacy"
+        );
+        for bad in [
+            "http://example.org",
+            "ftp://x.org",
+            "https://",
+            "example.org",
+            "https://user:pw@example.org/",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(
+                https_url("url", bad).unwrap_err().code,
+                "invalid_url",
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,238 @@
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, assert_problem, event_body, spawn_app};
+
+#[tokio::test]
+async fn an_organiser_creates_reads_changes_and_deletes_an_event() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+
+    let response = app
+        .post(
+            &organiser.token,
+            "/api/v1/events",
+            &event_body("privacy-summit"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let event: Value = response.json().await.unwrap();
+    let id = event["id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/events/{id}"));
+    // Privacy-friendly defaults.
+    assert_eq!(event["retention_days"], 30);
+    assert_eq!(event["min_age"], 16);
+    assert_eq!(event["privacy_notice_version"], 1);
+    assert_eq!(
+        event["shared_fields"],
+        json!(["first_name", "last_name", "email", "company", "job_title"])
+    );
+    let ends_at = time::OffsetDateTime::parse(
+        event["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let purge = time::OffsetDateTime::parse(
+        event["purge_due_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(purge - ends_at, time::Duration::days(30));
+
+    let read: Value = app
+        .get(&organiser.token, &location)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, event);
+
+    // Same notice: same version. New notice: next version.
+    let same = app
+        .patch(
+            &organiser.token,
+            &location,
+            &json!({"name": "Privacy Summit 2026",
+        "privacy_notice": "We process your registration to run the event."}),
+        )
+        .await;
+    let same: Value = same.json().await.unwrap();
+    assert_eq!(same["name"], "Privacy Summit 2026");
+    assert_eq!(same["privacy_notice_version"], 1);
+    let changed: Value = app
+        .patch(
+            &organiser.token,
+            &location,
+            &json!({"privacy_notice": "A new notice."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["privacy_notice_version"], 2);
+    assert_eq!(
+        changed["name"], "Privacy Summit 2026",
+        "omitted fields stay"
+    );
+
+    let list: Vec<Value> = app
+        .get(&organiser.token, "/api/v1/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+
+    assert_eq!(app.delete(&organiser.token, &location).await.status(), 204);
+    assert_problem(app.get(&organiser.token, &location).await, 404, "not_found").await;
+    assert_problem(
+        app.delete(&organiser.token, &location).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn each_invalid_setting_is_refused_with_its_code_and_field() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        ("slug", json!("Bad Slug"), "invalid_slug", "slug"),
+        (
+            "slug",
+            json!("0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"),
+            "invalid_slug",
+            "slug",
+        ),
+        (
+            "ends_at",
+            json!("2020-01-01T00:00:00Z"),
+            "ends_before_start",
+            "ends_at",
+        ),
+        (
+            "retention_days",
+            json!(31),
+            "invalid_retention",
+            "retention_days",
+        ),
+        (
+            "retention_days",
+            json!(-1),
+            "invalid_retention",
+            "retention_days",
+        ),
+        ("min_age", json!(12), "invalid_min_age", "min_age"),
+        ("min_age", json!(22), "invalid_min_age", "min_age"),
+        (
+            "time_zone",
+            json!("Europe/Atlantis"),
+            "invalid_time_zone",
+            "time_zone",
+        ),
+        ("name", json!("x".repeat(201)), "too_long", "name"),
+        ("name", json!("  "), "too_short", "name"),
+        ("privacy_notice", json!(""), "too_short", "privacy_notice"),
+        (
+            "shared_fields",
+            json!([]),
+            "no_shared_fields",
+            "shared_fields",
+        ),
+        (
+            "shared_fields",
+            json!(["shoe_size"]),
+            "invalid_value",
+            "shared_fields[0]",
+        ),
+        (
+            "starts_at",
+            json!("next tuesday"),
+            "invalid_value",
+            "starts_at",
+        ),
+    ];
+    for (field, value, code, reported) in cases {
+        let mut body = event_body("valid-slug");
+        body[field] = value;
+        let response = app.post(&organiser.token, "/api/v1/events", &body).await;
+        let problem = assert_problem(response, 422, code).await;
+        assert_eq!(problem["field"], reported, "{field}: {problem}");
+    }
+    let list: Vec<Value> = app
+        .get(&organiser.token, "/api/v1/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list.is_empty(), "no refused event was stored");
+}
+
+#[tokio::test]
+async fn slugs_are_unique_across_organisations() {
+    let app = spawn_app().await;
+    let acme = app.organiser("Acme").await;
+    let globex = app.organiser("Globex").await;
+    app.create_event(&acme.token, "summit").await;
+    let taken = app
+        .post(&globex.token, "/api/v1/events", &event_body("summit"))
+        .await;
+    let problem = assert_problem(taken, 409, "slug_taken").await;
+    assert_eq!(problem["field"], "slug");
+
+    let other = app.create_event(&acme.token, "other").await;
+    let path = format!("/api/v1/events/{}", other["id"].as_str().unwrap());
+    assert_problem(
+        app.patch(&acme.token, &path, &json!({"slug": "summit"}))
+            .await,
+        409,
+        "slug_taken",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn after_an_event_ends_its_data_can_only_be_kept_shorter() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+    let event = app.create_event(&organiser.token, "ended").await;
+    let path = format!("/api/v1/events/{}", event["id"].as_str().unwrap());
+    let ends_at = time::OffsetDateTime::parse(
+        event["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+
+    app.clock.set(ends_at);
+    // Days have passed: a fresh session.
+    let login: Value = app
+        .login(&organiser.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let organiser = crate::common::Organiser {
+        token: login["token"].as_str().unwrap().to_owned(),
+        ..organiser
+    };
+    let later = (ends_at + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let moved = app
+        .patch(&organiser.token, &path, &json!({"ends_at": later}))
+        .await;
+    assert_problem(moved, 409, "event_ended").await;
+    let shorter = app
+        .patch(&organiser.token, &path, &json!({"retention_days": 7}))
+        .await;
+    assert_eq!(shorter.status(), 200);
+    let longer = app
+        .patch(&organiser.token, &path, &json!({"retention_days": 8}))
+        .await;
+    let problem = assert_problem(longer, 409, "event_ended").await;
+    assert_eq!(problem["field"], "retention_days");
+    let read: Value = app.get(&organiser.token, &path).await.json().await.unwrap();
+    assert_eq!(read["retention_days"], 7);
+    assert_eq!(read["ends_at"], event["ends_at"]);
+}

@@ -1,0 +1,12 @@
+//! The HTTP API tested against the real server on a real port (one test binary, several modules,
+//! so the suite links once).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod events;
+mod plumbing;
+mod sponsors;
+mod tenancy;

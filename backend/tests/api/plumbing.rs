@@ -1,0 +1,219 @@
+use reqwest::header;
+use serde_json::{Value, json};
+
+use crate::common::{assert_problem, event_body, spawn_app};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let health: Value = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.db.clone().close().await.unwrap();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_a_request_id() {
+    let app = spawn_app().await;
+    for path in ["/", "/healthz", "/api/v1/events", "/no/such/page"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let h = response.headers();
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert!(!h["x-request-id"].is_empty(), "{path}");
+    }
+    // A request id sent by a proxy is kept.
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn the_index_page_is_served_from_web() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<h1>Consentry</h1>")
+    );
+}
+
+#[tokio::test]
+async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/events",
+        "/api/v1/events/{event_id}",
+        "/api/v1/events/{event_id}/sponsors",
+        "/api/v1/events/{event_id}/sponsors/{sponsor_id}",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from OpenAPI");
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["session_cookie"]["in"], "cookie");
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["paths"]["/api/v1/events"]["post"]["security"].is_array());
+
+    let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    let html = ui.text().await.unwrap();
+    assert!(html.contains("swagger"), "Swagger UI page");
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "no third-party assets"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_json_never_a_500() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+    let events = app.url("/api/v1/events");
+
+    let malformed = app
+        .client
+        .post(&events)
+        .bearer_auth(&organiser.token)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"slug\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(malformed, 400, "malformed_json").await;
+
+    let not_json = app
+        .client
+        .post(&events)
+        .bearer_auth(&organiser.token)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body("slug=x")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(not_json, 415, "unsupported_media_type").await;
+
+    let no_type = app
+        .client
+        .post(&events)
+        .bearer_auth(&organiser.token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_type, 415, "unsupported_media_type").await;
+
+    let huge = json!({"slug": "huge", "privacy_notice": "x".repeat(70 * 1024)});
+    let too_large = app.post(&organiser.token, "/api/v1/events", &huge).await;
+    assert_problem(too_large, 413, "payload_too_large").await;
+
+    let mut unknown = event_body("unknown-field");
+    unknown["is_admin"] = json!(true);
+    let body = assert_problem(
+        app.post(&organiser.token, "/api/v1/events", &unknown).await,
+        422,
+        "unknown_field",
+    )
+    .await;
+    assert_eq!(body["field"], "is_admin");
+
+    let mut wrong_type = event_body("wrong-type");
+    wrong_type["min_age"] = json!("jane.doe@example.org");
+    let response = app
+        .post(&organiser.token, "/api/v1/events", &wrong_type)
+        .await;
+    let body = assert_problem(response, 422, "invalid_value").await;
+    assert_eq!(body["field"], "min_age");
+    assert!(
+        !body.to_string().contains("jane.doe"),
+        "values are never echoed: {body}"
+    );
+
+    let bad_id = app
+        .get(&organiser.token, "/api/v1/events/not-a-uuid/sponsors")
+        .await;
+    assert_problem(bad_id, 404, "not_found").await;
+
+    let wrong_method = app
+        .client
+        .put(&events)
+        .bearer_auth(&organiser.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.headers()[header::ALLOW], "GET,HEAD,POST");
+    assert_problem(wrong_method, 405, "method_not_allowed").await;
+
+    let unknown_route = app
+        .client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown_route, 404, "not_found").await;
+
+    // None of it left anything behind.
+    let list: Vec<Value> = app
+        .get(&organiser.token, "/api/v1/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list.is_empty());
+}

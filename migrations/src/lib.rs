@@ -1,0 +1,17 @@
+//! The one Consentry schema, applied to SQLite and PostgreSQL alike.
+//!
+//! One file per migration (`DeriveMigrationName` names a migration after its file). Migrations are
+//! append-only: a released migration is never edited, a change is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

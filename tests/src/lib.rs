@@ -1,1 +1,183 @@
-//! Helpers live in the test files; this crate only hosts the end-to-end tests.
+//! Harness for end-to-end tests: locate the workspace's binaries, give each test a database of its
+//! own, and run `consentry serve` as a child process on a free loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use sea_orm::ConnectionTrait;
+
+/// Path of a binary of this workspace, built by `cargo test --workspace` next to the test binary.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// A database for one test: a SQLite file in `data_dir` by default, or a fresh PostgreSQL database
+/// when `CONSENTRY_TEST_DATABASE_URL` is set (dropped when this value is).
+pub struct TestDatabase {
+    /// `None` means "the server's default": SQLite in its data directory.
+    pub url: Option<String>,
+    admin_url: Option<String>,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        match std::env::var("CONSENTRY_TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("consentry_e2e_{}", uuid::Uuid::new_v4().simple());
+                let admin = consentry::db::connect(&admin_url, Some(1)).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                Self {
+                    url: Some(format!("{base}/{name}")),
+                    admin_url: Some(admin_url),
+                    name,
+                }
+            }
+            _ => Self {
+                url: None,
+                admin_url: None,
+                name: String::new(),
+            },
+        }
+    }
+
+    /// `--database-url` arguments for a `consentry` command, if any.
+    pub fn args(&self) -> Vec<String> {
+        self.url
+            .iter()
+            .flat_map(|url| ["--database-url".to_owned(), url.clone()])
+            .collect()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
+        let name = std::mem::take(&mut self.name);
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = consentry::db::connect(&admin_url, Some(1)).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running `consentry serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    /// Every line the server printed on standard output so far.
+    pub stdout: Vec<String>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Start `consentry serve --bind 127.0.0.1:0 ARGS` and wait for its "listening" line, plus
+    /// `extra_lines` more lines (the demo login, say).
+    pub fn start(data_dir: &Path, db: &TestDatabase, args: &[&str], extra_lines: usize) -> Self {
+        let mut child = Command::new(bin("consentry"))
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(db.args())
+            .args(args)
+            .env("CONSENTRY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self {
+            child,
+            base: String::new(),
+            stdout: Vec::new(),
+            lines,
+        };
+        let first = server.next_line();
+        server.base = first
+            .strip_prefix("consentry listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        for _ in 0..extra_lines {
+            server.next_line();
+        }
+        server
+    }
+
+    fn next_line(&mut self) -> String {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server printed nothing in time");
+        self.stdout.push(line.clone());
+        line
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Send SIGTERM and wait for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

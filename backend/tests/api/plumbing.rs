@@ -217,3 +217,34 @@ async fn bad_requests_get_problem_json_never_a_500() {
         .unwrap();
     assert!(list.is_empty());
 }
+
+/// The same router in-process, without a socket (tower's `oneshot`), as a library user embeds it.
+#[tokio::test]
+async fn the_router_answers_in_process() {
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+
+    let app = spawn_app().await;
+    let router = consentry::http::app(app.state.clone());
+    let response = router
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let response = router
+        .oneshot(
+            Request::post("/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"email":"x@y.example","password":"nope"}"#))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["code"], "invalid_credentials");
+}

@@ -11,7 +11,17 @@ fn help_lists_every_command_and_the_exit_codes() {
     let out = scan().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for word in ["pair", "scan", "listen", "sync", "status", "leads", "note", "export", "Exit codes"] {
+    for word in [
+        "pair",
+        "scan",
+        "listen",
+        "sync",
+        "status",
+        "leads",
+        "note",
+        "export",
+        "Exit codes",
+    ] {
         assert!(text.contains(word), "{word} in: {text}");
     }
 }
@@ -30,7 +40,10 @@ fn status_without_pairing_says_so_with_its_exit_code() {
 
 #[test]
 fn usage_errors_are_one_clear_line_not_a_panic() {
-    let out = scan().args(["note", "x", "--rating", "9"]).output().unwrap();
+    let out = scan()
+        .args(["note", "x", "--rating", "9"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--rating"), "{stderr}");

@@ -27,7 +27,12 @@ fn consentry(args: &[&str], db: &TestDatabase, data_dir: &std::path::Path, stdin
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -37,7 +42,13 @@ fn demo_password(server: &Server) -> String {
         .iter()
         .find(|l| l.trim_start().starts_with("login:"))
         .expect("the demo prints its login");
-    let (email, password) = line.split_once(':').unwrap().1.trim().split_once(" / ").unwrap();
+    let (email, password) = line
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split_once(" / ")
+        .unwrap();
     assert_eq!(email, "demo@consentry.example");
     password.to_owned()
 }
@@ -52,7 +63,12 @@ async fn login(server: &Server, email: &str, password: &str) -> reqwest::Respons
 }
 
 async fn get_json(server: &Server, token: &str, path: &str) -> Value {
-    let response = client().get(server.url(path)).bearer_auth(token).send().await.unwrap();
+    let response = client()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
 }
@@ -63,12 +79,19 @@ async fn the_demo_serves_a_working_login_and_event_and_stops_gracefully() {
     let db = TestDatabase::new().await;
     // listening + "demo created:" + 4 lines.
     let server = Server::start(dir.path(), &db, &["--demo"], 5);
-    assert!(server.stdout[1].starts_with("demo created"), "{:?}", server.stdout);
+    assert!(
+        server.stdout[1].starts_with("demo created"),
+        "{:?}",
+        server.stdout
+    );
     let password = demo_password(&server);
 
     let response = login(&server, "demo@consentry.example", &password).await;
     assert_eq!(response.status(), 200);
-    let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let events = get_json(&server, &token, "/api/v1/events").await;
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 1);
@@ -76,17 +99,32 @@ async fn the_demo_serves_a_working_login_and_event_and_stops_gracefully() {
     // "Running today": it has started and not ended.
     let now = time::OffsetDateTime::now_utc();
     let parse = |v: &Value| {
-        time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
     };
     assert!(parse(&events[0]["starts_at"]) <= now && now < parse(&events[0]["ends_at"]));
-    let sponsors = get_json(&server, &token, &format!("/api/v1/events/{}/sponsors", events[0]["id"].as_str().unwrap())).await;
+    let sponsors = get_json(
+        &server,
+        &token,
+        &format!(
+            "/api/v1/events/{}/sponsors",
+            events[0]["id"].as_str().unwrap()
+        ),
+    )
+    .await;
     assert_eq!(sponsors.as_array().unwrap().len(), 3);
 
     // The master key was generated private to its owner.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -95,14 +133,33 @@ async fn the_demo_serves_a_working_login_and_event_and_stops_gracefully() {
 
     // A second start keeps the demo data and prints a fresh password; the old one stops working.
     let server = Server::start(dir.path(), &db, &["--demo"], 5);
-    assert!(server.stdout[1].starts_with("demo ready"), "{:?}", server.stdout);
+    assert!(
+        server.stdout[1].starts_with("demo ready"),
+        "{:?}",
+        server.stdout
+    );
     let new_password = demo_password(&server);
     assert_ne!(new_password, password);
-    assert_eq!(login(&server, "demo@consentry.example", &password).await.status(), 401);
+    assert_eq!(
+        login(&server, "demo@consentry.example", &password)
+            .await
+            .status(),
+        401
+    );
     let response = login(&server, "demo@consentry.example", &new_password).await;
     assert_eq!(response.status(), 200);
-    let token = response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    assert_eq!(get_json(&server, &token, "/api/v1/events").await.as_array().unwrap().len(), 1);
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get_json(&server, &token, "/api/v1/events")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -111,41 +168,115 @@ async fn organiser_create_reads_the_password_from_stdin_never_argv() {
     let db = TestDatabase::new().await;
     let password = "a long enough passphrase";
     let out = consentry(
-        &["organiser", "create", "--email", "Ops@Example.org", "--name", "Ops", "--organisation", "Example", "--password-stdin"],
-        &db, dir.path(), &format!("{password}\n"),
+        &[
+            "organiser",
+            "create",
+            "--email",
+            "Ops@Example.org",
+            "--name",
+            "Ops",
+            "--organisation",
+            "Example",
+            "--password-stdin",
+        ],
+        &db,
+        dir.path(),
+        &format!("{password}\n"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created"));
 
     let weak = consentry(
-        &["organiser", "create", "--email", "weak@example.org", "--name", "Weak", "--organisation", "Example", "--password-stdin"],
-        &db, dir.path(), "short\n",
+        &[
+            "organiser",
+            "create",
+            "--email",
+            "weak@example.org",
+            "--name",
+            "Weak",
+            "--organisation",
+            "Example",
+            "--password-stdin",
+        ],
+        &db,
+        dir.path(),
+        "short\n",
     );
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12 characters"));
 
     let duplicate = consentry(
-        &["organiser", "create", "--email", "ops@example.org", "--name", "Ops", "--organisation", "Example", "--password-stdin"],
-        &db, dir.path(), &format!("{password}\n"),
+        &[
+            "organiser",
+            "create",
+            "--email",
+            "ops@example.org",
+            "--name",
+            "Ops",
+            "--organisation",
+            "Example",
+            "--password-stdin",
+        ],
+        &db,
+        dir.path(),
+        &format!("{password}\n"),
     );
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("email_taken"));
 
     let server = Server::start(dir.path(), &db, &[], 0);
-    assert_eq!(login(&server, "ops@example.org", password).await.status(), 200);
-    assert_eq!(login(&server, "weak@example.org", "short").await.status(), 401);
+    assert_eq!(
+        login(&server, "ops@example.org", password).await.status(),
+        200
+    );
+    assert_eq!(
+        login(&server, "weak@example.org", "short").await.status(),
+        401
+    );
 
     // A new password ends existing sessions.
-    let token = login(&server, "ops@example.org", password).await.json::<Value>().await.unwrap()["token"]
-        .as_str().unwrap().to_owned();
+    let token = login(&server, "ops@example.org", password)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let out = consentry(
-        &["organiser", "set-password", "--email", "ops@example.org", "--password-stdin"],
-        &db, dir.path(), "another long passphrase\n",
+        &[
+            "organiser",
+            "set-password",
+            "--email",
+            "ops@example.org",
+            "--password-stdin",
+        ],
+        &db,
+        dir.path(),
+        "another long passphrase\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let me = client().get(server.url("/api/v1/auth/me")).bearer_auth(&token).send().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let me = client()
+        .get(server.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 401);
-    assert_eq!(login(&server, "ops@example.org", "another long passphrase").await.status(), 200);
+    assert_eq!(
+        login(&server, "ops@example.org", "another long passphrase")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -154,7 +285,11 @@ async fn migrate_is_idempotent_and_a_configured_master_key_must_exist() {
     let db = TestDatabase::new().await;
     for _ in 0..2 {
         let out = consentry(&["migrate"], &db, dir.path(), "");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let missing = dir.path().join("nowhere/master.key");
     let out = Command::new(bin("consentry"))
@@ -173,18 +308,36 @@ async fn migrate_is_idempotent_and_a_configured_master_key_must_exist() {
 
 #[test]
 fn help_documents_every_command_and_setting() {
-    let help = Command::new(bin("consentry")).arg("--help").output().unwrap();
+    let help = Command::new(bin("consentry"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     for word in ["serve", "migrate", "organiser"] {
         assert!(text.contains(word), "{word} in: {text}");
     }
-    let serve = Command::new(bin("consentry")).args(["serve", "--help"]).output().unwrap();
+    let serve = Command::new(bin("consentry"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&serve.stdout);
-    for word in ["CONSENTRY_DATABASE_URL", "CONSENTRY_DATA_DIR", "CONSENTRY_BIND", "CONSENTRY_MASTER_KEY_FILE", "--demo"] {
+    for word in [
+        "CONSENTRY_DATABASE_URL",
+        "CONSENTRY_DATA_DIR",
+        "CONSENTRY_BIND",
+        "CONSENTRY_MASTER_KEY_FILE",
+        "--demo",
+    ] {
         assert!(text.contains(word), "{word} in: {text}");
     }
-    let create = Command::new(bin("consentry")).args(["organiser", "create", "--help"]).output().unwrap();
+    let create = Command::new(bin("consentry"))
+        .args(["organiser", "create", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&create.stdout);
-    assert!(text.contains("--password-stdin") && !text.contains("--password <"), "{text}");
+    assert!(
+        text.contains("--password-stdin") && !text.contains("--password <"),
+        "{text}"
+    );
 }

@@ -243,8 +243,13 @@ async fn the_router_answers_in_process() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["code"], "invalid_credentials");
 }

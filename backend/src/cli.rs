@@ -11,6 +11,7 @@ use crate::{
     config::{HttpConfig, ServeArgs, StoreArgs},
     crypto::{self, MasterKey},
     db, demo, http,
+    mail::Mailer,
     organisers::{self, OrganisationChoice},
     state::AppState,
 };
@@ -146,14 +147,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = HttpConfig::from_serve_args(&args, bound);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState::new(db.clone(), clock.clone(), master, config.clone());
+    let mailer = match &args.mail.smtp_url {
+        Some(url) => Mailer::smtp(url, &args.mail.mail_from)?,
+        None => Mailer::outbox(args.store.data_dir.join("outbox"), &args.mail.mail_from)?,
+    };
+    let state = AppState::new(db.clone(), clock.clone(), master, config.clone(), mailer);
 
     // Machine-readable first line: tests and scripts read the bound address from it.
     println!("consentry listening on http://{bound}");
     tracing::info!(address = %bound, database = db::backend_name(&db), "listening");
 
     if args.demo {
-        let login = demo::seed(&db, clock.now()).await?;
+        let login = demo::seed(&db, &state.keys.master, clock.now()).await?;
         let verb = if login.created {
             "created"
         } else {

@@ -29,6 +29,24 @@ pub struct StoreArgs {
     pub master_key_file: Option<PathBuf>,
 }
 
+/// Where mail goes.
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// SMTP server for outgoing mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://user:pass@host:465`. Without it, mails are written as .eml files to the
+    /// outbox in the data directory.
+    #[arg(long, env = "CONSENTRY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "CONSENTRY_MAIL_FROM",
+        default_value = "Consentry <no-reply@consentry.invalid>"
+    )]
+    pub mail_from: String,
+}
+
 impl StoreArgs {
     pub fn database_url(&self) -> String {
         self.database_url
@@ -54,6 +72,9 @@ impl StoreArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub mail: MailArgs,
 
     /// Address to listen on; port 0 picks a free port (the chosen address is printed).
     #[arg(long, env = "CONSENTRY_BIND", default_value = "127.0.0.1:8080")]

@@ -1,11 +1,11 @@
 //! `consentry serve --demo`: a demo organisation, organiser and event with three sponsors, so a
 //! newcomer sees something real at once.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    crypto,
+    crypto::{self, MasterKey},
     events::{self, rules},
     organisers::{self, OrganisationChoice},
     sponsors::{self, SponsorSettings},
@@ -31,7 +31,11 @@ pub struct DemoLogin {
 
 /// Seed the demo once; on later starts give the demo organiser a fresh password, so the login
 /// printed by this start is always the one that works.
-pub async fn seed(db: &DatabaseConnection, now: OffsetDateTime) -> anyhow::Result<DemoLogin> {
+pub async fn seed(
+    db: &DatabaseConnection,
+    master: &MasterKey,
+    now: OffsetDateTime,
+) -> anyhow::Result<DemoLogin> {
     let password = crypto::random_token().chars().take(20).collect::<String>();
     let hash = {
         let password = password.clone();
@@ -77,7 +81,8 @@ pub async fn seed(db: &DatabaseConnection, now: OffsetDateTime) -> anyhow::Resul
         shared_fields: rules::default_shared_fields(),
     })
     .map_err(|e| anyhow::anyhow!("demo event is invalid: {}", e.detail))?;
-    let event = events::insert_event(db, organisation_id, settings, now)
+    let txn = db.begin().await?;
+    let event = events::insert_event(&txn, organisation_id, master, settings, now)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the demo event: {e}"))?;
 
@@ -104,10 +109,11 @@ pub async fn seed(db: &DatabaseConnection, now: OffsetDateTime) -> anyhow::Resul
             privacy_policy_url: url.into(),
         })
         .map_err(|e| anyhow::anyhow!("demo sponsor is invalid: {}", e.detail))?;
-        sponsors::insert_sponsor(db, event.id, sponsor, now)
+        sponsors::insert_sponsor(&txn, event.id, sponsor, now)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create a demo sponsor: {e}"))?;
     }
+    txn.commit().await?;
     Ok(DemoLogin {
         email: DEMO_EMAIL,
         password,

@@ -29,7 +29,10 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{db, error::ApiError, events, organisers, sponsors, state::AppState, web};
+use crate::{
+    badges, db, error::ApiError, events, organisers, registrations, rights, sponsors,
+    state::AppState, web,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -56,6 +59,8 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
         (name = "auth", description = "Organiser login and sessions"),
         (name = "events", description = "An organiser's events"),
         (name = "sponsors", description = "Sponsors of an organiser's event"),
+        (name = "registration", description = "Public: an event's page, registering, badge keys"),
+        (name = "attendee", description = "The attendee's own registration, behind the secret manage link"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -90,7 +95,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .merge(organisers::router())
         .merge(events::router())
-        .merge(sponsors::router());
+        .merge(sponsors::router())
+        .merge(registrations::router())
+        .merge(badges::router())
+        .merge(rights::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(utoipa_axum::routes!(healthz))

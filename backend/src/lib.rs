@@ -1,13 +1,15 @@
 //! Consentry: privacy-aware event registration and badge scanning.
 //!
-//! One module per capability (`organisers`, `events`, `sponsors`), each holding its routes, rules
-//! and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
-//! `clock`, `crypto`, `db`, `http`, `rate_limit`, `validation`). See docs/ARCHITECTURE.md.
+//! One module per capability (`organisers`, `events`, `sponsors`, `registrations`, `consents`,
+//! `badges`, `rights`), each holding its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
+//! `clock`, `crypto`, `db`, `http`, `mail`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
 
 pub mod auth;
+pub mod badges;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod consents;
 pub mod crypto;
 pub mod db;
 pub mod demo;
@@ -15,9 +17,13 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod mail;
 pub mod organisers;
 pub mod rate_limit;
+pub mod registrations;
+pub mod rights;
 pub mod sponsors;
 pub mod state;
 pub mod validation;
+pub mod vault;
 pub mod web;

@@ -57,6 +57,10 @@ pub struct RateLimits {
     /// Login attempts for one account (keyed by a hash of the e-mail, known or not, so the limit
     /// itself does not reveal which accounts exist).
     pub login_per_account: Limiter<[u8; 32]>,
+    /// Registrations from one client address (a company NAT registers colleagues: generous).
+    pub registration_per_ip: Limiter<IpAddr>,
+    /// Manage-link requests from one client address.
+    pub manage_per_ip: Limiter<IpAddr>,
 }
 
 impl Default for RateLimits {
@@ -64,6 +68,8 @@ impl Default for RateLimits {
         Self {
             login_per_ip: Limiter::new(20, Duration::from_secs(3)),
             login_per_account: Limiter::new(5, Duration::from_secs(60)),
+            registration_per_ip: Limiter::new(30, Duration::from_secs(2)),
+            manage_per_ip: Limiter::new(60, Duration::from_millis(500)),
         }
     }
 }
@@ -72,6 +78,8 @@ impl RateLimits {
     pub fn shrink(&self) {
         self.login_per_ip.shrink();
         self.login_per_account.shrink();
+        self.registration_per_ip.shrink();
+        self.manage_per_ip.shrink();
     }
 }
 

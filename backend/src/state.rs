@@ -9,6 +9,7 @@ use crate::{
     clock::Clock,
     config::HttpConfig,
     crypto::{KeyPurpose, MasterKey},
+    mail::Mailer,
     rate_limit::RateLimits,
 };
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub config: Arc<HttpConfig>,
     pub limits: Arc<RateLimits>,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         master: MasterKey,
         config: HttpConfig,
+        mailer: Mailer,
     ) -> Self {
         Self {
             db,
@@ -34,6 +37,7 @@ impl AppState {
             keys: Arc::new(Keys::new(master)),
             config: Arc::new(config),
             limits: Arc::new(RateLimits::default()),
+            mailer: Arc::new(mailer),
         }
     }
 }

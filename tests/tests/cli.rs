@@ -128,6 +128,44 @@ async fn the_demo_serves_a_working_login_and_event_and_stops_gracefully() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // An attendee registers for the demo event with one sponsor; the mail lands in the outbox.
+    let public: Value = client()
+        .get(server.url("/api/v1/events/consentry-demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sponsor = public["sponsors"][0]["id"].as_str().unwrap();
+    let registered = client()
+        .post(server.url("/api/v1/events/consentry-demo/registrations"))
+        .json(&json!({
+            "first_name": "Grace", "last_name": "Hopper", "email": "grace@example.org",
+            "age_confirmed": true, "notice_version": public["privacy_notice_version"],
+            "sponsor_opt_ins": [sponsor],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let registered: Value = registered.json().await.unwrap();
+    assert!(
+        registered["manage_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&server.base)
+    );
+    let outbox = dir
+        .path()
+        .join("outbox")
+        .join(events[0]["id"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_dir(&outbox).unwrap().count(),
+        1,
+        "one confirmation mail"
+    );
+
     let status = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 

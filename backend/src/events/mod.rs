@@ -1,6 +1,7 @@
 //! Events: an organiser's own events, created, read, changed and deleted.
 
 pub mod entity;
+pub mod public;
 pub mod rules;
 
 use axum::{
@@ -22,9 +23,11 @@ use uuid::Uuid;
 use self::rules::{ContactField, EventSettings};
 use crate::{
     auth::OrganiserAuth,
+    badges,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     extract::{ApiJson, ApiPath},
     state::AppState,
+    vault::EventVault,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,9 +53,21 @@ pub async fn find_owned(
         .ok_or(ApiError::NotFound)
 }
 
+/// The event whose public page is `/e/{slug}`; not found otherwise.
+pub async fn find_public(db: &impl ConnectionTrait, slug: &str) -> ApiResult<entity::Model> {
+    entity::Entity::find()
+        .filter(entity::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Insert an event with its keys: the data key that seals attendee data and the first badge
+/// signing key. Run it in a transaction: an event never exists without its keys.
 pub async fn insert_event(
     db: &impl ConnectionTrait,
     organisation_id: Uuid,
+    master: &crate::crypto::MasterKey,
     settings: EventSettings,
     now: OffsetDateTime,
 ) -> ApiResult<entity::Model> {
@@ -73,7 +88,10 @@ pub async fn insert_event(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    model.insert(db).await.map_err(slug_conflict)
+    let event = model.insert(db).await.map_err(slug_conflict)?;
+    EventVault::create(db, master, event.id, now).await?;
+    badges::create_signing_key(db, master, event.id, now).await?;
+    Ok(event)
 }
 
 fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
@@ -247,7 +265,16 @@ async fn create_event(
             .shared_fields
             .unwrap_or_else(rules::default_shared_fields),
     })?;
-    let model = insert_event(&state.db, auth.organisation_id, settings, state.clock.now()).await?;
+    let txn = state.db.begin().await?;
+    let model = insert_event(
+        &txn,
+        auth.organisation_id,
+        &state.keys.master,
+        settings,
+        state.clock.now(),
+    )
+    .await?;
+    txn.commit().await?;
     tracing::info!(event_id = %model.id, "event created");
     let location = format!("/api/v1/events/{}", model.id);
     Ok((
@@ -258,32 +285,47 @@ async fn create_event(
         .into_response())
 }
 
-/// One of the organiser's events.
+/// What `GET /events/{event}` answers: the organiser's view for an event id, the public view for
+/// a slug.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventLookup {
+    Organiser(EventView),
+    Public(public::PublicEventView),
+}
+
+/// An event: by id, one of the organiser's own events (authentication required); by slug, the
+/// public view attendees register from (no authentication, no organiser data).
 #[utoipa::path(
-    get, path = "/events/{event_id}", tag = "events",
-    security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path)),
+    get, path = "/events/{event}", tag = "events",
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    params(("event" = String, Path, description = "An event id (organisers) or slug (public)")),
     responses(
-        (status = 200, body = EventView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Absent or another organisation's", body = Problem, content_type = "application/problem+json"),
+        (status = 200, body = EventLookup),
+        (status = 401, description = "An id without organiser credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Absent, or another organisation's", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_event(
     State(state): State<AppState>,
-    auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
-) -> ApiResult<Json<EventView>> {
-    let model = find_owned(&state.db, auth.organisation_id, event_id).await?;
-    Ok(Json(model.into()))
+    auth: Result<OrganiserAuth, ApiError>,
+    ApiPath(event): ApiPath<String>,
+) -> ApiResult<Json<EventLookup>> {
+    if let Ok(event_id) = Uuid::parse_str(&event) {
+        let model = find_owned(&state.db, auth?.organisation_id, event_id).await?;
+        return Ok(Json(EventLookup::Organiser(model.into())));
+    }
+    let model = find_public(&state.db, &event).await?;
+    let view = public::view(&state.db, model, state.clock.now()).await?;
+    Ok(Json(EventLookup::Public(view)))
 }
 
 /// Change an event. After the event has ended its end cannot move later and its retention can
 /// only shrink (`event_ended`).
 #[utoipa::path(
-    patch, path = "/events/{event_id}", tag = "events",
+    patch, path = "/events/{event}", tag = "events",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id")),
     request_body = EventChange,
     responses(
         (status = 200, body = EventView),
@@ -352,9 +394,9 @@ async fn update_event(
 
 /// Delete an event with its sponsors and everything attendees gave for it.
 #[utoipa::path(
-    delete, path = "/events/{event_id}", tag = "events",
+    delete, path = "/events/{event}", tag = "events",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -172,9 +172,9 @@ impl From<entity::Model> for SponsorView {
 
 /// The sponsors of one of the organiser's events, by name.
 #[utoipa::path(
-    get, path = "/events/{event_id}/sponsors", tag = "sponsors",
+    get, path = "/events/{event}/sponsors", tag = "sponsors",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 200, body = Vec<SponsorView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -193,9 +193,9 @@ async fn list_sponsors(
 
 /// Add a sponsor to one of the organiser's events.
 #[utoipa::path(
-    post, path = "/events/{event_id}/sponsors", tag = "sponsors",
+    post, path = "/events/{event}/sponsors", tag = "sponsors",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id")),
     request_body = NewSponsor,
     responses(
         (status = 201, body = SponsorView, headers(("Location" = String))),
@@ -232,9 +232,9 @@ async fn create_sponsor(
 
 /// One sponsor of one of the organiser's events.
 #[utoipa::path(
-    get, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    get, path = "/events/{event}/sponsors/{sponsor_id}", tag = "sponsors",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 200, body = SponsorView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -255,9 +255,9 @@ async fn get_sponsor(
 
 /// Change a sponsor; omitted fields stay as they are.
 #[utoipa::path(
-    patch, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    patch, path = "/events/{event}/sponsors/{sponsor_id}", tag = "sponsors",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     request_body = SponsorChange,
     responses(
         (status = 200, body = SponsorView),
@@ -301,9 +301,9 @@ async fn update_sponsor(
 
 /// Remove a sponsor from one of the organiser's events.
 #[utoipa::path(
-    delete, path = "/events/{event_id}/sponsors/{sponsor_id}", tag = "sponsors",
+    delete, path = "/events/{event}/sponsors/{sponsor_id}", tag = "sponsors",
     security(("bearer" = []), ("session_cookie" = [])),
-    params(("event_id" = Uuid, Path), ("sponsor_id" = Uuid, Path)),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

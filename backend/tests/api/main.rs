@@ -5,8 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attendee;
 mod auth;
 mod events;
 mod plumbing;
+mod registration;
+mod smtp;
 mod sponsors;
 mod tenancy;

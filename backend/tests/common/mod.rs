@@ -10,6 +10,7 @@ use consentry::{
     config::HttpConfig,
     crypto::{self, MasterKey},
     db,
+    mail::Mailer,
     organisers::{self, OrganisationChoice},
     state::AppState,
 };
@@ -28,6 +29,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub clock: FixedClock,
     pub state: AppState,
+    /// Where the app writes mail (`Mailer::outbox`).
+    pub outbox: std::path::PathBuf,
     _dir: tempfile::TempDir,
     _pg: Option<PgDatabase>,
 }
@@ -91,20 +94,34 @@ async fn fresh_database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with_smtp(None).await
+}
+
+/// The app, sending mail through the SMTP server at `smtp_url` instead of the outbox.
+pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let (url, pg) = fresh_database(dir.path()).await;
     let db = db::connect(&url, None).await.unwrap();
     db::migrate(&db).await.unwrap();
     let clock = FixedClock::new(OffsetDateTime::now_utc());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let outbox = dir.path().join("outbox");
+    let config = HttpConfig {
+        public_url: format!("http://{addr}"),
+        ..HttpConfig::for_tests()
+    };
     let state = AppState::new(
         db.clone(),
         Arc::new(clock.clone()),
         MasterKey::generate(),
-        HttpConfig::for_tests(),
+        config,
+        match smtp_url {
+            Some(url) => Mailer::smtp(url, "Consentry <no-reply@consentry.test>").unwrap(),
+            None => Mailer::outbox(outbox.clone(), "Consentry <no-reply@consentry.test>").unwrap(),
+        },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let served = state.clone();
     tokio::spawn(async move {
         consentry::http::serve(listener, served, std::future::pending())
@@ -121,6 +138,7 @@ pub async fn spawn_app() -> TestApp {
         db,
         clock,
         state,
+        outbox,
         _dir: dir,
         _pg: pg,
     }
@@ -271,4 +289,131 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert_eq!(body["status"], status);
     assert!(body["title"].is_string());
     body
+}
+
+/// An event of its own organisation with three sponsors, as attendees see it.
+pub struct PublicEvent {
+    pub organiser: Organiser,
+    pub id: String,
+    pub slug: String,
+    /// The public view (`GET /api/v1/events/{slug}`).
+    pub view: Value,
+    /// Sponsor ids in the order of the public view (by name).
+    pub sponsors: Vec<String>,
+}
+
+impl TestApp {
+    pub async fn public_event(&self, slug: &str) -> PublicEvent {
+        let organiser = self.organiser(&format!("org-{slug}")).await;
+        let event = self.create_event(&organiser.token, slug).await;
+        let id = event["id"].as_str().unwrap().to_owned();
+        for name in ["Acme Analytics", "Globex Cloud", "Initech Security"] {
+            self.create_sponsor(&organiser.token, &id, name).await;
+        }
+        let view: Value = self
+            .client
+            .get(self.url(&format!("/api/v1/events/{slug}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sponsors = view["sponsors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
+        PublicEvent {
+            organiser,
+            id,
+            slug: slug.to_owned(),
+            view,
+            sponsors,
+        }
+    }
+
+    pub async fn register(&self, slug: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/events/{slug}/registrations")))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Count the rows of `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    /// Every mail in the outbox, oldest first (file names are UUIDv7), quoted-printable decoded.
+    pub fn outbox_mails(&self) -> Vec<String> {
+        let mut paths: Vec<_> = walk(&self.outbox);
+        paths.sort_by_key(|p| p.file_name().map(|n| n.to_owned()));
+        paths
+            .into_iter()
+            .map(|p| unquote(&std::fs::read_to_string(p).unwrap()))
+            .collect()
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// A valid registration body for `event` (notice version 1), opting in to nothing.
+pub fn registration_body(email: &str) -> Value {
+    json!({
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": email,
+        "company": "Analytical Engines Ltd",
+        "age_confirmed": true,
+        "notice_version": 1,
+    })
+}
+
+/// Undo quoted-printable soft line breaks and escapes, so tests can search a mail's text.
+pub fn unquote(mail: &str) -> String {
+    let joined = mail.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::with_capacity(joined.len());
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -1,0 +1,157 @@
+//! Badges: each event's Ed25519 signing keys, badge tokens, the published key set (JWKS) that lets
+//! a kiosk check a badge offline, and the badge images.
+
+pub mod entity;
+pub mod render;
+pub mod token;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::SigningKey;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use time::OffsetDateTime;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use self::token::{BadgeClaims, BadgePublicKey, BadgeSigner};
+use crate::{
+    crypto::MasterKey,
+    error::{ApiError, ApiResult, Problem},
+    events,
+    extract::ApiPath,
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(badge_keys))
+}
+
+fn wrap_context(kid: &str) -> String {
+    format!("badge-key:{kid}")
+}
+
+/// Make a new signing key for `event_id`; the newest key signs new badges, older ones keep
+/// verifying the badges they signed.
+pub async fn create_signing_key(
+    db: &impl ConnectionTrait,
+    master: &MasterKey,
+    event_id: Uuid,
+    now: OffsetDateTime,
+) -> ApiResult<String> {
+    let mut seed = [0u8; 32];
+    rand::rng().fill_bytes(&mut seed);
+    let public_key = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+    // A short random key id keeps the badge token (and so the QR code) small.
+    let mut kid_bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut kid_bytes);
+    let kid = URL_SAFE_NO_PAD.encode(kid_bytes);
+    entity::ActiveModel {
+        kid: Set(kid.clone()),
+        event_id: Set(event_id),
+        public_key: Set(public_key.to_vec()),
+        private_key_wrapped: Set(master.wrap(&wrap_context(&kid), &seed)?),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(kid)
+}
+
+/// The event's newest signing key.
+pub async fn current_signer(
+    db: &impl ConnectionTrait,
+    master: &MasterKey,
+    event_id: Uuid,
+) -> ApiResult<BadgeSigner> {
+    let row = entity::Entity::find()
+        .filter(entity::Column::EventId.eq(event_id))
+        .order_by_desc(entity::Column::CreatedAt)
+        .order_by_desc(entity::Column::Kid)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let seed = master.unwrap_secret(&wrap_context(&row.kid), &row.private_key_wrapped)?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("badge key seed has the wrong length"))?;
+    Ok(BadgeSigner::from_seed(row.kid, &seed)?)
+}
+
+/// Every public badge key of the event.
+pub async fn public_keys(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+) -> ApiResult<Vec<BadgePublicKey>> {
+    let rows = entity::Entity::find()
+        .filter(entity::Column::EventId.eq(event_id))
+        .order_by_asc(entity::Column::CreatedAt)
+        .order_by_asc(entity::Column::Kid)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let public_key: [u8; 32] = row
+                .public_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
+            Ok(BadgePublicKey {
+                kid: row.kid,
+                event_id: row.event_id,
+                public_key,
+            })
+        })
+        .collect()
+}
+
+/// The badge token of a registration, signed with the event's newest key. Ed25519 signatures are
+/// deterministic, so the same badge re-issued with the same key is the same token.
+pub fn badge_token(
+    signer: &BadgeSigner,
+    badge_id: Uuid,
+    event_id: Uuid,
+    issued_at: OffsetDateTime,
+) -> ApiResult<String> {
+    Ok(signer.sign(&BadgeClaims {
+        bid: badge_id,
+        eid: event_id,
+        iat: issued_at.unix_timestamp(),
+    })?)
+}
+
+/// The public keys that verify this event's badges, as a JSON Web Key Set, so kiosks can check a
+/// badge's signature while offline.
+#[utoipa::path(
+    get, path = "/events/{event}/badge-keys", tag = "registration",
+    params(("event" = String, Path, description = "The event's slug")),
+    responses(
+        (status = 200, description = "JWKS (RFC 7517): OKP / Ed25519 keys with `kid`", content_type = "application/jwk-set+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn badge_keys(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<Response> {
+    let event = events::find_public(&state.db, &slug).await?;
+    let keys = public_keys(&state.db, event.id).await?;
+    let mut response = Json(token::jwks(&keys)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}

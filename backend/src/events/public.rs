@@ -1,0 +1,115 @@
+//! What anyone may see of an event before registering: no organiser data, every sponsor with the
+//! exact consent sentence its opt-in stands for.
+
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    entity,
+    rules::{self, ContactField},
+};
+use crate::{
+    consents::rules::{marketing_consent_text, sponsor_consent_text},
+    error::ApiResult,
+    sponsors,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicEventView {
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    pub time_zone: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    /// Registration closes when the event ends.
+    pub registration_open: bool,
+    /// Registrants must confirm they are at least this old.
+    pub min_age: i16,
+    pub privacy_notice: String,
+    /// Send this back as `notice_version` when registering.
+    pub privacy_notice_version: i32,
+    /// The contact fields a sponsor receives when you opted in to it and it scans your badge.
+    pub shared_fields: Vec<ContactField>,
+    /// When all attendee data of this event is deleted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub data_deleted_at: OffsetDateTime,
+    pub sponsors: Vec<PublicSponsor>,
+    /// The sentence the marketing opt-in stands for.
+    pub marketing_consent_text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicSponsor {
+    /// Put this id in `sponsor_opt_ins` to opt in.
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub privacy_policy_url: String,
+    /// The sentence this sponsor's opt-in stands for.
+    pub consent_text: String,
+}
+
+/// The consent sentence of each purpose of `event`, from the event's current settings.
+pub struct ConsentTexts {
+    pub marketing: String,
+    pub sponsors: Vec<(sponsors::entity::Model, String)>,
+}
+
+pub async fn consent_texts(
+    db: &impl ConnectionTrait,
+    event: &entity::Model,
+) -> ApiResult<ConsentTexts> {
+    let fields = rules::parse_shared_fields(&event.shared_fields);
+    let sponsors = sponsors::list_for_event(db, event.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let text = sponsor_consent_text(&s.name, &fields, &s.privacy_policy_url);
+            (s, text)
+        })
+        .collect();
+    Ok(ConsentTexts {
+        marketing: marketing_consent_text(&event.name),
+        sponsors,
+    })
+}
+
+pub async fn view(
+    db: &impl ConnectionTrait,
+    event: entity::Model,
+    now: OffsetDateTime,
+) -> ApiResult<PublicEventView> {
+    let texts = consent_texts(db, &event).await?;
+    Ok(PublicEventView {
+        registration_open: now < event.ends_at,
+        shared_fields: rules::parse_shared_fields(&event.shared_fields),
+        data_deleted_at: rules::purge_due_at(event.ends_at, event.retention_days),
+        sponsors: texts
+            .sponsors
+            .into_iter()
+            .map(|(s, consent_text)| PublicSponsor {
+                id: s.id,
+                name: s.name,
+                description: s.description,
+                privacy_policy_url: s.privacy_policy_url,
+                consent_text,
+            })
+            .collect(),
+        marketing_consent_text: texts.marketing,
+        slug: event.slug,
+        name: event.name,
+        venue: event.venue,
+        time_zone: event.time_zone,
+        starts_at: event.starts_at,
+        ends_at: event.ends_at,
+        min_age: event.min_age,
+        privacy_notice: event.privacy_notice,
+        privacy_notice_version: event.privacy_notice_version,
+    })
+}

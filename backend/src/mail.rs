@@ -1,0 +1,191 @@
+//! Outgoing mail: SMTP when `CONSENTRY_SMTP_URL` is set, otherwise `.eml` files in the data
+//! directory's outbox (the embedded default). Mail content never reaches the logs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
+};
+use uuid::Uuid;
+
+/// A message to one person about one event.
+pub struct Mail {
+    pub event_id: Uuid,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<MailAttachment>,
+}
+
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+enum Transport {
+    /// `.eml` files under `DIR/<event id>/`, so an event's mails can be purged with the event.
+    Outbox(PathBuf),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+}
+
+impl Mailer {
+    /// Write mails as files under `dir`.
+    pub fn outbox(dir: PathBuf, from: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            from: from
+                .parse()
+                .context("CONSENTRY_MAIL_FROM is not a mailbox")?,
+            transport: Transport::Outbox(dir),
+        })
+    }
+
+    /// Send through the SMTP server at `url`: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`.
+    pub fn smtp(url: &str, from: &str) -> anyhow::Result<Self> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .context("CONSENTRY_SMTP_URL is not a valid SMTP URL")?
+            .timeout(Some(std::time::Duration::from_secs(15)))
+            .build();
+        Ok(Self {
+            from: from
+                .parse()
+                .context("CONSENTRY_MAIL_FROM is not a mailbox")?,
+            transport: Transport::Smtp(transport),
+        })
+    }
+
+    pub fn outbox_dir(&self) -> Option<&Path> {
+        match &self.transport {
+            Transport::Outbox(dir) => Some(dir),
+            Transport::Smtp(_) => None,
+        }
+    }
+
+    fn message(&self, mail: Mail) -> anyhow::Result<Message> {
+        let to: Mailbox = mail.to.parse().context("recipient is not a mailbox")?;
+        let mut body = MultiPart::mixed().singlepart(SinglePart::plain(mail.text));
+        for a in mail.attachments {
+            body = body.singlepart(
+                Attachment::new(a.filename).body(a.bytes, ContentType::parse(a.content_type)?),
+            );
+        }
+        Ok(Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .multipart(body)?)
+    }
+
+    /// Send `mail`. The error says what failed, never to whom or what.
+    pub async fn send(&self, mail: Mail) -> anyhow::Result<()> {
+        let event_id = mail.event_id;
+        let message = self.message(mail)?;
+        match &self.transport {
+            Transport::Outbox(dir) => {
+                let dir = dir.join(event_id.to_string());
+                let path = dir.join(format!("{}.eml", Uuid::now_v7()));
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || write_private(&dir, &path, &bytes))
+                    .await
+                    .context("outbox writer stopped")??;
+            }
+            Transport::Smtp(transport) => {
+                transport.send(message).await.map_err(|e| {
+                    anyhow::anyhow!("SMTP delivery failed: {}", smtp_error_kind(&e))
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kind of an SMTP failure without the server's text, which can quote the recipient.
+fn smtp_error_kind(e: &lettre::transport::smtp::Error) -> &'static str {
+    if e.is_permanent() {
+        "permanent rejection"
+    } else if e.is_transient() {
+        "temporary rejection"
+    } else if e.is_timeout() {
+        "timeout"
+    } else if e.is_tls() {
+        "TLS error"
+    } else {
+        "connection or protocol error"
+    }
+}
+
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).context("cannot create the outbox directory")?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).context("cannot create an outbox file")?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_outbox_keeps_each_events_mail_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::outbox(
+            dir.path().to_path_buf(),
+            "Consentry <no-reply@consentry.example>",
+        )
+        .unwrap();
+        let event_id = Uuid::now_v7();
+        mailer
+            .send(Mail {
+                event_id,
+                to: "ada@example.org".into(),
+                subject: "Hello".into(),
+                text: "Body text".into(),
+                attachments: vec![MailAttachment {
+                    filename: "badge.png".into(),
+                    content_type: "image/png",
+                    bytes: vec![1, 2, 3],
+                }],
+            })
+            .await
+            .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(event_id.to_string()))
+            .unwrap()
+            .collect();
+        assert_eq!(files.len(), 1);
+        let path = files[0].as_ref().unwrap().path();
+        let eml = std::fs::read_to_string(&path).unwrap();
+        assert!(eml.contains("To: ada@example.org"));
+        assert!(eml.contains("badge.png"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_sender_is_a_configuration_error() {
+        assert!(Mailer::outbox(PathBuf::from("x"), "not a mailbox").is_err());
+        assert!(Mailer::smtp("http://nope", "a@b.example").is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! `registrations` and their `manage_tokens`.
+
+pub mod registration {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registrations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub event_id: Uuid,
+        /// Keyed blind index of the normalised e-mail (see `vault`).
+        pub email_index: String,
+        /// `ContactDetails` as JSON, sealed with the event's data key.
+        pub personal_data: Vec<u8>,
+        /// The id inside the badge token; random and unrelated to `id`.
+        #[sea_orm(unique)]
+        pub badge_id: Uuid,
+        /// The privacy notice version the attendee saw when registering.
+        pub notice_version: i32,
+        pub channel: String,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod manage_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A manage link, stored as the SHA-256 of its 256-bit token.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "manage_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub registration_id: Uuid,
+        pub created_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,387 @@
+//! Registration: an attendee signs up for an event, choosing separately for each sponsor (and,
+//! apart from that, for marketing) whether to consent; gets a badge that reveals nothing and a
+//! secret manage link.
+
+pub mod entity;
+pub mod rules;
+
+use std::collections::BTreeSet;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use self::{
+    entity::{manage_token, registration},
+    rules::{ContactDetails, RegistrationCheck, SubmittedDetails},
+};
+use crate::{
+    badges::{self, render},
+    consents::{self, Channel, ConsentContext, Purpose},
+    crypto,
+    error::{ApiError, ApiResult, Problem, is_unique_violation},
+    events::{self, entity as event},
+    extract::{ApiJson, ApiPath},
+    mail::{Mail, MailAttachment},
+    rate_limit::ClientIp,
+    rights::{self, BadgeView},
+    state::AppState,
+    vault::EventVault,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register))
+}
+
+/// A re-sent manage link is mailed at most this often per registration, so a stranger who knows
+/// an address cannot flood its inbox.
+const RESEND_INTERVAL: Duration = Duration::minutes(10);
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// Store a new manage link for a registration; returns the token (shown once, never stored).
+pub async fn new_manage_token(
+    db: &impl ConnectionTrait,
+    registration_id: Uuid,
+    now: OffsetDateTime,
+) -> ApiResult<String> {
+    let token = crypto::random_token();
+    manage_token::ActiveModel {
+        token_hash: Set(crypto::token_hash(&token)),
+        registration_id: Set(registration_id),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// Open a registration's sealed contact details.
+pub fn open_details(vault: &EventVault, r: &registration::Model) -> ApiResult<ContactDetails> {
+    let plain = vault.open(r.id, &r.personal_data)?;
+    serde_json::from_slice(&plain)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed contact details are malformed")))
+}
+
+pub fn seal_details(
+    vault: &EventVault,
+    registration_id: Uuid,
+    details: &ContactDetails,
+) -> ApiResult<Vec<u8>> {
+    let plain = serde_json::to_vec(details).map_err(|e| ApiError::Internal(e.into()))?;
+    vault.seal(registration_id, &plain)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail
+
+fn badge_attachment(png: Vec<u8>) -> MailAttachment {
+    MailAttachment {
+        filename: "badge.png".into(),
+        content_type: "image/png",
+        bytes: png,
+    }
+}
+
+fn confirmation_text(
+    event: &event::Model,
+    details: &ContactDetails,
+    manage_url: &str,
+    sponsors: &[String],
+) -> String {
+    let fmt = time::macros::format_description!("[day] [month repr:long] [year]");
+    let starts = event.starts_at.format(&fmt).unwrap_or_default();
+    let deleted = events::rules::purge_due_at(event.ends_at, event.retention_days)
+        .format(&fmt)
+        .unwrap_or_default();
+    let sponsors = if sponsors.is_empty() {
+        "none".to_owned()
+    } else {
+        sponsors.join(", ")
+    };
+    format!(
+        "Hello {first},\n\n\
+         You are registered for {event} on {starts}{venue}.\n\n\
+         Your badge is attached (badge.png). Show it at the entrance and at sponsors' booths. \
+         It holds no personal data, only a signed code.\n\n\
+         Sponsors that may receive your contact details when they scan your badge: {sponsors}.\n\n\
+         Change your choices, download or correct your data, or erase it, at any time:\n\
+         {manage_url}\n\
+         Keep this link to yourself: whoever has it can manage your registration.\n\n\
+         All attendee data of this event is deleted on {deleted}.\n",
+        first = details.first_name,
+        event = event.name,
+        venue = if event.venue.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", event.venue)
+        },
+    )
+}
+
+/// Mail the confirmation; a failure is logged (without content) and reported as `false`, since the
+/// registration itself stands and the response carries the same link.
+async fn send_mail(state: &AppState, registration_id: Uuid, mail: Mail) -> bool {
+    match state.mailer.send(mail).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(%registration_id, error = %e, "confirmation mail not sent");
+            false
+        }
+    }
+}
+
+/// Someone registered again with an address already registered: mail that address a fresh manage
+/// link (at most once per [`RESEND_INTERVAL`]). Nothing about it goes into the response.
+async fn resend_manage_link(
+    state: &AppState,
+    event: &event::Model,
+    existing: &registration::Model,
+    vault: &EventVault,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let recent = manage_token::Entity::find()
+        .filter(manage_token::Column::RegistrationId.eq(existing.id))
+        .filter(manage_token::Column::CreatedAt.gt(now - RESEND_INTERVAL))
+        .order_by_desc(manage_token::Column::CreatedAt)
+        .one(&state.db)
+        .await?;
+    if recent.is_some() {
+        return Ok(());
+    }
+    let details = open_details(vault, existing)?;
+    let token = new_manage_token(&state.db, existing.id, now).await?;
+    let manage_url = rights::manage_url(&state.config.public_url, &token);
+    let text = format!(
+        "Hello {},\n\nSomeone (perhaps you) tried to register this address again for {}. \
+         You are already registered. Here is a link to manage your registration:\n{}\n\n\
+         Keep this link to yourself. If this was not you, you need not do anything.\n",
+        details.first_name, event.name, manage_url
+    );
+    send_mail(
+        state,
+        existing.id,
+        Mail {
+            event_id: event.id,
+            to: details.email,
+            subject: format!("Your registration for {}", event.name),
+            text,
+            attachments: Vec::new(),
+        },
+    )
+    .await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRegistration {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    /// E.164, e.g. `+31201234567`.
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `NL`.
+    pub country: Option<String>,
+    /// The registrant confirms they are at least the event's `min_age`.
+    #[serde(default)]
+    pub age_confirmed: bool,
+    /// The `privacy_notice_version` the registrant was shown.
+    pub notice_version: i32,
+    /// Sponsors that may receive the shared contact fields when they scan the badge. Absent or
+    /// empty: none. Nothing is pre-selected.
+    #[serde(default)]
+    pub sponsor_opt_ins: Vec<Uuid>,
+    /// News from the organiser; separate from every sponsor opt-in. Absent: no.
+    #[serde(default)]
+    pub marketing_opt_in: bool,
+    /// Where the form was filled in: `web` (Consentry's page) or `api` (default).
+    #[serde(default)]
+    pub channel: Channel,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationCreated {
+    pub registration_id: Uuid,
+    /// The secret manage link; shown here once and mailed, stored only as a hash.
+    pub manage_url: String,
+    pub manage_token: String,
+    pub badge: BadgeView,
+    /// Purposes consented to, exactly as chosen.
+    pub consents: Vec<Purpose>,
+    pub confirmation_email_sent: bool,
+}
+
+/// Register for an event.
+///
+/// Refusals store nothing and come in this order: `registration_closed` (409, the event has
+/// ended), `age_not_confirmed` (422), `notice_outdated` (409: fetch the event and show the new
+/// notice), `unknown_sponsor` (422), a contact field's code (422), `already_registered` (409: the
+/// address gets a fresh manage link by mail; the response says nothing more).
+#[utoipa::path(
+    post, path = "/events/{event}/registrations", tag = "registration",
+    params(("event" = String, Path, description = "The event's slug")),
+    request_body = NewRegistration,
+    responses(
+        (status = 201, body = RegistrationCreated),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_closed`, `notice_outdated`, `already_registered`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(request): ApiJson<NewRegistration>,
+) -> ApiResult<Response> {
+    state.limits.registration_per_ip.check(&ip)?;
+    let event = events::find_public(&state.db, &slug).await?;
+    let now = state.clock.now();
+    let texts = events::public::consent_texts(&state.db, &event).await?;
+    let event_sponsors: BTreeSet<Uuid> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
+    let mut opt_ins = request.sponsor_opt_ins.clone();
+    rules::check(&RegistrationCheck {
+        now,
+        event_ends_at: event.ends_at,
+        current_notice_version: event.privacy_notice_version,
+        event_sponsors: &event_sponsors,
+        age_confirmed: request.age_confirmed,
+        notice_version: request.notice_version,
+        sponsor_opt_ins: &opt_ins,
+    })?;
+    opt_ins.sort();
+    opt_ins.dedup();
+    let details = rules::validate_details(SubmittedDetails {
+        first_name: request.first_name,
+        last_name: request.last_name,
+        email: request.email,
+        company: request.company,
+        job_title: request.job_title,
+        phone: request.phone,
+        country: request.country,
+    })?;
+
+    let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
+    let email_index = vault.email_index(&details.email);
+    let already_registered = || ApiError::Conflict {
+        code: "already_registered",
+        field: Some("email".into()),
+        detail: "This address is already registered for this event; its manage link has been \
+                 e-mailed to it."
+            .into(),
+    };
+    let existing = registration::Entity::find()
+        .filter(registration::Column::EventId.eq(event.id))
+        .filter(registration::Column::EmailIndex.eq(&email_index))
+        .one(&state.db)
+        .await?;
+    if let Some(existing) = existing {
+        resend_manage_link(&state, &event, &existing, &vault, now).await?;
+        return Err(already_registered());
+    }
+
+    let registration_id = Uuid::now_v7();
+    let badge_id = Uuid::new_v4();
+    let txn = state.db.begin().await?;
+    let inserted = registration::ActiveModel {
+        id: Set(registration_id),
+        event_id: Set(event.id),
+        email_index: Set(email_index),
+        personal_data: Set(seal_details(&vault, registration_id, &details)?),
+        badge_id: Set(badge_id),
+        notice_version: Set(event.privacy_notice_version),
+        channel: Set(request.channel.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await;
+    match inserted {
+        // Two registrations of one address raced; the other one won.
+        Err(e) if is_unique_violation(&e) => return Err(already_registered()),
+        other => other?,
+    };
+    let manage_token = new_manage_token(&txn, registration_id, now).await?;
+    let context = ConsentContext {
+        registration_id,
+        event_id: event.id,
+        channel: request.channel,
+        notice_version: event.privacy_notice_version,
+        at: now,
+    };
+    let mut granted = Vec::new();
+    let mut sponsor_names = Vec::new();
+    for (sponsor, text) in &texts.sponsors {
+        if opt_ins.binary_search(&sponsor.id).is_ok() {
+            let purpose = Purpose::Sponsor(sponsor.id);
+            consents::set(
+                &txn,
+                &context,
+                purpose,
+                true,
+                &crypto::sha256_hex(text.as_bytes()),
+            )
+            .await?;
+            granted.push(purpose);
+            sponsor_names.push(sponsor.name.clone());
+        }
+    }
+    if request.marketing_opt_in {
+        let hash = crypto::sha256_hex(texts.marketing.as_bytes());
+        consents::set(&txn, &context, Purpose::Marketing, true, &hash).await?;
+        granted.push(Purpose::Marketing);
+    }
+    let signer = badges::current_signer(&txn, &state.keys.master, event.id).await?;
+    let badge_token = badges::badge_token(&signer, badge_id, event.id, now)?;
+    txn.commit().await?;
+    tracing::info!(%registration_id, event_id = %event.id, "registered");
+
+    let png = render::qr_png(&badge_token)?;
+    let manage_url = rights::manage_url(&state.config.public_url, &manage_token);
+    let sent = send_mail(
+        &state,
+        registration_id,
+        Mail {
+            event_id: event.id,
+            to: details.email.clone(),
+            subject: format!("Your registration for {}", event.name),
+            text: confirmation_text(&event, &details, &manage_url, &sponsor_names),
+            attachments: vec![badge_attachment(png.clone())],
+        },
+    )
+    .await;
+
+    let body = RegistrationCreated {
+        registration_id,
+        badge: BadgeView::new(badge_token, &png, &state.config.public_url, &manage_token),
+        manage_url,
+        manage_token,
+        consents: granted,
+        confirmation_email_sent: sent,
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,492 @@
+//! The attendee's own page behind the secret manage link: what is held about them, their badge,
+//! and each consent, which they can grant or withdraw one by one or all at once.
+//!
+//! Possession of the link is the identity. The token travels only in the URL path, which is never
+//! logged (spans carry the route template) and never leaves as a referrer (`no-referrer`).
+
+use axum::{
+    Json,
+    body::Body,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    badges::{self, render},
+    consents::{self, Channel, ConsentContext, Purpose},
+    crypto,
+    error::{ApiError, ApiResult, Problem},
+    events::{self, entity as event, rules::ContactField},
+    extract::{ApiJson, ApiPath},
+    rate_limit::ClientIp,
+    registrations::{
+        self,
+        entity::{manage_token, registration},
+        rules::ContactDetails,
+    },
+    state::AppState,
+    vault::EventVault,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(change_consents))
+        .routes(routes!(badge_png))
+        .routes(routes!(badge_svg))
+        .routes(routes!(badge_printable))
+}
+
+pub fn manage_url(public_url: &str, token: &str) -> String {
+    format!("{public_url}/m/{token}")
+}
+
+/// A badge: its token and where to get its images.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BadgeView {
+    /// What the QR code encodes: a signed token with a random badge id, the event id and the time
+    /// of issue. No personal data.
+    pub token: String,
+    /// The QR code as PNG, base64-encoded.
+    pub qr_png_base64: String,
+    pub png_url: String,
+    pub svg_url: String,
+    /// A printable A6 badge (SVG) with name, company and the QR code.
+    pub printable_url: String,
+}
+
+impl BadgeView {
+    pub fn new(token: String, png: &[u8], public_url: &str, manage_token: &str) -> Self {
+        let base = format!("{public_url}/api/v1/me/{manage_token}");
+        Self {
+            qr_png_base64: STANDARD.encode(png),
+            png_url: format!("{base}/badge.png"),
+            svg_url: format!("{base}/badge.svg"),
+            printable_url: format!("{base}/badge-print.svg"),
+            token,
+        }
+    }
+}
+
+/// The registration a manage token opens, with its event.
+pub struct Holder {
+    pub registration: registration::Model,
+    pub event: event::Model,
+}
+
+/// Resolve a manage token. Lookup is by the token's SHA-256; the stored hash is compared again in
+/// constant time. An unknown token is a plain 404.
+pub async fn resolve(db: &impl ConnectionTrait, token: &str) -> ApiResult<Holder> {
+    if token.len() != 43 {
+        return Err(ApiError::NotFound);
+    }
+    let hash = crypto::token_hash(token);
+    let row = manage_token::Entity::find_by_id(hash.clone())
+        .one(db)
+        .await?;
+    let Some(row) = row.filter(|r| bool::from(r.token_hash.as_bytes().ct_eq(hash.as_bytes())))
+    else {
+        return Err(ApiError::NotFound);
+    };
+    let registration = registration::Entity::find_by_id(row.registration_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let event = event::Entity::find_by_id(registration.event_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Holder {
+        registration,
+        event,
+    })
+}
+
+async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResult<Holder> {
+    state.limits.manage_per_ip.check(&ip)?;
+    resolve(&state.db, token).await
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyRegistration {
+    pub registration_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    pub event: MyEvent,
+    pub details: MyDetails,
+    /// Every purpose of this event and whether it is granted now.
+    pub consents: Vec<MyConsent>,
+    /// Every grant and withdrawal, oldest first.
+    pub consent_history: Vec<ConsentRecord>,
+    pub badge: BadgeView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyEvent {
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    /// The contact fields a sponsor you consented to receives when it scans your badge.
+    pub shared_fields: Vec<ContactField>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub data_deleted_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyDetails {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+}
+
+impl From<ContactDetails> for MyDetails {
+    fn from(d: ContactDetails) -> Self {
+        Self {
+            first_name: d.first_name,
+            last_name: d.last_name,
+            email: d.email,
+            company: d.company,
+            job_title: d.job_title,
+            phone: d.phone,
+            country: d.country,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyConsent {
+    pub purpose: Purpose,
+    /// The sponsor's name, for sponsor purposes.
+    pub sponsor: Option<String>,
+    pub granted: bool,
+    /// The sentence this consent stands for.
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentRecord {
+    pub purpose: String,
+    pub granted: bool,
+    pub channel: String,
+    pub notice_version: i32,
+    /// SHA-256 of the exact consent text shown.
+    pub text_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+}
+
+impl From<consents::entity::ledger::Model> for ConsentRecord {
+    fn from(m: consents::entity::ledger::Model) -> Self {
+        Self {
+            purpose: m.purpose,
+            granted: m.granted,
+            channel: m.channel,
+            notice_version: m.notice_version,
+            text_sha256: m.text_sha256,
+            recorded_at: m.recorded_at,
+        }
+    }
+}
+
+/// The badge token of a holder.
+async fn holder_badge_token(state: &AppState, h: &Holder) -> ApiResult<String> {
+    let signer = badges::current_signer(&state.db, &state.keys.master, h.event.id).await?;
+    badges::badge_token(
+        &signer,
+        h.registration.badge_id,
+        h.event.id,
+        h.registration.created_at,
+    )
+}
+
+async fn my_consents(
+    db: &impl ConnectionTrait,
+    event: &event::Model,
+    registration_id: Uuid,
+) -> ApiResult<Vec<MyConsent>> {
+    let granted = consents::granted(db, registration_id).await?;
+    let texts = events::public::consent_texts(db, event).await?;
+    let mut out: Vec<MyConsent> = texts
+        .sponsors
+        .into_iter()
+        .map(|(s, text)| {
+            let purpose = Purpose::Sponsor(s.id);
+            MyConsent {
+                granted: granted.contains(&purpose),
+                purpose,
+                sponsor: Some(s.name),
+                text,
+            }
+        })
+        .collect();
+    out.push(MyConsent {
+        purpose: Purpose::Marketing,
+        sponsor: None,
+        granted: granted.contains(&Purpose::Marketing),
+        text: texts.marketing,
+    });
+    Ok(out)
+}
+
+async fn my_registration(
+    state: &AppState,
+    h: Holder,
+    manage_token: &str,
+) -> ApiResult<MyRegistration> {
+    let vault = EventVault::load(&state.db, &state.keys.master, h.event.id).await?;
+    let details = registrations::open_details(&vault, &h.registration)?;
+    let token = holder_badge_token(state, &h).await?;
+    let png = render::qr_png(&token)?;
+    let consents = my_consents(&state.db, &h.event, h.registration.id).await?;
+    let history = consents::history(&state.db, h.registration.id).await?;
+    let e = h.event;
+    Ok(MyRegistration {
+        registration_id: h.registration.id,
+        registered_at: h.registration.created_at,
+        details: details.into(),
+        consents,
+        consent_history: history.into_iter().map(ConsentRecord::from).collect(),
+        badge: BadgeView::new(token, &png, &state.config.public_url, manage_token),
+        event: MyEvent {
+            shared_fields: events::rules::parse_shared_fields(&e.shared_fields),
+            data_deleted_at: events::rules::purge_due_at(e.ends_at, e.retention_days),
+            slug: e.slug,
+            name: e.name,
+            venue: e.venue,
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+/// Everything about my registration: details, consents with their history, and my badge.
+#[utoipa::path(
+    get, path = "/me/{token}", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, body = MyRegistration),
+        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn me(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let view = my_registration(&state, h, &token).await?;
+    Ok(no_store(Json(view).into_response()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentChanges {
+    /// Grant or withdraw purposes one by one.
+    #[serde(default)]
+    pub consents: Vec<ConsentChange>,
+    /// Withdraw every consent at once (applied before `consents`).
+    #[serde(default)]
+    pub withdraw_all: bool,
+    /// `web` from Consentry's page, `booth` from the attendee's own device at a booth, `api`
+    /// otherwise.
+    #[serde(default)]
+    pub channel: Channel,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentChange {
+    pub purpose: Purpose,
+    pub granted: bool,
+}
+
+/// Grant or withdraw my consents. Each change is a ledger entry and takes effect at once; a
+/// request that changes nothing records nothing.
+#[utoipa::path(
+    put, path = "/me/{token}/consents", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    request_body = ConsentChanges,
+    responses(
+        (status = 200, body = Vec<MyConsent>),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_purpose`, `no_changes`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn change_consents(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+    ApiJson(request): ApiJson<ConsentChanges>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    if request.consents.is_empty() && !request.withdraw_all {
+        return Err(ApiError::invalid(
+            "no_changes",
+            "consents",
+            "Give at least one consent change or withdraw_all.",
+        ));
+    }
+    let texts = events::public::consent_texts(&state.db, &h.event).await?;
+    let text_of = |purpose: Purpose| -> Option<&str> {
+        match purpose {
+            Purpose::Marketing => Some(texts.marketing.as_str()),
+            Purpose::Sponsor(id) => texts
+                .sponsors
+                .iter()
+                .find(|(s, _)| s.id == id)
+                .map(|(_, t)| t.as_str()),
+        }
+    };
+    for (i, change) in request.consents.iter().enumerate() {
+        if text_of(change.purpose).is_none() {
+            return Err(ApiError::invalid(
+                "unknown_purpose",
+                format!("consents[{i}].purpose"),
+                "Not a purpose of this event.",
+            ));
+        }
+    }
+
+    let context = ConsentContext {
+        registration_id: h.registration.id,
+        event_id: h.event.id,
+        channel: request.channel,
+        notice_version: h.event.privacy_notice_version,
+        at: state.clock.now(),
+    };
+    let txn = state.db.begin().await?;
+    if request.withdraw_all {
+        for purpose in consents::granted(&txn, h.registration.id).await? {
+            // A purpose whose sponsor has left the event still gets its withdrawal recorded.
+            let text = text_of(purpose).unwrap_or_default();
+            consents::set(
+                &txn,
+                &context,
+                purpose,
+                false,
+                &crypto::sha256_hex(text.as_bytes()),
+            )
+            .await?;
+        }
+    }
+    for change in &request.consents {
+        let text = text_of(change.purpose).unwrap_or_default();
+        consents::set(
+            &txn,
+            &context,
+            change.purpose,
+            change.granted,
+            &crypto::sha256_hex(text.as_bytes()),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    tracing::info!(registration_id = %h.registration.id, "consents changed");
+    let view = my_consents(&state.db, &h.event, h.registration.id).await?;
+    Ok(no_store(Json(view).into_response()))
+}
+
+fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// My badge's QR code as PNG.
+#[utoipa::path(
+    get, path = "/me/{token}/badge.png", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, description = "PNG image", content_type = "image/png"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn badge_png(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let badge = holder_badge_token(&state, &h).await?;
+    Ok(image("image/png", render::qr_png(&badge)?))
+}
+
+/// My badge's QR code as SVG.
+#[utoipa::path(
+    get, path = "/me/{token}/badge.svg", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, description = "SVG image", content_type = "image/svg+xml"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn badge_svg(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let badge = holder_badge_token(&state, &h).await?;
+    Ok(image("image/svg+xml", render::qr_svg(&badge)?))
+}
+
+/// My printable badge: A6, with name, company and QR code.
+#[utoipa::path(
+    get, path = "/me/{token}/badge-print.svg", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, description = "SVG document, 105 × 148 mm", content_type = "image/svg+xml"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn badge_printable(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let vault = EventVault::load(&state.db, &state.keys.master, h.event.id).await?;
+    let details = registrations::open_details(&vault, &h.registration)?;
+    let badge = holder_badge_token(&state, &h).await?;
+    let svg = render::printable_svg(&render::PrintedBadge {
+        event_name: &h.event.name,
+        full_name: &details.full_name(),
+        company: details.company.as_deref(),
+        token: &badge,
+    })?;
+    Ok(image("image/svg+xml", svg))
+}

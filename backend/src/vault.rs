@@ -1,0 +1,194 @@
+//! Each event's data key: attendee personal data is sealed with it, and duplicate e-mail checks
+//! use a keyed blind index derived from it.
+//!
+//! The data key is 32 random bytes, stored only wrapped by the master key (`event_keys`). Purging
+//! an event deletes that row: every ciphertext of the event — in the live database and in any
+//! backup taken before — becomes unreadable (crypto-shredding).
+
+use chacha20poly1305::{
+    XChaCha20Poly1305, XNonce,
+    aead::{Aead, KeyInit, Payload},
+};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    crypto::MasterKey,
+    error::{ApiError, ApiResult},
+};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: Uuid,
+        pub data_key_wrapped: Vec<u8>,
+        pub created_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+const NONCE_LEN: usize = 24;
+const SEAL_VERSION: u8 = 1;
+
+fn wrap_context(event_id: Uuid) -> String {
+    format!("event:{event_id}:data-key")
+}
+
+/// The unwrapped keys of one event.
+pub struct EventVault {
+    seal_key: [u8; 32],
+    index_key: [u8; 32],
+}
+
+impl EventVault {
+    fn from_data_key(data_key: &[u8]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(b"consentry-event"), data_key);
+        let mut seal_key = [0u8; 32];
+        let mut index_key = [0u8; 32];
+        // 32-byte outputs of HKDF-SHA256 cannot fail.
+        let _ = hk.expand(b"seal", &mut seal_key);
+        let _ = hk.expand(b"email-index", &mut index_key);
+        Self {
+            seal_key,
+            index_key,
+        }
+    }
+
+    /// Make a new data key for `event_id` and store it wrapped.
+    pub async fn create(
+        db: &impl ConnectionTrait,
+        master: &MasterKey,
+        event_id: Uuid,
+        now: OffsetDateTime,
+    ) -> ApiResult<()> {
+        let mut data_key = [0u8; 32];
+        rand::rng().fill_bytes(&mut data_key);
+        entity::ActiveModel {
+            event_id: Set(event_id),
+            data_key_wrapped: Set(master.wrap(&wrap_context(event_id), &data_key)?),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    }
+
+    /// The event's vault; `gone` when the key has been destroyed (the event was purged).
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        master: &MasterKey,
+        event_id: Uuid,
+    ) -> ApiResult<Self> {
+        let row = entity::Entity::find_by_id(event_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let data_key = master.unwrap_secret(&wrap_context(event_id), &row.data_key_wrapped)?;
+        Ok(Self::from_data_key(&data_key))
+    }
+
+    /// Encrypt `plaintext`, bound to `record` (say the registration id) so that a ciphertext
+    /// cannot be moved to another row.
+    pub fn seal(&self, record: Uuid, plaintext: &[u8]) -> ApiResult<Vec<u8>> {
+        let cipher = XChaCha20Poly1305::new_from_slice(&self.seal_key)
+            .map_err(|_| anyhow::anyhow!("event seal key has the wrong length"))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: record.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        out.push(SEAL_VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    pub fn open(&self, record: Uuid, sealed: &[u8]) -> ApiResult<Vec<u8>> {
+        let bad = || ApiError::Internal(anyhow::anyhow!("sealed data does not open"));
+        let (version, rest) = sealed.split_first().ok_or_else(bad)?;
+        if *version != SEAL_VERSION || rest.len() < NONCE_LEN {
+            return Err(bad());
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&self.seal_key).map_err(|_| bad())?;
+        cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: record.as_bytes(),
+                },
+            )
+            .map_err(|_| bad())
+    }
+
+    /// HMAC-SHA256 of a normalised e-mail address under the event's index key, hex-encoded.
+    /// Equal addresses give equal indexes within one event, and nothing across events.
+    pub fn email_index(&self, normalised_email: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.index_key) else {
+            return String::new();
+        };
+        mac.update(normalised_email.as_bytes());
+        crate::crypto::hex(&mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_data_opens_only_for_its_record_and_key() {
+        let vault = EventVault::from_data_key(&[1; 32]);
+        let record = Uuid::now_v7();
+        let sealed = vault.seal(record, b"Ada Lovelace").unwrap();
+        assert!(!sealed.windows(3).any(|w| w == b"Ada"));
+        assert_eq!(vault.open(record, &sealed).unwrap(), b"Ada Lovelace");
+        assert!(vault.open(Uuid::now_v7(), &sealed).is_err());
+        assert!(
+            EventVault::from_data_key(&[2; 32])
+                .open(record, &sealed)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn email_indexes_are_keyed_per_event() {
+        let one = EventVault::from_data_key(&[1; 32]);
+        let two = EventVault::from_data_key(&[2; 32]);
+        assert_eq!(
+            one.email_index("ada@example.org"),
+            one.email_index("ada@example.org")
+        );
+        assert_ne!(
+            one.email_index("ada@example.org"),
+            one.email_index("bob@example.org")
+        );
+        assert_ne!(
+            one.email_index("ada@example.org"),
+            two.email_index("ada@example.org")
+        );
+        assert_eq!(one.email_index("ada@example.org").len(), 64);
+    }
+}

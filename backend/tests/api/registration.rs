@@ -1,0 +1,518 @@
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+
+use crate::common::{assert_problem, registration_body, spawn_app};
+
+const PERSONAL_TABLES: [&str; 4] = [
+    "registrations",
+    "manage_tokens",
+    "consent_grants",
+    "consent_ledger",
+];
+
+#[tokio::test]
+async fn the_public_event_view_shows_what_an_attendee_needs_and_no_organiser_data() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let view = &event.view;
+    assert_eq!(view["name"], "Privacy Summit");
+    assert_eq!(
+        view["privacy_notice"],
+        "We process your registration to run the event."
+    );
+    assert_eq!(view["privacy_notice_version"], 1);
+    assert_eq!(view["min_age"], 16);
+    assert_eq!(view["registration_open"], true);
+    assert_eq!(
+        view["shared_fields"],
+        json!(["first_name", "last_name", "email", "company", "job_title"])
+    );
+    let sponsors = view["sponsors"].as_array().unwrap();
+    assert_eq!(sponsors.len(), 3);
+    for sponsor in sponsors {
+        assert_eq!(
+            sponsor["privacy_policy_url"],
+            "https://sponsor.example/privacy"
+        );
+        let text = sponsor["consent_text"].as_str().unwrap();
+        assert!(text.contains(sponsor["name"].as_str().unwrap()), "{text}");
+        assert!(
+            text.contains("first name, last name, e-mail address, company and job title"),
+            "{text}"
+        );
+    }
+    assert!(
+        view["marketing_consent_text"]
+            .as_str()
+            .unwrap()
+            .contains("Privacy Summit")
+    );
+    for organiser_data in ["organisation_id", "id", "retention_days", "created_at"] {
+        assert!(
+            view.get(organiser_data).is_none(),
+            "{organiser_data} leaked: {view}"
+        );
+    }
+
+    // By id it is the organiser's view, which needs credentials.
+    let by_id = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{}", event.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(by_id, 401, "authentication_required").await;
+    let unknown = app
+        .client
+        .get(app.url("/api/v1/events/no-such-event"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn opt_ins_are_recorded_per_sponsor_exactly_as_chosen_and_none_by_default() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let chosen = &event.sponsors[1];
+
+    let mut body = registration_body("one@example.org");
+    body["sponsor_opt_ins"] = json!([chosen, chosen]);
+    let response = app.register(&event.slug, &body).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["consents"], json!([format!("sponsor:{chosen}")]));
+
+    // Omitted lists and flags mean no consent at all.
+    let created_none: Value = app
+        .register(&event.slug, &registration_body("two@example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created_none["consents"], json!([]));
+
+    let mut all = registration_body("three@example.org");
+    all["sponsor_opt_ins"] = json!(event.sponsors);
+    all["marketing_opt_in"] = json!(true);
+    all["channel"] = json!("web");
+    let created_all: Value = app.register(&event.slug, &all).await.json().await.unwrap();
+    assert_eq!(created_all["consents"].as_array().unwrap().len(), 4);
+
+    assert_eq!(app.count("registrations").await, 3);
+    // One, none and four purposes.
+    assert_eq!(app.count("consent_grants").await, 5);
+    assert_eq!(app.count("consent_ledger").await, 5);
+
+    // The ledger entry proves who, what, when, where, and the exact text shown.
+    let me: Value = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/me/{}",
+            created["manage_token"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history = me["consent_history"].as_array().unwrap();
+    assert_eq!(history.len(), 1);
+    let entry = &history[0];
+    assert_eq!(entry["purpose"], format!("sponsor:{chosen}"));
+    assert_eq!(entry["granted"], true);
+    assert_eq!(entry["channel"], "api");
+    assert_eq!(entry["notice_version"], 1);
+    let shown = event.view["sponsors"][1]["consent_text"].as_str().unwrap();
+    assert_eq!(
+        entry["text_sha256"],
+        consentry::crypto::sha256_hex(shown.as_bytes())
+    );
+    let granted: Vec<(&str, bool)> = me["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["purpose"].as_str().unwrap(),
+                c["granted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(granted.iter().filter(|(_, g)| *g).count(), 1);
+    assert!(granted.contains(&(&format!("sponsor:{chosen}")[..], true)));
+    assert!(granted.contains(&("marketing", false)));
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_stores_nothing() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let other = app.public_event("other-summit").await;
+
+    let with = |field: &str, value: Value| {
+        let mut body = registration_body("ada@example.org");
+        body[field] = value;
+        body
+    };
+    let cases: Vec<(Value, u16, &str, Option<&str>)> = vec![
+        (
+            with("age_confirmed", json!(false)),
+            422,
+            "age_not_confirmed",
+            Some("age_confirmed"),
+        ),
+        (
+            with("notice_version", json!(2)),
+            409,
+            "notice_outdated",
+            Some("notice_version"),
+        ),
+        (
+            with(
+                "sponsor_opt_ins",
+                json!([event.sponsors[0], other.sponsors[0]]),
+            ),
+            422,
+            "unknown_sponsor",
+            Some("sponsor_opt_ins[1]"),
+        ),
+        (
+            with("sponsor_opt_ins", json!(["not-a-uuid"])),
+            422,
+            "invalid_value",
+            Some("sponsor_opt_ins[0]"),
+        ),
+        (
+            with("email", json!("ada@example")),
+            422,
+            "invalid_email",
+            Some("email"),
+        ),
+        (
+            with("phone", json!("0612345678")),
+            422,
+            "invalid_phone",
+            Some("phone"),
+        ),
+        (
+            with("country", json!("XX")),
+            422,
+            "invalid_country",
+            Some("country"),
+        ),
+        (
+            with("first_name", json!(" ")),
+            422,
+            "too_short",
+            Some("first_name"),
+        ),
+        (
+            with("last_name", json!("x".repeat(101))),
+            422,
+            "too_long",
+            Some("last_name"),
+        ),
+        (
+            with("shoe_size", json!(44)),
+            422,
+            "unknown_field",
+            Some("shoe_size"),
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let problem = assert_problem(app.register(&event.slug, &body).await, status, code).await;
+        assert_eq!(problem["field"].as_str(), field, "{code}");
+        assert!(
+            !problem.to_string().contains("ada@"),
+            "no personal data in problems: {problem}"
+        );
+    }
+    let missing = json!({"first_name": "Ada", "notice_version": 1, "age_confirmed": true});
+    assert_problem(
+        app.register(&event.slug, &missing).await,
+        422,
+        "missing_field",
+    )
+    .await;
+    assert_problem(
+        app.register("no-such-event", &registration_body("ada@example.org"))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // After the end, registration is closed.
+    let ends_at = time::OffsetDateTime::parse(
+        event.view["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    app.clock.set(ends_at);
+    assert_problem(
+        app.register(&event.slug, &registration_body("ada@example.org"))
+            .await,
+        409,
+        "registration_closed",
+    )
+    .await;
+
+    for table in PERSONAL_TABLES {
+        assert_eq!(app.count(table).await, 0, "{table} after refusals");
+    }
+    assert!(app.outbox_mails().is_empty());
+}
+
+#[tokio::test]
+async fn a_changed_notice_makes_the_old_version_outdated() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    app.patch(
+        &event.organiser.token,
+        &format!("/api/v1/events/{}", event.id),
+        &json!({"privacy_notice": "A stricter notice."}),
+    )
+    .await;
+    let outdated = app
+        .register(&event.slug, &registration_body("ada@example.org"))
+        .await;
+    assert_problem(outdated, 409, "notice_outdated").await;
+    let mut current = registration_body("ada@example.org");
+    current["notice_version"] = json!(2);
+    assert_eq!(app.register(&event.slug, &current).await.status(), 201);
+}
+
+#[tokio::test]
+async fn a_duplicate_address_gets_its_manage_link_by_mail_and_nothing_in_the_response() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let first: Value = app
+        .register(&event.slug, &registration_body("Ada@Example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app.outbox_mails().len(), 1);
+
+    // Later (the confirmation just mailed the link; a re-send within minutes would be noise)…
+    app.clock.advance(time::Duration::minutes(11));
+    let again = app
+        .register(&event.slug, &registration_body("  ada@example.ORG "))
+        .await;
+    let problem = assert_problem(again, 409, "already_registered").await;
+    let text = problem.to_string();
+    assert!(
+        !text.contains("ada") && !text.contains("Ada") && !text.contains("manage_token"),
+        "{text}"
+    );
+    assert_eq!(app.count("registrations").await, 1);
+
+    let mails = app.outbox_mails();
+    assert_eq!(mails.len(), 2);
+    let resent = &mails[1];
+    assert!(resent.contains("To: ada@example.org"), "{resent}");
+    let link = resent.lines().find(|l| l.contains("/m/")).unwrap().trim();
+    let token = link.rsplit('/').next().unwrap();
+    assert_ne!(
+        token,
+        first["manage_token"].as_str().unwrap(),
+        "a new link; the old one is only a hash"
+    );
+    let via_resent = app
+        .client
+        .get(app.url(&format!("/api/v1/me/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_resent.status(), 200);
+    let via_first = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/me/{}",
+            first["manage_token"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_first.status(), 200, "the first link keeps working");
+
+    // Re-sends are throttled: a third attempt right away mails nothing more.
+    assert_problem(
+        app.register(&event.slug, &registration_body("ada@example.org"))
+            .await,
+        409,
+        "already_registered",
+    )
+    .await;
+    assert_eq!(app.outbox_mails().len(), 2);
+    // The same address may register for another event.
+    let other = app.public_event("other-summit").await;
+    assert_eq!(
+        app.register(&other.slug, &registration_body("ada@example.org"))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn the_confirmation_mail_carries_the_manage_link_and_the_badge() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let mut body = registration_body("ada@example.org");
+    body["sponsor_opt_ins"] = json!([event.sponsors[0]]);
+    let created: Value = app.register(&event.slug, &body).await.json().await.unwrap();
+    assert_eq!(created["confirmation_email_sent"], true);
+    let mails = app.outbox_mails();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(mail.contains("To: ada@example.org"));
+    assert!(mail.contains("Subject: Your registration for Privacy Summit"));
+    assert!(mail.contains(created["manage_url"].as_str().unwrap()));
+    assert!(
+        mail.contains("Acme Analytics"),
+        "names the sponsors consented to"
+    );
+    assert!(mail.contains("filename=\"badge.png\""));
+    assert!(mail.contains("Content-Type: image/png"));
+}
+
+#[tokio::test]
+async fn personal_data_and_manage_tokens_are_not_stored_in_clear() {
+    use sea_orm::EntityTrait;
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let created: Value = app
+        .register(&event.slug, &registration_body("ada.canary@example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = created["manage_token"].as_str().unwrap();
+    assert_eq!(token.len(), 43);
+    assert_eq!(created["manage_url"], app.url(&format!("/m/{token}")));
+
+    let rows = consentry::registrations::entity::registration::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    for clear in [&b"Lovelace"[..], b"ada.canary", b"Analytical"] {
+        assert!(!row.personal_data.windows(clear.len()).any(|w| w == clear));
+    }
+    assert_ne!(row.email_index, "ada.canary@example.org");
+    assert!(!row.email_index.contains("ada"));
+    let tokens = consentry::registrations::entity::manage_token::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_ne!(tokens[0].token_hash, token);
+    assert_eq!(tokens[0].token_hash, consentry::crypto::token_hash(token));
+    // The per-event data key is stored wrapped, never raw.
+    let keys = consentry::vault::entity::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].data_key_wrapped.len() > 32);
+}
+
+#[tokio::test]
+async fn the_badge_qr_decodes_to_a_token_that_verifies_with_the_published_key_and_says_nothing_personal()
+ {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let created: Value = app
+        .register(&event.slug, &registration_body("ada@example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let badge = &created["badge"];
+    let token = badge["token"].as_str().unwrap();
+
+    let png = STANDARD
+        .decode(badge["qr_png_base64"].as_str().unwrap())
+        .unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    assert_eq!(grids[0].decode().unwrap().1, token);
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/events/summit/badge-keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/jwk-set+json"
+    );
+    let jwks: JwkSet = response.json().await.unwrap();
+    assert_eq!(jwks.keys.len(), 1);
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    let claims =
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap()
+            .claims;
+    let mut names: Vec<&String> = claims.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["bid", "eid", "iat"]);
+    let payload = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    for personal in [
+        "Ada",
+        "Lovelace",
+        "ada@",
+        "Analytical",
+        created["registration_id"].as_str().unwrap(),
+    ] {
+        assert!(!payload.contains(personal), "{personal} in {payload}");
+    }
+
+    // Another event's published key does not verify this badge.
+    let other = app.public_event("other-summit").await;
+    let other_jwks: JwkSet = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{}/badge-keys", other.slug)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_key = DecodingKey::from_jwk(&other_jwks.keys[0]).unwrap();
+    assert!(jsonwebtoken::decode::<Value>(token, &other_key, &validation).is_err());
+}
+
+#[tokio::test]
+async fn registrations_are_rate_limited_per_address() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let refused = json!({"first_name": "A", "last_name": "B", "email": "a@b.example", "age_confirmed": false, "notice_version": 1});
+    for _ in 0..30 {
+        assert_eq!(app.register(&event.slug, &refused).await.status(), 422);
+    }
+    assert_problem(
+        app.register(&event.slug, &refused).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+}

@@ -153,6 +153,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState::new(db.clone(), clock.clone(), master, config.clone(), mailer);
 
+    if args.disable_rate_limits {
+        tracing::warn!("rate limits are disabled: use this only for load tests on loopback");
+    }
     // Machine-readable first line: tests and scripts read the bound address from it.
     println!("consentry listening on http://{bound}");
     tracing::info!(address = %bound, database = db::backend_name(&db), "listening");

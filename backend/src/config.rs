@@ -99,6 +99,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONSENTRY_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// Turn every rate limit off. Only for load tests against a server on loopback.
+    #[arg(long, env = "CONSENTRY_DISABLE_RATE_LIMITS")]
+    pub disable_rate_limits: bool,
+
     /// Longest time one request may take, in seconds.
     #[arg(long, env = "CONSENTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -114,6 +118,7 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
+    pub rate_limits: bool,
 }
 
 impl HttpConfig {
@@ -131,6 +136,7 @@ impl HttpConfig {
             trust_forwarded_for: args.trust_forwarded_for,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
+            rate_limits: !args.disable_rate_limits,
         }
     }
 
@@ -143,6 +149,7 @@ impl HttpConfig {
             trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
+            rate_limits: true,
         }
     }
 }

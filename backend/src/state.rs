@@ -35,8 +35,8 @@ impl AppState {
             db,
             clock,
             keys: Arc::new(Keys::new(master)),
+            limits: Arc::new(RateLimits::new(config.rate_limits)),
             config: Arc::new(config),
-            limits: Arc::new(RateLimits::default()),
             mailer: Arc::new(mailer),
         }
     }

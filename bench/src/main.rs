@@ -1,0 +1,298 @@
+//! `consentry-bench`: drives a running Consentry server on loopback with bounded phases and prints
+//! throughput and latency percentiles per phase.
+//!
+//! It only ever talks to loopback addresses, sends a bounded number of requests, and stops by
+//! itself at `--max-seconds`. Start the server with `--disable-rate-limits` (every request comes
+//! from one address) and give the organiser password in `CONSENTRY_BENCH_PASSWORD`.
+
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "consentry-bench",
+    version,
+    about = "Load generator for a Consentry server on loopback"
+)]
+struct Cli {
+    /// Base URL of the server; must be a loopback address.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Organiser login used to set up the benchmark event.
+    #[arg(long, default_value = "demo@consentry.example")]
+    email: String,
+    /// Organiser password.
+    #[arg(long, env = "CONSENTRY_BENCH_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Stop each phase after this many seconds even if requests remain.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    max_seconds: u64,
+    /// Sponsors of the benchmark event.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=50))]
+    sponsors: u16,
+    #[command(subcommand)]
+    phase: Phase,
+}
+
+#[derive(Debug, Subcommand)]
+enum Phase {
+    /// Register attendees (each with a different mix of sponsor opt-ins).
+    Registrations {
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        count: u32,
+    },
+}
+
+/// Refuse anything but loopback: this tool generates load and must never point elsewhere.
+fn loopback_base(server: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(server).context("--server is not a URL")?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    if !loopback || url.scheme() != "http" {
+        bail!("--server must be http:// on a loopback address (127.0.0.0/8, ::1, localhost)");
+    }
+    Ok(server.trim_end_matches('/').to_owned())
+}
+
+struct Setup {
+    slug: String,
+    notice_version: i64,
+    sponsors: Vec<String>,
+}
+
+async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Result<Setup> {
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": cli.email, "password": cli.password}))
+        .send()
+        .await?;
+    if !login.status().is_success() {
+        bail!("login failed: {}", login.status());
+    }
+    let token = login.json::<Value>().await?["token"]
+        .as_str()
+        .context("no token in the login response")?
+        .to_owned();
+    let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let now = time::OffsetDateTime::now_utc();
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let event = client
+        .post(format!("{base}/api/v1/events"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "slug": slug,
+            "name": "Benchmark Summit",
+            "time_zone": "Europe/Amsterdam",
+            "starts_at": (now - time::Duration::hours(1)).format(rfc3339)?,
+            "ends_at": (now + time::Duration::days(2)).format(rfc3339)?,
+            "privacy_notice": "Benchmark event.",
+        }))
+        .send()
+        .await?;
+    if !event.status().is_success() {
+        bail!("cannot create the benchmark event: {}", event.status());
+    }
+    let event: Value = event.json().await?;
+    let event_id = event["id"].as_str().context("no event id")?;
+    let mut sponsors = Vec::new();
+    for i in 0..cli.sponsors {
+        let sponsor: Value = client
+            .post(format!("{base}/api/v1/events/{event_id}/sponsors"))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("Sponsor {i}"), "privacy_policy_url": "https://sponsor.example/privacy"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        sponsors.push(sponsor["id"].as_str().context("no sponsor id")?.to_owned());
+    }
+    Ok(Setup {
+        slug,
+        notice_version: event["privacy_notice_version"].as_i64().unwrap_or(1),
+        sponsors,
+    })
+}
+
+/// What one phase measured.
+struct Report {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Report {
+    fn print(mut self) {
+        self.latencies.sort();
+        let ok = self.latencies.len();
+        let pct = |p: f64| -> f64 {
+            if ok == 0 {
+                return 0.0;
+            }
+            let i = ((ok as f64 * p).ceil() as usize).clamp(1, ok) - 1;
+            self.latencies[i].as_secs_f64() * 1000.0
+        };
+        println!(
+            "{:<14} {:>8} ok {:>6} errors {:>8.1} s {:>9.0} req/s   p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+            self.name,
+            ok,
+            self.errors,
+            self.elapsed.as_secs_f64(),
+            ok as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            pct(0.50),
+            pct(0.90),
+            pct(0.99),
+            pct(1.0),
+        );
+    }
+}
+
+/// Run `count` requests built by `request(i)` with `concurrency` in flight, until done or
+/// `max` has passed.
+async fn run_phase<F>(
+    name: &'static str,
+    count: usize,
+    concurrency: usize,
+    max: Duration,
+    request: F,
+) -> Report
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let request = Arc::new(request);
+    let started = Instant::now();
+    let deadline = started + max;
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let next = next.clone();
+        let request = request.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count || Instant::now() >= deadline {
+                    break;
+                }
+                let sent = Instant::now();
+                match request(i).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        // Read the body: the response is only complete once it has arrived.
+                        let _ = r.bytes().await;
+                        latencies.push(sent.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut report = Report {
+        name,
+        latencies: Vec::with_capacity(count),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for worker in workers {
+        if let Ok((latencies, errors)) = worker.await {
+            report.latencies.extend(latencies);
+            report.errors += errors;
+        }
+    }
+    report.elapsed = started.elapsed();
+    report
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let base = loopback_base(&cli.server)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::from(cli.concurrency))
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let setup = setup(&client, &base, &cli).await?;
+    let max = Duration::from_secs(cli.max_seconds);
+    let concurrency = usize::from(cli.concurrency);
+    println!(
+        "server {base}, event {}, {} sponsors, {concurrency} in flight",
+        setup.slug,
+        setup.sponsors.len()
+    );
+    match cli.phase {
+        Phase::Registrations { count } => {
+            let url = format!("{base}/api/v1/events/{}/registrations", setup.slug);
+            let sponsors = setup.sponsors.clone();
+            let notice_version = setup.notice_version;
+            let client = client.clone();
+            let report = run_phase(
+                "registrations",
+                count as usize,
+                concurrency,
+                max,
+                move |i| {
+                    // Attendee i opts in to the first i mod (sponsors + 1) sponsors: a spread of
+                    // none, some and all.
+                    let opt_ins = &sponsors[..i % (sponsors.len() + 1)];
+                    client.post(&url).json(&json!({
+                        "first_name": "Bench",
+                        "last_name": format!("Attendee {i}"),
+                        "email": format!("bench-{i}@example.invalid"),
+                        "company": "Load Testing Ltd",
+                        "age_confirmed": true,
+                        "notice_version": notice_version,
+                        "sponsor_opt_ins": opt_ins,
+                        "marketing_opt_in": i % 2 == 0,
+                    }))
+                },
+            )
+            .await;
+            report.print();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_servers_are_accepted() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3:1/",
+            "http://localhost:9",
+            "http://[::1]:8080",
+        ] {
+            assert!(loopback_base(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:8080",
+            "http://example.org",
+            "https://127.0.0.1",
+            "http://192.168.1.1",
+        ] {
+            assert!(loopback_base(bad).is_err(), "{bad}");
+        }
+    }
+}

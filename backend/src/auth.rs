@@ -87,14 +87,20 @@ pub fn verify_session_token(
     Ok(data.claims)
 }
 
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
 /// The token of a request: the Bearer header if present, else the session cookie.
 fn session_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        return auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+    if headers.contains_key(header::AUTHORIZATION) {
+        return bearer_token(headers);
     }
     headers
         .get_all(header::COOKIE)

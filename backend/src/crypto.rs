@@ -46,6 +46,10 @@ pub enum KeyPurpose {
     OrganiserSession,
     /// AEAD key that wraps per-event keys stored in the database.
     KeyWrapping,
+    /// HMAC key that signs kiosk tokens.
+    KioskToken,
+    /// HMAC key under which one-time pairing codes are stored.
+    PairingCode,
 }
 
 impl KeyPurpose {
@@ -53,6 +57,8 @@ impl KeyPurpose {
         match self {
             Self::OrganiserSession => b"consentry/v1/organiser-session",
             Self::KeyWrapping => b"consentry/v1/key-wrapping",
+            Self::KioskToken => b"consentry/v1/kiosk-token",
+            Self::PairingCode => b"consentry/v1/pairing-code",
         }
     }
 }

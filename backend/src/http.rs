@@ -30,8 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    badges, db, error::ApiError, events, organisers, registrations, rights, sponsors,
-    state::AppState, web,
+    badges, db, error::ApiError, events, kiosks, leads, organisers, registrations, rights, scans,
+    sponsors, state::AppState, web,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -61,6 +61,9 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
         (name = "sponsors", description = "Sponsors of an organiser's event"),
         (name = "registration", description = "Public: an event's page, registering, badge keys"),
         (name = "attendee", description = "The attendee's own registration, behind the secret manage link"),
+        (name = "kiosks", description = "Sponsor kiosks: created and revoked by organisers, paired by code"),
+        (name = "scans", description = "Badge scans at a booth; consent enforced"),
+        (name = "leads", description = "A kiosk's own sponsor's leads"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -82,6 +85,16 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "kiosk",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Kiosk token from POST /api/v1/kiosks/pair"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
                 crate::auth::SESSION_COOKIE,
@@ -98,7 +111,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sponsors::router())
         .merge(registrations::router())
         .merge(badges::router())
-        .merge(rights::router());
+        .merge(rights::router())
+        .merge(kiosks::router())
+        .merge(scans::router())
+        .merge(leads::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(utoipa_axum::routes!(healthz))

@@ -1,7 +1,7 @@
 //! Consentry: privacy-aware event registration and badge scanning.
 //!
 //! One module per capability (`organisers`, `events`, `sponsors`, `registrations`, `consents`,
-//! `badges`, `rights`), each holding its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
+//! `badges`, `rights`, `kiosks`, `scans`, `leads`), each holding its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
 //! `clock`, `crypto`, `db`, `http`, `mail`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
 
 pub mod auth;
@@ -17,11 +17,14 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod kiosks;
+pub mod leads;
 pub mod mail;
 pub mod organisers;
 pub mod rate_limit;
 pub mod registrations;
 pub mod rights;
+pub mod scans;
 pub mod sponsors;
 pub mod state;
 pub mod validation;

@@ -71,6 +71,11 @@ pub struct RateLimits {
     pub registration_per_ip: Limiter<IpAddr>,
     /// Manage-link requests from one client address.
     pub manage_per_ip: Limiter<IpAddr>,
+    /// Pairing attempts from one client address.
+    pub pairing_per_ip: Limiter<IpAddr>,
+    /// Pairing attempts from everywhere together: bounds guessing of the 40-bit codes even from
+    /// many addresses.
+    pub pairing_global: Limiter<()>,
 }
 
 impl Default for RateLimits {
@@ -88,6 +93,8 @@ impl RateLimits {
             login_per_account: Limiter::new(5, Duration::from_secs(60)).enabled(enabled),
             registration_per_ip: Limiter::new(30, Duration::from_secs(2)).enabled(enabled),
             manage_per_ip: Limiter::new(60, Duration::from_millis(500)).enabled(enabled),
+            pairing_per_ip: Limiter::new(10, Duration::from_secs(6)).enabled(enabled),
+            pairing_global: Limiter::new(200, Duration::from_millis(100)).enabled(enabled),
         }
     }
 
@@ -96,6 +103,7 @@ impl RateLimits {
         self.login_per_account.shrink();
         self.registration_per_ip.shrink();
         self.manage_per_ip.shrink();
+        self.pairing_per_ip.shrink();
     }
 }
 

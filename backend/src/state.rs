@@ -6,6 +6,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    badges::BadgeKeyCache,
     clock::Clock,
     config::HttpConfig,
     crypto::{KeyPurpose, MasterKey},
@@ -21,6 +22,7 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     pub limits: Arc<RateLimits>,
     pub mailer: Arc<Mailer>,
+    pub badge_keys: Arc<BadgeKeyCache>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             limits: Arc::new(RateLimits::new(config.rate_limits)),
             config: Arc::new(config),
             mailer: Arc::new(mailer),
+            badge_keys: Arc::new(BadgeKeyCache::default()),
         }
     }
 }
@@ -47,14 +50,22 @@ pub struct Keys {
     pub master: MasterKey,
     pub session_encoding: EncodingKey,
     pub session_decoding: DecodingKey,
+    pub kiosk_encoding: EncodingKey,
+    pub kiosk_decoding: DecodingKey,
+    /// HMAC key for pairing codes.
+    pub pairing: [u8; 32],
 }
 
 impl Keys {
     pub fn new(master: MasterKey) -> Self {
         let session = master.derive(KeyPurpose::OrganiserSession);
+        let kiosk = master.derive(KeyPurpose::KioskToken);
         Self {
             session_encoding: EncodingKey::from_secret(&session),
             session_decoding: DecodingKey::from_secret(&session),
+            kiosk_encoding: EncodingKey::from_secret(&kiosk),
+            kiosk_decoding: DecodingKey::from_secret(&kiosk),
+            pairing: master.derive(KeyPurpose::PairingCode),
             master,
         }
     }

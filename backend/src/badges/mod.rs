@@ -155,3 +155,61 @@ async fn badge_keys(
     );
     Ok(response)
 }
+
+/// Each event's public badge keys, kept in memory: a key never changes once created, so the only
+/// reason to go back to the database is a `kid` not seen yet (a rotation on another instance).
+#[derive(Default)]
+pub struct BadgeKeyCache {
+    events: std::sync::RwLock<std::collections::HashMap<Uuid, std::sync::Arc<Vec<BadgePublicKey>>>>,
+}
+
+impl BadgeKeyCache {
+    /// The event's keys, loaded again when `kid` is not among the cached ones.
+    pub async fn get(
+        &self,
+        db: &impl ConnectionTrait,
+        event_id: Uuid,
+        kid: Option<&str>,
+    ) -> ApiResult<std::sync::Arc<Vec<BadgePublicKey>>> {
+        let cached = self
+            .events
+            .read()
+            .ok()
+            .and_then(|map| map.get(&event_id).cloned());
+        if let Some(keys) = cached
+            && kid.is_none_or(|kid| keys.iter().any(|k| k.kid == kid))
+        {
+            return Ok(keys);
+        }
+        let keys = std::sync::Arc::new(public_keys(db, event_id).await?);
+        if let Ok(mut map) = self.events.write() {
+            map.insert(event_id, keys.clone());
+        }
+        Ok(keys)
+    }
+
+    /// Forget an event's keys (they were destroyed).
+    pub fn forget(&self, event_id: Uuid) {
+        if let Ok(mut map) = self.events.write() {
+            map.remove(&event_id);
+        }
+    }
+}
+
+/// The public key with this `kid`, of whichever event: tells a genuine badge of another event
+/// (`wrong_event`) from a forgery (`invalid_badge`).
+pub async fn key_by_kid(db: &impl ConnectionTrait, kid: &str) -> ApiResult<Option<BadgePublicKey>> {
+    let Some(row) = entity::Entity::find_by_id(kid.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let public_key: [u8; 32] = row
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
+    Ok(Some(BadgePublicKey {
+        kid: row.kid,
+        event_id: row.event_id,
+        public_key,
+    }))
+}

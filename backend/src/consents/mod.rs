@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use self::entity::{grant, ledger};
 pub use self::rules::{Channel, Purpose};
-use crate::error::ApiResult;
+use crate::{error::ApiResult, leads};
 
 /// The context in which consents change: whose, where, and which notice was in force.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +55,14 @@ pub async fn set(
             grant::Entity::delete_by_id((context.registration_id, purpose_text.clone()))
                 .exec(db)
                 .await?;
+            // Withdrawing a sponsor's consent removes the attendee from that sponsor's leads.
+            if let Some(sponsor_id) = purpose.sponsor_id() {
+                leads::entity::Entity::delete_many()
+                    .filter(leads::entity::Column::SponsorId.eq(sponsor_id))
+                    .filter(leads::entity::Column::RegistrationId.eq(context.registration_id))
+                    .exec(db)
+                    .await?;
+            }
         }
     }
     ledger::ActiveModel {

@@ -21,6 +21,8 @@ pub mod registration {
         pub channel: String,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
+        /// Set while the attendee restricts processing: scans are refused, leads hidden.
+        pub restricted_at: Option<TimeDateTimeWithTimeZone>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

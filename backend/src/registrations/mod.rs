@@ -313,6 +313,7 @@ async fn register(
         channel: Set(request.channel.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
+        restricted_at: Set(None),
     }
     .insert(&txn)
     .await;

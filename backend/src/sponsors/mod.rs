@@ -108,7 +108,7 @@ fn name_conflict(e: sea_orm::DbErr) -> ApiError {
 }
 
 /// The sponsor `sponsor_id` of the organisation's event `event_id`, or not found.
-async fn find_owned(
+pub async fn find_owned(
     db: &impl ConnectionTrait,
     auth: &OrganiserAuth,
     event_id: Uuid,

@@ -107,6 +107,14 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
         "/api/v1/me/{token}/badge.png",
         "/api/v1/me/{token}/badge.svg",
         "/api/v1/me/{token}/badge-print.svg",
+        "/api/v1/events/{event}/sponsors/{sponsor_id}/kiosks",
+        "/api/v1/events/{event}/kiosks",
+        "/api/v1/events/{event}/kiosks/{kiosk_id}",
+        "/api/v1/kiosks/pair",
+        "/api/v1/kiosk",
+        "/api/v1/scans",
+        "/api/v1/leads",
+        "/api/v1/leads/{lead_id}",
         "/healthz",
         "/readyz",
     ] {
@@ -115,6 +123,7 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["session_cookie"]["in"], "cookie");
+    assert_eq!(schemes["kiosk"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["paths"]["/api/v1/events"]["post"]["security"].is_array());
 

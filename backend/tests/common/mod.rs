@@ -303,9 +303,27 @@ pub struct PublicEvent {
 }
 
 impl TestApp {
+    /// A two-day event that started an hour ago, with three sponsors.
     pub async fn public_event(&self, slug: &str) -> PublicEvent {
+        self.public_event_starting(slug, time::Duration::hours(-1))
+            .await
+    }
+
+    /// A two-day event starting `starts_in` from now (negative: already running).
+    pub async fn public_event_starting(
+        &self,
+        slug: &str,
+        starts_in: time::Duration,
+    ) -> PublicEvent {
         let organiser = self.organiser(&format!("org-{slug}")).await;
-        let event = self.create_event(&organiser.token, slug).await;
+        let start = self.state.clock.now() + starts_in;
+        let fmt = &time::format_description::well_known::Rfc3339;
+        let mut body = event_body(slug);
+        body["starts_at"] = json!(start.format(fmt).unwrap());
+        body["ends_at"] = json!((start + time::Duration::days(2)).format(fmt).unwrap());
+        let response = self.post(&organiser.token, "/api/v1/events", &body).await;
+        assert_eq!(response.status(), 201);
+        let event: Value = response.json().await.unwrap();
         let id = event["id"].as_str().unwrap().to_owned();
         for name in ["Acme Analytics", "Globex Cloud", "Initech Security"] {
             self.create_sponsor(&organiser.token, &id, name).await;
@@ -416,4 +434,154 @@ pub fn unquote(mail: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every row of every table, each value rendered as text (UUIDs hyphenated, whatever their
+/// storage), for "this value appears nowhere" assertions.
+pub async fn dump_database(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
+    use sea_orm::sqlx::Row;
+    let mut out = Vec::new();
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for table in tables {
+                // Table names come from the catalogue, not from input.
+                let sql = sea_orm::sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
+                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
+                for row in rows {
+                    let values = (0..row.columns().len())
+                        .map(|i| {
+                            if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
+                                return s;
+                            }
+                            if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                                return match Uuid::from_slice(&b) {
+                                    Ok(u) if b.len() == 16 => u.to_string(),
+                                    _ => String::from_utf8_lossy(&b).into_owned(),
+                                };
+                            }
+                            if let Ok(Some(n)) = row.try_get::<Option<i64>, _>(i) {
+                                return n.to_string();
+                            }
+                            String::new()
+                        })
+                        .collect();
+                    out.push((table.clone(), values));
+                }
+            }
+        }
+        _ => {
+            let pool = db.get_postgres_connection_pool();
+            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for table in tables {
+                // Every column cast to text by the server itself.
+                let sql = sea_orm::sqlx::AssertSqlSafe(format!(
+                    "SELECT to_jsonb(t)::text AS row FROM \"{table}\" t"
+                ));
+                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
+                for row in rows {
+                    let text: String = row.try_get("row").unwrap();
+                    out.push((table.clone(), vec![text]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rows (table, row text) mentioning every one of `needles`.
+pub async fn rows_mentioning_all(db: &DatabaseConnection, needles: &[&str]) -> Vec<String> {
+    dump_database(db)
+        .await
+        .into_iter()
+        .map(|(table, values)| format!("{table}: {}", values.join(" | ")))
+        .filter(|row| needles.iter().all(|n| row.contains(n)))
+        .collect()
+}
+
+/// A paired kiosk.
+pub struct Kiosk {
+    pub id: String,
+    pub token: String,
+    pub sponsor_id: String,
+}
+
+impl TestApp {
+    /// Create and pair a kiosk for `sponsor_id` of `event`.
+    pub async fn kiosk(&self, event: &PublicEvent, sponsor_id: &str) -> Kiosk {
+        let created: Value = self
+            .post(
+                &event.organiser.token,
+                &format!("/api/v1/events/{}/sponsors/{sponsor_id}/kiosks", event.id),
+                &json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let paired = self
+            .client
+            .post(self.url("/api/v1/kiosks/pair"))
+            .json(&json!({"code": created["pairing_code"], "device_name": "Booth tablet"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(paired.status(), 200);
+        let paired: Value = paired.json().await.unwrap();
+        Kiosk {
+            id: created["kiosk_id"].as_str().unwrap().to_owned(),
+            token: paired["token"].as_str().unwrap().to_owned(),
+            sponsor_id: sponsor_id.to_owned(),
+        }
+    }
+
+    /// Submit a scan now, with a fresh client scan id.
+    pub async fn scan(&self, kiosk: &Kiosk, badge: &str) -> (u16, Value) {
+        self.scan_with(kiosk, badge, Uuid::new_v4(), OffsetDateTime::now_utc())
+            .await
+    }
+
+    pub async fn scan_with(
+        &self,
+        kiosk: &Kiosk,
+        badge: &str,
+        client_scan_id: Uuid,
+        scanned_at: OffsetDateTime,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/scans"))
+            .bearer_auth(&kiosk.token)
+            .json(&json!({
+                "badge_token": badge,
+                "client_scan_id": client_scan_id,
+                "scanned_at": scanned_at.format(&time::format_description::well_known::Rfc3339).unwrap(),
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Register an attendee opting in to `opt_ins`; returns the registration response.
+    pub async fn attendee(&self, event: &PublicEvent, email: &str, opt_ins: &[&str]) -> Value {
+        let mut body = registration_body(email);
+        body["sponsor_opt_ins"] = json!(opt_ins);
+        body["phone"] = json!("+31 20 123 4567");
+        let response = self.register(&event.slug, &body).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
 }

@@ -1,0 +1,463 @@
+//! Kiosks: an organiser creates one for a sponsor of an event and hands over a one-time pairing
+//! code; the device exchanges it for a kiosk token scoped to that event and sponsor. Organisers
+//! see their kiosks and revoke them; a revoked token is refused on its next request.
+
+pub mod entity;
+pub mod rules;
+
+use axum::{
+    Json,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::{OrganiserAuth, bearer_token},
+    badges,
+    error::{ApiError, ApiResult, Problem},
+    events::{self, entity as event},
+    extract::{ApiJson, ApiPath},
+    rate_limit::ClientIp,
+    sponsors,
+    state::AppState,
+    validation,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_kiosk))
+        .routes(routes!(list_kiosks))
+        .routes(routes!(revoke_kiosk))
+        .routes(routes!(pair))
+        .routes(routes!(whoami))
+}
+
+/// Kiosk tokens work until the event's data is purged (leads are gone then), and at least until
+/// the scan window closes.
+fn token_expiry(event: &event::Model) -> OffsetDateTime {
+    let purge = events::rules::purge_due_at(event.ends_at, event.retention_days);
+    purge.max(event.ends_at + Duration::days(1))
+}
+
+/// A paired, unrevoked kiosk, from its Bearer token. Every kiosk endpoint takes this.
+#[derive(Debug, Clone, Copy)]
+pub struct KioskAuth {
+    pub kiosk_id: Uuid,
+    pub event_id: Uuid,
+    pub sponsor_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for KioskAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized {
+            code: "authentication_required",
+        })?;
+        let now = state.clock.now();
+        let claims = rules::verify_token(&state.keys.kiosk_decoding, token, now)?;
+        // The row is read on every request: a revocation takes effect on the very next one, on
+        // every instance.
+        let kiosk = entity::Entity::find_by_id(claims.jti)
+            .one(&state.db)
+            .await?
+            .filter(|k| {
+                k.revoked_at.is_none()
+                    && k.paired_at.is_some()
+                    && k.event_id == claims.eid
+                    && k.sponsor_id == claims.sid
+            })
+            .ok_or(ApiError::Unauthorized {
+                code: "kiosk_revoked",
+            })?;
+        // "Last seen" to the minute is enough; it saves a write per request.
+        if kiosk
+            .last_seen_at
+            .is_none_or(|seen| now - seen >= Duration::minutes(1))
+        {
+            entity::Entity::update_many()
+                .col_expr(entity::Column::LastSeenAt, Expr::value(now))
+                .filter(entity::Column::Id.eq(kiosk.id))
+                .exec(&state.db)
+                .await?;
+        }
+        Ok(Self {
+            kiosk_id: kiosk.id,
+            event_id: kiosk.event_id,
+            sponsor_id: kiosk.sponsor_id,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organiser routes
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewKiosk {
+    pub kiosk_id: Uuid,
+    /// One-time code for `consentry-scan pair` or the browser kiosk: 8 characters, single use.
+    pub pairing_code: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub pairing_expires_at: OffsetDateTime,
+}
+
+/// Create a kiosk for a sponsor of the organiser's event; answers its one-time pairing code
+/// (valid 15 minutes, single use).
+#[utoipa::path(
+    post, path = "/events/{event}/sponsors/{sponsor_id}/kiosks", tag = "kiosks",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
+    responses(
+        (status = 201, body = NewKiosk),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_kiosk(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Response> {
+    let txn = state.db.begin().await?;
+    let sponsor = sponsors::find_owned(&txn, &auth, event_id, sponsor_id).await?;
+    let now = state.clock.now();
+    let code = rules::new_pairing_code();
+    let kiosk = entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(sponsor.event_id),
+        sponsor_id: Set(sponsor.id),
+        device_name: Set(None),
+        pairing_code_hash: Set(Some(rules::code_hash(&state.keys.pairing, &code))),
+        pairing_expires_at: Set(Some(now + rules::CODE_TTL)),
+        paired_at: Set(None),
+        revoked_at: Set(None),
+        last_seen_at: Set(None),
+        accepted_count: Set(0),
+        refused_count: Set(0),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(kiosk_id = %kiosk.id, %sponsor_id, "kiosk created");
+    let body = NewKiosk {
+        kiosk_id: kiosk.id,
+        pairing_code: code,
+        pairing_expires_at: now + rules::CODE_TTL,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KioskStatus {
+    /// Waiting for its pairing code.
+    Pending,
+    /// The pairing code expired unused.
+    Expired,
+    Paired,
+    Revoked,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KioskView {
+    pub id: Uuid,
+    pub sponsor_id: Uuid,
+    pub sponsor_name: String,
+    pub device_name: Option<String>,
+    pub status: KioskStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub paired_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    pub accepted_scans: i64,
+    pub refused_scans: i64,
+}
+
+/// The kiosks of the organiser's event.
+#[utoipa::path(
+    get, path = "/events/{event}/kiosks", tag = "kiosks",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id")),
+    responses(
+        (status = 200, body = Vec<KioskView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_kiosks(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<KioskView>>> {
+    events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    let sponsors = sponsors::list_for_event(&state.db, event_id).await?;
+    let kiosks = entity::Entity::find()
+        .filter(entity::Column::EventId.eq(event_id))
+        .order_by_asc(entity::Column::CreatedAt)
+        .order_by_asc(entity::Column::Id)
+        .all(&state.db)
+        .await?;
+    let now = state.clock.now();
+    let views = kiosks
+        .into_iter()
+        .map(|k| {
+            let status = if k.revoked_at.is_some() {
+                KioskStatus::Revoked
+            } else if k.paired_at.is_some() {
+                KioskStatus::Paired
+            } else if k.pairing_expires_at.is_some_and(|e| e > now) {
+                KioskStatus::Pending
+            } else {
+                KioskStatus::Expired
+            };
+            KioskView {
+                sponsor_name: sponsors
+                    .iter()
+                    .find(|s| s.id == k.sponsor_id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                id: k.id,
+                sponsor_id: k.sponsor_id,
+                device_name: k.device_name,
+                status,
+                created_at: k.created_at,
+                paired_at: k.paired_at,
+                last_seen_at: k.last_seen_at,
+                revoked_at: k.revoked_at,
+                accepted_scans: k.accepted_count,
+                refused_scans: k.refused_count,
+            }
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+/// Revoke a kiosk: its token is refused from the next request on, and an unused pairing code dies.
+#[utoipa::path(
+    delete, path = "/events/{event}/kiosks/{kiosk_id}", tag = "kiosks",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), ("kiosk_id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_kiosk(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, kiosk_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let txn = state.db.begin().await?;
+    events::find_owned(&txn, auth.organisation_id, event_id).await?;
+    let kiosk = entity::Entity::find_by_id(kiosk_id)
+        .filter(entity::Column::EventId.eq(event_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if kiosk.revoked_at.is_none() {
+        entity::ActiveModel {
+            id: Set(kiosk.id),
+            revoked_at: Set(Some(state.clock.now())),
+            pairing_code_hash: Set(None),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    tracing::info!(%kiosk_id, "kiosk revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kiosk routes
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairRequest {
+    /// The 8-character code from the organiser (case and hyphens do not matter).
+    pub code: String,
+    /// A name for this device, shown to the organiser.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KioskInfo {
+    pub kiosk_id: Uuid,
+    pub event: KioskEvent,
+    pub sponsor: KioskSponsor,
+    /// The event's badge keys (JWKS), to check badges while offline.
+    #[schema(value_type = Object)]
+    pub badge_keys: jsonwebtoken::jwk::JwkSet,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KioskEvent {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KioskSponsor {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paired {
+    /// Bearer token for every kiosk request.
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub kiosk: KioskInfo,
+}
+
+async fn kiosk_info(
+    state: &AppState,
+    kiosk: &entity::Model,
+) -> ApiResult<(KioskInfo, event::Model)> {
+    let event = event::Entity::find_by_id(kiosk.event_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let sponsor = sponsors::entity::Entity::find_by_id(kiosk.sponsor_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let keys = badges::public_keys(&state.db, event.id).await?;
+    let info = KioskInfo {
+        kiosk_id: kiosk.id,
+        event: KioskEvent {
+            id: event.id,
+            slug: event.slug.clone(),
+            name: event.name.clone(),
+            starts_at: event.starts_at,
+            ends_at: event.ends_at,
+        },
+        sponsor: KioskSponsor {
+            id: sponsor.id,
+            name: sponsor.name,
+        },
+        badge_keys: badges::token::jwks(&keys),
+    };
+    Ok((info, event))
+}
+
+/// Exchange a one-time pairing code for a kiosk token. Wrong, expired and used codes all answer
+/// `invalid_pairing_code`; attempts are limited per address and overall.
+#[utoipa::path(
+    post, path = "/kiosks/pair", tag = "kiosks",
+    request_body = PairRequest,
+    responses(
+        (status = 200, body = Paired),
+        (status = 401, description = "`invalid_pairing_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn pair(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<PairRequest>,
+) -> ApiResult<Json<Paired>> {
+    state.limits.pairing_per_ip.check(&ip)?;
+    state.limits.pairing_global.check(&())?;
+    let device_name = match request.device_name {
+        Some(name) if !name.trim().is_empty() => {
+            Some(validation::text("device_name", &name, 1, 100, false)?)
+        }
+        _ => None,
+    };
+    let invalid = || ApiError::Unauthorized {
+        code: "invalid_pairing_code",
+    };
+    let code = rules::normalise_code(&request.code).ok_or_else(invalid)?;
+    let hash = rules::code_hash(&state.keys.pairing, &code);
+    let now = state.clock.now();
+
+    let txn = state.db.begin().await?;
+    let kiosk = entity::Entity::find()
+        .filter(entity::Column::PairingCodeHash.eq(&hash))
+        .one(&txn)
+        .await?
+        .filter(|k| k.revoked_at.is_none() && k.pairing_expires_at.is_some_and(|e| now < e))
+        .ok_or_else(invalid)?;
+    // Single use: the code is cleared in the same statement that checks it is still there, so two
+    // devices racing with one code cannot both win.
+    let claimed = entity::Entity::update_many()
+        .col_expr(
+            entity::Column::PairingCodeHash,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            entity::Column::PairingExpiresAt,
+            Expr::value(Option::<OffsetDateTime>::None),
+        )
+        .col_expr(entity::Column::PairedAt, Expr::value(Some(now)))
+        .col_expr(entity::Column::LastSeenAt, Expr::value(Some(now)))
+        .col_expr(entity::Column::DeviceName, Expr::value(device_name))
+        .filter(entity::Column::Id.eq(kiosk.id))
+        .filter(entity::Column::PairingCodeHash.eq(&hash))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(invalid());
+    }
+    txn.commit().await?;
+    let (info, event) = kiosk_info(&state, &kiosk).await?;
+    let expires_at = token_expiry(&event);
+    let token = rules::issue_token(
+        &state.keys.kiosk_encoding,
+        kiosk.id,
+        kiosk.event_id,
+        kiosk.sponsor_id,
+        now,
+        expires_at,
+    )?;
+    tracing::info!(kiosk_id = %kiosk.id, "kiosk paired");
+    Ok(Json(Paired {
+        token,
+        expires_at,
+        kiosk: info,
+    }))
+}
+
+/// This kiosk: its event, its sponsor and the current badge keys.
+#[utoipa::path(
+    get, path = "/kiosk", tag = "kiosks",
+    security(("kiosk" = [])),
+    responses(
+        (status = 200, body = KioskInfo),
+        (status = 401, description = "`kiosk_revoked`, `invalid_kiosk_token`, `kiosk_token_expired`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn whoami(State(state): State<AppState>, auth: KioskAuth) -> ApiResult<Json<KioskInfo>> {
+    let kiosk = entity::Entity::find_by_id(auth.kiosk_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(kiosk_info(&state, &kiosk).await?.0))
+}

@@ -1,0 +1,476 @@
+//! Leads: what a sponsor's kiosk sees of the attendees who consented to it and whose badges it
+//! scanned — only the contact fields the event shares — plus the sponsor's own rating, note and
+//! tags. A lead exists only while its consent does, and is hidden while the attendee restricts
+//! processing.
+
+pub mod entity;
+
+use std::collections::HashMap;
+
+use axum::{Json, extract::State};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    consents::{Purpose, entity::grant},
+    error::{ApiError, ApiResult, FieldError, Problem},
+    events::{
+        entity as event,
+        rules::{ContactField, parse_shared_fields},
+    },
+    extract::{ApiJson, ApiPath, ApiQuery},
+    kiosks::KioskAuth,
+    registrations::{self, entity::registration, rules::ContactDetails},
+    state::AppState,
+    validation,
+    vault::EventVault,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_leads))
+        .routes(routes!(annotate_lead))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+pub const MAX_NOTE_CHARS: usize = 2000;
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 32;
+
+/// The sponsor's own notes on a lead; sealed like personal data, since a note is often about the
+/// person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotations {
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+pub fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
+    if tags.len() > MAX_TAGS {
+        return Err(FieldError::new(
+            "too_many_tags",
+            "tags",
+            format!("At most {MAX_TAGS} tags."),
+        ));
+    }
+    let mut clean = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.iter().enumerate() {
+        let field = format!("tags[{i}]");
+        let tag = validation::text("tags", tag, 1, MAX_TAG_CHARS, false).map_err(|mut e| {
+            e.field = field;
+            e
+        })?;
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    Ok(clean)
+}
+
+/// The shared fields of `details`, and only those.
+pub fn shared_contact(details: &ContactDetails, shared: &[ContactField]) -> LeadContact {
+    let get = |f: ContactField| {
+        shared
+            .contains(&f)
+            .then(|| details.field(f).map(str::to_owned))
+            .flatten()
+    };
+    LeadContact {
+        first_name: get(ContactField::FirstName),
+        last_name: get(ContactField::LastName),
+        email: get(ContactField::Email),
+        company: get(ContactField::Company),
+        job_title: get(ContactField::JobTitle),
+        phone: get(ContactField::Phone),
+        country: get(ContactField::Country),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views and queries
+
+/// The contact fields the event shares with sponsors; a field not shared (or not given) is absent.
+#[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq, Eq)]
+pub struct LeadContact {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LeadView {
+    pub id: Uuid,
+    pub contact: LeadContact,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_scanned_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_scanned_at: OffsetDateTime,
+    pub scan_count: i32,
+    pub rating: Option<i16>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+pub fn view(
+    vault: &EventVault,
+    lead: &entity::Model,
+    details: &ContactDetails,
+    shared: &[ContactField],
+) -> ApiResult<LeadView> {
+    let annotations = match &lead.annotations {
+        Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed annotations are malformed")))?,
+        None => Annotations::default(),
+    };
+    Ok(LeadView {
+        id: lead.id,
+        contact: shared_contact(details, shared),
+        first_scanned_at: lead.first_scanned_at,
+        last_scanned_at: lead.last_scanned_at,
+        scan_count: lead.scan_count,
+        rating: lead.rating,
+        note: annotations.note,
+        tags: annotations.tags,
+    })
+}
+
+/// Record an accepted scan: a new lead, or one more scan of an existing one.
+pub async fn record_scan(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+    sponsor_id: Uuid,
+    registration_id: Uuid,
+    at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<entity::Model, sea_orm::DbErr> {
+    let existing = entity::Entity::find()
+        .filter(entity::Column::SponsorId.eq(sponsor_id))
+        .filter(entity::Column::RegistrationId.eq(registration_id))
+        .one(db)
+        .await?;
+    match existing {
+        Some(lead) => {
+            entity::ActiveModel {
+                id: Set(lead.id),
+                first_scanned_at: Set(Ord::min(lead.first_scanned_at, at)),
+                last_scanned_at: Set(Ord::max(lead.last_scanned_at, at)),
+                scan_count: Set(lead.scan_count.saturating_add(1)),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .update(db)
+            .await
+        }
+        None => {
+            entity::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(event_id),
+                sponsor_id: Set(sponsor_id),
+                registration_id: Set(registration_id),
+                first_scanned_at: Set(at),
+                last_scanned_at: Set(at),
+                scan_count: Set(1),
+                rating: Set(None),
+                annotations: Set(None),
+                updated_at: Set(now),
+            }
+            .insert(db)
+            .await
+        }
+    }
+}
+
+/// A sponsor's visible leads: consent still granted, processing not restricted.
+fn visible(sponsor_id: Uuid) -> Expr {
+    let consented = Query::select()
+        .column(grant::Column::RegistrationId)
+        .from(grant::Entity)
+        .and_where(Expr::col(grant::Column::Purpose).eq(Purpose::Sponsor(sponsor_id).to_string()))
+        .to_owned();
+    let restricted = Query::select()
+        .column(registration::Column::Id)
+        .from(registration::Entity)
+        .and_where(Expr::col(registration::Column::RestrictedAt).is_not_null())
+        .to_owned();
+    Expr::col(entity::Column::RegistrationId)
+        .in_subquery(consented)
+        .and(Expr::col(entity::Column::RegistrationId).not_in_subquery(restricted))
+}
+
+/// Views of `leads`, opening each registration's details once.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    vault: &EventVault,
+    event: &event::Model,
+    leads: &[entity::Model],
+) -> ApiResult<Vec<LeadView>> {
+    let ids: Vec<Uuid> = leads.iter().map(|l| l.registration_id).collect();
+    let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
+        .filter(registration::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let shared = parse_shared_fields(&event.shared_fields);
+    leads
+        .iter()
+        .filter_map(|lead| registrations.get(&lead.registration_id).map(|r| (lead, r)))
+        .map(|(lead, r)| {
+            let details = registrations::open_details(vault, r)?;
+            view(vault, lead, &details, &shared)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// 1-based page number.
+    #[serde(default = "first_page")]
+    pub page: u64,
+    /// Leads per page, 1–200.
+    #[serde(default = "default_per_page")]
+    pub per_page: u64,
+}
+
+fn first_page() -> u64 {
+    1
+}
+
+fn default_per_page() -> u64 {
+    50
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadPage {
+    pub leads: Vec<LeadView>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+/// This kiosk's sponsor's leads, most recently scanned first.
+#[utoipa::path(
+    get, path = "/leads", tag = "leads",
+    security(("kiosk" = [])),
+    params(Page),
+    responses(
+        (status = 200, body = LeadPage),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_leads(
+    State(state): State<AppState>,
+    auth: KioskAuth,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Json<LeadPage>> {
+    if page.page == 0 || !(1..=200).contains(&page.per_page) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "page starts at 1; per_page is 1 to 200.".into(),
+        });
+    }
+    let event = event::Entity::find_by_id(auth.event_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let query = entity::Entity::find()
+        .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
+        .filter(visible(auth.sponsor_id));
+    let total = query.clone().count(&state.db).await?;
+    let leads = query
+        .order_by_desc(entity::Column::LastScannedAt)
+        .order_by_desc(entity::Column::Id)
+        .offset((page.page - 1) * page.per_page)
+        .limit(page.per_page)
+        .all(&state.db)
+        .await?;
+    let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
+    let leads = views(&state.db, &vault, &event, &leads).await?;
+    tracing::info!(kiosk_id = %auth.kiosk_id, count = leads.len(), "leads viewed");
+    Ok(Json(LeadPage {
+        leads,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
+}
+
+/// A change to a lead's annotations; omitted fields stay. `note: null` clears the note.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadAnnotation {
+    /// 0–5.
+    pub rating: Option<i16>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub note: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Rate a lead, add a note and tags.
+#[utoipa::path(
+    patch, path = "/leads/{lead_id}", tag = "leads",
+    security(("kiosk" = [])),
+    params(("lead_id" = Uuid, Path)),
+    request_body = LeadAnnotation,
+    responses(
+        (status = 200, body = LeadView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not this sponsor's, or no longer consented", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_rating`, `too_long`, `too_many_tags`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn annotate_lead(
+    State(state): State<AppState>,
+    auth: KioskAuth,
+    ApiPath(lead_id): ApiPath<Uuid>,
+    ApiJson(change): ApiJson<LeadAnnotation>,
+) -> ApiResult<Json<LeadView>> {
+    if change.rating.is_some_and(|r| !(0..=5).contains(&r)) {
+        return Err(ApiError::invalid(
+            "invalid_rating",
+            "rating",
+            "Must be 0 to 5.",
+        ));
+    }
+    let note = match change.note {
+        Some(Some(note)) => Some(Some(validation::text(
+            "note",
+            &note,
+            0,
+            MAX_NOTE_CHARS,
+            true,
+        )?)),
+        other => other,
+    };
+    let tags = change.tags.map(validate_tags).transpose()?;
+
+    let txn = state.db.begin().await?;
+    let lead = entity::Entity::find_by_id(lead_id)
+        .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
+        .filter(visible(auth.sponsor_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let event = event::Entity::find_by_id(lead.event_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let vault = EventVault::load(&txn, &state.keys.master, event.id).await?;
+    let mut annotations: Annotations = match &lead.annotations {
+        Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed annotations are malformed")))?,
+        None => Annotations::default(),
+    };
+    if let Some(note) = note {
+        annotations.note = note.filter(|n| !n.is_empty());
+    }
+    if let Some(tags) = tags {
+        annotations.tags = tags;
+    }
+    let sealed = vault.seal(
+        lead.id,
+        &serde_json::to_vec(&annotations).map_err(|e| ApiError::Internal(e.into()))?,
+    )?;
+    let updated = entity::ActiveModel {
+        id: Set(lead.id),
+        rating: Set(change.rating.or(lead.rating)),
+        annotations: Set(Some(sealed)),
+        updated_at: Set(state.clock.now()),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    let view = views(&txn, &vault, &event, std::slice::from_ref(&updated))
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    txn.commit().await?;
+    Ok(Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details() -> ContactDetails {
+        ContactDetails {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            email: "ada@example.org".into(),
+            company: None,
+            job_title: Some("Analyst".into()),
+            phone: Some("+31201234567".into()),
+            country: Some("GB".into()),
+        }
+    }
+
+    #[test]
+    fn only_shared_fields_reach_the_sponsor() {
+        let contact = shared_contact(
+            &details(),
+            &[
+                ContactField::FirstName,
+                ContactField::Email,
+                ContactField::Company,
+            ],
+        );
+        assert_eq!(
+            contact,
+            LeadContact {
+                first_name: Some("Ada".into()),
+                email: Some("ada@example.org".into()),
+                ..Default::default()
+            }
+        );
+        let json = serde_json::to_value(&contact).unwrap();
+        assert!(json.get("phone").is_none() && json.get("company").is_none());
+    }
+
+    #[test]
+    fn tags_are_bounded_and_deduplicated() {
+        assert_eq!(
+            validate_tags(vec!["hot".into(), " hot ".into(), "demo".into()]).unwrap(),
+            ["hot", "demo"]
+        );
+        assert_eq!(
+            validate_tags(vec!["x".into(); 11]).unwrap_err().code,
+            "too_many_tags"
+        );
+        let err = validate_tags(vec!["ok".into(), "x".repeat(33)]).unwrap_err();
+        assert_eq!((err.code, err.field.as_str()), ("too_long", "tags[1]"));
+    }
+}

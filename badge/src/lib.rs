@@ -13,6 +13,8 @@ use jsonwebtoken::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use jsonwebtoken::jwk::JwkSet as KeySet;
+
 /// Everything a badge says. Deliberately nothing about the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +105,28 @@ impl BadgePublicKey {
             }),
         }
     }
+}
+
+/// The Ed25519 keys of a published key set, as belonging to `event_id` — how a kiosk turns the
+/// JWKS it cached at pairing into keys for [`verify`]. Keys of other types are skipped.
+pub fn keys_from_jwks(set: &JwkSet, event_id: Uuid) -> Vec<BadgePublicKey> {
+    set.keys
+        .iter()
+        .filter_map(|jwk| {
+            let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
+                return None;
+            };
+            if okp.curve != EllipticCurve::Ed25519 {
+                return None;
+            }
+            let x = URL_SAFE_NO_PAD.decode(&okp.x).ok()?;
+            Some(BadgePublicKey {
+                kid: jwk.common.key_id.clone()?,
+                event_id,
+                public_key: x.as_slice().try_into().ok()?,
+            })
+        })
+        .collect()
 }
 
 pub fn jwks(keys: &[BadgePublicKey]) -> JwkSet {
@@ -257,6 +281,18 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["bid", "eid", "iat"]);
         assert!(token.len() <= 250, "{} characters: {token}", token.len());
+    }
+
+    #[test]
+    fn a_cached_key_set_verifies_offline() {
+        let event = Uuid::now_v7();
+        let (signer, public) = key(event, 4);
+        let token = signer.sign(&claims(event)).unwrap();
+        let cached: JwkSet =
+            serde_json::from_str(&serde_json::to_string(&jwks(&[public])).unwrap()).unwrap();
+        let keys = keys_from_jwks(&cached, event);
+        assert_eq!(keys.len(), 1);
+        assert!(verify(&token, &keys, event).is_ok());
     }
 
     #[test]

@@ -41,7 +41,12 @@ fn status_without_pairing_says_so_with_its_exit_code() {
 #[test]
 fn usage_errors_are_one_clear_line_not_a_panic() {
     let out = scan()
-        .args(["note", "x", "--rating", "9"])
+        .args([
+            "note",
+            "0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+            "--rating",
+            "9",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -10,7 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use uuid::Uuid;
 
 /// Path of a binary of this workspace, built by `cargo test --workspace` next to the test binary.
 pub fn bin(name: &str) -> PathBuf {
@@ -38,7 +39,7 @@ impl TestDatabase {
     pub async fn new() -> Self {
         match std::env::var("CONSENTRY_TEST_DATABASE_URL") {
             Ok(admin_url) if admin_url.starts_with("postgres") => {
-                let name = format!("consentry_e2e_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("consentry_test_{}", Uuid::new_v4().simple());
                 let admin = consentry::db::connect(&admin_url, Some(1)).await.unwrap();
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
@@ -58,6 +59,13 @@ impl TestDatabase {
                 name: String::new(),
             },
         }
+    }
+
+    /// The URL to connect to: this database, or the SQLite default inside `data_dir`.
+    pub fn url_in(&self, data_dir: &Path) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| consentry::db::default_sqlite_url(data_dir))
     }
 
     /// `--database-url` arguments for a `consentry` command, if any.
@@ -108,9 +116,20 @@ impl Server {
     /// Start `consentry serve --bind 127.0.0.1:0 ARGS` and wait for its "listening" line, plus
     /// `extra_lines` more lines (the demo login, say).
     pub fn start(data_dir: &Path, db: &TestDatabase, args: &[&str], extra_lines: usize) -> Self {
+        Self::start_at("127.0.0.1:0", data_dir, db, args, extra_lines)
+    }
+
+    /// The same as [`start`](Self::start), on a given address (to restart on the same port).
+    pub fn start_at(
+        bind: &str,
+        data_dir: &Path,
+        db: &TestDatabase,
+        args: &[&str],
+        extra_lines: usize,
+    ) -> Self {
         let mut child = Command::new(bin("consentry"))
             .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .args(["--bind", bind, "--data-dir"])
             .arg(data_dir)
             .args(db.args())
             .args(args)
@@ -159,6 +178,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `127.0.0.1:PORT` of this server.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// Send SIGTERM and wait for the exit.
     pub fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
@@ -175,9 +199,104 @@ impl Server {
     }
 }
 
+/// Run `consentry-scan --config CONFIG ARGS` with `stdin`; returns the output.
+pub fn consentry_scan(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(bin("consentry-scan"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every row of every table, each value rendered as text (UUIDs hyphenated, whatever their
+/// storage), for "this value appears nowhere" assertions.
+pub async fn dump_database(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
+    use sea_orm::sqlx::Row;
+    let mut out = Vec::new();
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for table in tables {
+                // Table names come from the catalogue, not from input.
+                let sql = sea_orm::sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
+                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
+                for row in rows {
+                    let values = (0..row.columns().len())
+                        .map(|i| {
+                            if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
+                                return s;
+                            }
+                            if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                                return match Uuid::from_slice(&b) {
+                                    Ok(u) if b.len() == 16 => u.to_string(),
+                                    _ => String::from_utf8_lossy(&b).into_owned(),
+                                };
+                            }
+                            if let Ok(Some(n)) = row.try_get::<Option<i64>, _>(i) {
+                                return n.to_string();
+                            }
+                            String::new()
+                        })
+                        .collect();
+                    out.push((table.clone(), values));
+                }
+            }
+        }
+        _ => {
+            let pool = db.get_postgres_connection_pool();
+            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for table in tables {
+                // Every column cast to text by the server itself.
+                let sql = sea_orm::sqlx::AssertSqlSafe(format!(
+                    "SELECT to_jsonb(t)::text AS row FROM \"{table}\" t"
+                ));
+                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
+                for row in rows {
+                    let text: String = row.try_get("row").unwrap();
+                    out.push((table.clone(), vec![text]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rows (table, row text) mentioning every one of `needles`.
+pub async fn rows_mentioning_all(db: &DatabaseConnection, needles: &[&str]) -> Vec<String> {
+    dump_database(db)
+        .await
+        .into_iter()
+        .map(|(table, values)| format!("{table}: {}", values.join(" | ")))
+        .filter(|row| needles.iter().all(|n| row.contains(n)))
+        .collect()
 }

@@ -32,65 +32,13 @@ pub struct TestApp {
     /// Where the app writes mail (`Mailer::outbox`).
     pub outbox: std::path::PathBuf,
     _dir: tempfile::TempDir,
-    _pg: Option<PgDatabase>,
+    _database: TestDatabase,
 }
 
-/// A PostgreSQL database made for one test, dropped (with its connections) when the test ends.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; a runtime of its own on another thread can block.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(admin) = db::connect(&admin_url, Some(1)).await {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
-                    admin.close().await.ok();
-                }
-            });
-        })
-        .join();
-    }
-}
+pub use consentry_e2e::{TestDatabase, rows_mentioning_all};
 
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// A database URL of this test's own: (url, guard that removes it).
-async fn fresh_database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
-    match std::env::var("CONSENTRY_TEST_DATABASE_URL") {
-        Ok(admin_url) if admin_url.starts_with("postgres") => {
-            let name = format!("consentry_test_{}", Uuid::new_v4().simple());
-            let admin = db::connect(&admin_url, Some(1)).await.unwrap();
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            admin.close().await.ok();
-            let (base, _) = admin_url
-                .rsplit_once('/')
-                .expect("CONSENTRY_TEST_DATABASE_URL must end in /DBNAME");
-            (
-                format!("{base}/{name}"),
-                Some(PgDatabase { admin_url, name }),
-            )
-        }
-        _ => (db::default_sqlite_url(dir), None),
-    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -101,8 +49,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = fresh_database(dir.path()).await;
-    let db = db::connect(&url, None).await.unwrap();
+    let database = TestDatabase::new().await;
+    let db = db::connect(&database.url_in(dir.path()), None)
+        .await
+        .unwrap();
     db::migrate(&db).await.unwrap();
     let clock = FixedClock::new(OffsetDateTime::now_utc());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -140,7 +90,7 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
         state,
         outbox,
         _dir: dir,
-        _pg: pg,
+        _database: database,
     }
 }
 
@@ -434,80 +384,6 @@ pub fn unquote(mail: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Every row of every table, each value rendered as text (UUIDs hyphenated, whatever their
-/// storage), for "this value appears nowhere" assertions.
-pub async fn dump_database(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
-    use sea_orm::sqlx::Row;
-    let mut out = Vec::new();
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for table in tables {
-                // Table names come from the catalogue, not from input.
-                let sql = sea_orm::sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
-                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
-                for row in rows {
-                    let values = (0..row.columns().len())
-                        .map(|i| {
-                            if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
-                                return s;
-                            }
-                            if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                                return match Uuid::from_slice(&b) {
-                                    Ok(u) if b.len() == 16 => u.to_string(),
-                                    _ => String::from_utf8_lossy(&b).into_owned(),
-                                };
-                            }
-                            if let Ok(Some(n)) = row.try_get::<Option<i64>, _>(i) {
-                                return n.to_string();
-                            }
-                            String::new()
-                        })
-                        .collect();
-                    out.push((table.clone(), values));
-                }
-            }
-        }
-        _ => {
-            let pool = db.get_postgres_connection_pool();
-            let tables: Vec<String> = sea_orm::sqlx::query_scalar(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for table in tables {
-                // Every column cast to text by the server itself.
-                let sql = sea_orm::sqlx::AssertSqlSafe(format!(
-                    "SELECT to_jsonb(t)::text AS row FROM \"{table}\" t"
-                ));
-                let rows = sea_orm::sqlx::query(sql).fetch_all(pool).await.unwrap();
-                for row in rows {
-                    let text: String = row.try_get("row").unwrap();
-                    out.push((table.clone(), vec![text]));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Rows (table, row text) mentioning every one of `needles`.
-pub async fn rows_mentioning_all(db: &DatabaseConnection, needles: &[&str]) -> Vec<String> {
-    dump_database(db)
-        .await
-        .into_iter()
-        .map(|(table, values)| format!("{table}: {}", values.join(" | ")))
-        .filter(|row| needles.iter().all(|n| row.contains(n)))
-        .collect()
 }
 
 /// A paired kiosk.

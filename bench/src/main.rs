@@ -54,6 +54,19 @@ enum Phase {
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         count: u32,
     },
+    /// Seed attendees (half consenting to the first sponsor), pair kiosks for that sponsor, then
+    /// measure accepted scans, refused scans and repeated (idempotent) scans.
+    Scans {
+        /// Attendees to register first.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+        attendees: u32,
+        /// Scans per phase.
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        scans: u32,
+        /// Kiosks scanning at once (each its own paired device).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        kiosks: u16,
+    },
 }
 
 /// Refuse anything but loopback: this tool generates load and must never point elsewhere.
@@ -72,6 +85,8 @@ fn loopback_base(server: &str) -> anyhow::Result<String> {
 }
 
 struct Setup {
+    token: String,
+    event_id: String,
     slug: String,
     notice_version: i64,
     sponsors: Vec<String>,
@@ -124,6 +139,8 @@ async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Resul
         sponsors.push(sponsor["id"].as_str().context("no sponsor id")?.to_owned());
     }
     Ok(Setup {
+        token,
+        event_id: event_id.to_owned(),
         slug,
         notice_version: event["privacy_notice_version"].as_i64().unwrap_or(1),
         sponsors,
@@ -221,6 +238,119 @@ where
     report
 }
 
+fn registration(i: usize, notice_version: i64, opt_ins: &[String]) -> serde_json::Value {
+    json!({
+        "first_name": "Bench",
+        "last_name": format!("Attendee {i}"),
+        "email": format!("bench-{i}@example.invalid"),
+        "company": "Load Testing Ltd",
+        "age_confirmed": true,
+        "notice_version": notice_version,
+        "sponsor_opt_ins": opt_ins,
+        "marketing_opt_in": i.is_multiple_of(2),
+    })
+}
+
+/// Register `count` attendees, the even ones consenting to the first sponsor; returns
+/// (consenting badges, refusing badges).
+async fn seed_attendees(
+    client: &reqwest::Client,
+    base: &str,
+    setup: &Setup,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let url = format!("{base}/api/v1/events/{}/registrations", setup.slug);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, next) = (client.clone(), url.clone(), next.clone());
+        let (sponsor, notice) = (setup.sponsors[0].clone(), setup.notice_version);
+        workers.push(tokio::spawn(async move {
+            let mut badges = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let opt_ins = if i.is_multiple_of(2) {
+                    vec![sponsor.clone()]
+                } else {
+                    Vec::new()
+                };
+                let response = client
+                    .post(&url)
+                    .json(&registration(i, notice, &opt_ins))
+                    .send()
+                    .await?;
+                let body: Value = response.error_for_status()?.json().await?;
+                let badge = body["badge"]["token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                badges.push((i.is_multiple_of(2), badge));
+            }
+            anyhow::Ok(badges)
+        }));
+    }
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for worker in workers {
+        for (consenting, badge) in worker.await?? {
+            if consenting {
+                yes.push(badge)
+            } else {
+                no.push(badge)
+            }
+        }
+    }
+    Ok((yes, no))
+}
+
+/// Create and pair `count` kiosks for the first sponsor; returns their tokens.
+async fn pair_kiosks(
+    client: &reqwest::Client,
+    base: &str,
+    setup: &Setup,
+    count: u16,
+) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::new();
+    for i in 0..count {
+        let created: Value = client
+            .post(format!(
+                "{base}/api/v1/events/{}/sponsors/{}/kiosks",
+                setup.event_id, setup.sponsors[0]
+            ))
+            .bearer_auth(&setup.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let paired: Value = client
+            .post(format!("{base}/api/v1/kiosks/pair"))
+            .json(&json!({"code": created["pairing_code"], "device_name": format!("bench kiosk {i}")}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tokens.push(
+            paired["token"]
+                .as_str()
+                .context("no kiosk token")?
+                .to_owned(),
+        );
+    }
+    Ok(tokens)
+}
+
+fn scan_body(badge: &str, client_scan_id: uuid::Uuid) -> Value {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    json!({"badge_token": badge, "client_scan_id": client_scan_id, "scanned_at": now})
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -261,12 +391,64 @@ async fn main() -> anyhow::Result<()> {
                         "age_confirmed": true,
                         "notice_version": notice_version,
                         "sponsor_opt_ins": opt_ins,
-                        "marketing_opt_in": i % 2 == 0,
+                        "marketing_opt_in": i.is_multiple_of(2),
                     }))
                 },
             )
             .await;
             report.print();
+        }
+        Phase::Scans {
+            attendees,
+            scans,
+            kiosks,
+        } => {
+            let (yes, no) =
+                seed_attendees(&client, &base, &setup, attendees as usize, concurrency).await?;
+            let kiosks = Arc::new(pair_kiosks(&client, &base, &setup, kiosks).await?);
+            println!(
+                "seeded {} consenting and {} refusing attendees, {} kiosks",
+                yes.len(),
+                no.len(),
+                kiosks.len()
+            );
+            let url = Arc::new(format!("{base}/api/v1/scans"));
+            for (name, badges) in [("accepted scans", yes.clone()), ("refused scans", no)] {
+                let badges = Arc::new(badges);
+                let (client, url, kiosks) = (client.clone(), url.clone(), kiosks.clone());
+                run_phase(name, scans as usize, concurrency, max, move |i| {
+                    client
+                        .post(url.as_str())
+                        .bearer_auth(&kiosks[i % kiosks.len()])
+                        .json(&scan_body(&badges[i % badges.len()], uuid::Uuid::new_v4()))
+                })
+                .await
+                .print();
+            }
+            // The same request again: answered from the idempotency record.
+            let repeated = uuid::Uuid::new_v4();
+            let first = yes.first().cloned().unwrap_or_default();
+            let (client2, url2, kiosk) = (client.clone(), url.clone(), kiosks[0].clone());
+            client2
+                .post(url2.as_str())
+                .bearer_auth(&kiosk)
+                .json(&scan_body(&first, repeated))
+                .send()
+                .await?;
+            run_phase(
+                "repeated scans",
+                scans as usize,
+                concurrency,
+                max,
+                move |_| {
+                    client2
+                        .post(url2.as_str())
+                        .bearer_auth(&kiosk)
+                        .json(&scan_body(&first, repeated))
+                },
+            )
+            .await
+            .print();
         }
     }
     Ok(())

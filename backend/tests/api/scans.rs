@@ -440,3 +440,59 @@ async fn a_kiosk_rates_and_annotates_only_its_own_sponsors_leads() {
         .unwrap();
     assert_problem(page, 400, "invalid_query").await;
 }
+
+#[tokio::test]
+async fn revocation_and_withdrawal_hold_at_once_on_every_instance() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let attendee = app
+        .attendee(&event, "ada@example.org", &[&event.sponsors[0]])
+        .await;
+    let other = app
+        .attendee(&event, "bob@example.org", &[&event.sponsors[0]])
+        .await;
+    let kiosk = app.kiosk(&event, &event.sponsors[0]).await;
+    let second = app.second_instance().await;
+    let scan_on = |base: String, badge: String| {
+        let client = app.client.clone();
+        let token = kiosk.token.clone();
+        async move {
+            let response = client.post(format!("{base}/api/v1/scans")).bearer_auth(token)
+                .json(&json!({"badge_token": badge, "client_scan_id": Uuid::new_v4(),
+                    "scanned_at": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap()}))
+                .send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let badge = attendee["badge"]["token"].as_str().unwrap().to_owned();
+    // Both instances have seen this kiosk and this event's badge keys.
+    assert_eq!(scan_on(app.base.clone(), badge.clone()).await.0, 201);
+    assert_eq!(scan_on(second.clone(), badge.clone()).await.0, 201);
+
+    // Withdrawn through the first instance: refused on the second at once.
+    let token = attendee["manage_token"].as_str().unwrap();
+    app.client
+        .put(app.url(&format!("/api/v1/me/{token}/consents")))
+        .json(&json!({"withdraw_all": true}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = scan_on(second.clone(), badge).await;
+    assert_eq!((status, body["reason"].as_str()), (200, Some("no_consent")));
+
+    // Revoked through the first instance: refused on the second at once.
+    app.delete(
+        &event.organiser.token,
+        &format!("/api/v1/events/{}/kiosks/{}", event.id, kiosk.id),
+    )
+    .await;
+    let (status, body) =
+        scan_on(second, other["badge"]["token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("kiosk_revoked"))
+    );
+}

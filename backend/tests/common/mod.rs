@@ -94,6 +94,31 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// A second server instance over the same database and master key, with its own in-memory
+    /// state (caches, rate limits): what a second `consentry serve` behind a load balancer is.
+    pub async fn second_instance(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(
+            self.db.clone(),
+            Arc::new(self.clock.clone()),
+            self.state.keys.master.clone(),
+            HttpConfig {
+                public_url: format!("http://{addr}"),
+                ..HttpConfig::for_tests()
+            },
+            Mailer::outbox(self.outbox.clone(), "Consentry <no-reply@consentry.test>").unwrap(),
+        );
+        tokio::spawn(async move {
+            consentry::http::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+        format!("http://{addr}")
+    }
+}
+
 /// An organiser of its own new organisation, logged in.
 pub struct Organiser {
     pub email: String,

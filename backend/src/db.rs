@@ -5,7 +5,8 @@ use std::{path::Path, time::Duration};
 use anyhow::Context;
 use consentry_migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -67,4 +68,16 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
         DbBackend::Postgres => "postgres",
         _ => "other",
     }
+}
+
+/// Begin a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`): a deferred transaction that reads first cannot upgrade its lock while another
+/// writer is active and fails with "database is locked" at once, whereas an immediate one waits
+/// its turn within the busy timeout. PostgreSQL ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

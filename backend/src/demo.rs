@@ -1,7 +1,7 @@
 //! `consentry serve --demo`: a demo organisation, organiser and event with three sponsors, so a
 //! newcomer sees something real at once.
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
@@ -81,7 +81,7 @@ pub async fn seed(
         shared_fields: rules::default_shared_fields(),
     })
     .map_err(|e| anyhow::anyhow!("demo event is invalid: {}", e.detail))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let event = events::insert_event(&txn, organisation_id, master, settings, now)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the demo event: {e}"))?;

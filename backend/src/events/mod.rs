@@ -12,7 +12,6 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -265,7 +264,7 @@ async fn create_event(
             .shared_fields
             .unwrap_or_else(rules::default_shared_fields),
     })?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let model = insert_event(
         &txn,
         auth.organisation_id,
@@ -341,7 +340,7 @@ async fn update_event(
     ApiPath(event_id): ApiPath<Uuid>,
     ApiJson(change): ApiJson<EventChange>,
 ) -> ApiResult<Json<EventView>> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let current = find_owned(&txn, auth.organisation_id, event_id).await?;
     let before = settings_of(&current);
     let next = rules::validate(EventSettings {

@@ -12,8 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -128,7 +127,7 @@ async fn create_kiosk(
     auth: OrganiserAuth,
     ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let sponsor = sponsors::find_owned(&txn, &auth, event_id, sponsor_id).await?;
     let now = state.clock.now();
     let code = rules::new_pairing_code();
@@ -263,7 +262,7 @@ async fn revoke_kiosk(
     auth: OrganiserAuth,
     ApiPath((event_id, kiosk_id)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     events::find_owned(&txn, auth.organisation_id, event_id).await?;
     let kiosk = entity::Entity::find_by_id(kiosk_id)
         .filter(entity::Column::EventId.eq(event_id))
@@ -398,7 +397,7 @@ async fn pair(
     let hash = rules::code_hash(&state.keys.pairing, &code);
     let now = state.clock.now();
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let kiosk = entity::Entity::find()
         .filter(entity::Column::PairingCodeHash.eq(&hash))
         .one(&txn)

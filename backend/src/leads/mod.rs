@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use axum::{Json, extract::State};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -155,7 +155,10 @@ pub fn view(
     })
 }
 
-/// Record an accepted scan: a new lead, or one more scan of an existing one.
+/// Record an accepted scan: a new lead, or one more scan of an existing one. The count and times
+/// change in single statements (`scan_count = scan_count + 1`), so concurrent scans of one badge
+/// lose no increment on any database; two first scans racing meet at the unique
+/// (sponsor, registration) key, and the caller retries the loser as a repeat.
 pub async fn record_scan(
     db: &impl ConnectionTrait,
     event_id: Uuid,
@@ -164,41 +167,50 @@ pub async fn record_scan(
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<entity::Model, sea_orm::DbErr> {
-    let existing = entity::Entity::find()
-        .filter(entity::Column::SponsorId.eq(sponsor_id))
-        .filter(entity::Column::RegistrationId.eq(registration_id))
-        .one(db)
+    use entity::Column;
+    let this = || {
+        Condition::all()
+            .add(Column::SponsorId.eq(sponsor_id))
+            .add(Column::RegistrationId.eq(registration_id))
+    };
+    let counted = entity::Entity::update_many()
+        .col_expr(Column::ScanCount, Expr::col(Column::ScanCount).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(this())
+        .exec(db)
         .await?;
-    match existing {
-        Some(lead) => {
-            entity::ActiveModel {
-                id: Set(lead.id),
-                first_scanned_at: Set(Ord::min(lead.first_scanned_at, at)),
-                last_scanned_at: Set(Ord::max(lead.last_scanned_at, at)),
-                scan_count: Set(lead.scan_count.saturating_add(1)),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .update(db)
-            .await
+    if counted.rows_affected == 0 {
+        return entity::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            event_id: Set(event_id),
+            sponsor_id: Set(sponsor_id),
+            registration_id: Set(registration_id),
+            first_scanned_at: Set(at),
+            last_scanned_at: Set(at),
+            scan_count: Set(1),
+            rating: Set(None),
+            annotations: Set(None),
+            updated_at: Set(now),
         }
-        None => {
-            entity::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                event_id: Set(event_id),
-                sponsor_id: Set(sponsor_id),
-                registration_id: Set(registration_id),
-                first_scanned_at: Set(at),
-                last_scanned_at: Set(at),
-                scan_count: Set(1),
-                rating: Set(None),
-                annotations: Set(None),
-                updated_at: Set(now),
-            }
-            .insert(db)
-            .await
-        }
+        .insert(db)
+        .await;
     }
+    // Queued offline scans arrive out of order: widen the first/last range, never narrow it.
+    entity::Entity::update_many()
+        .col_expr(Column::LastScannedAt, Expr::value(at))
+        .filter(this().add(Column::LastScannedAt.lt(at)))
+        .exec(db)
+        .await?;
+    entity::Entity::update_many()
+        .col_expr(Column::FirstScannedAt, Expr::value(at))
+        .filter(this().add(Column::FirstScannedAt.gt(at)))
+        .exec(db)
+        .await?;
+    entity::Entity::find()
+        .filter(this())
+        .one(db)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("lead".into()))
 }
 
 /// A sponsor's visible leads: consent still granted, processing not restricted.
@@ -378,7 +390,7 @@ async fn annotate_lead(
     };
     let tags = change.tags.map(validate_tags).transpose()?;
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let lead = entity::Entity::find_by_id(lead_id)
         .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
         .filter(visible(auth.sponsor_id))

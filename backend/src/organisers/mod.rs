@@ -12,7 +12,7 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -105,7 +105,7 @@ pub async fn create_organiser(
 ) -> Result<(Uuid, Uuid), ApiError> {
     let email = validation::email("email", email)?;
     let display_name = validation::text("display_name", display_name, 1, 200, false)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let organisation_id = match organisation {
         OrganisationChoice::New { name } => {
             let name = validation::text("organisation", &name, 1, 200, false)?;
@@ -167,7 +167,7 @@ pub async fn set_password(
     password_hash: String,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     organiser::ActiveModel {
         id: Set(organiser_id),
         password_hash: Set(password_hash),
@@ -299,7 +299,7 @@ async fn login(
     let now = state.clock.now();
     let expires_at = now + state.config.session_ttl;
     let session_id = Uuid::new_v4();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     // Housekeeping: this organiser's expired sessions go as a new one starts.
     session::Entity::delete_many()
         .filter(session::Column::OrganiserId.eq(organiser.id))

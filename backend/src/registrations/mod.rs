@@ -15,7 +15,6 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -302,7 +301,7 @@ async fn register(
 
     let registration_id = Uuid::now_v7();
     let badge_id = Uuid::new_v4();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let inserted = registration::ActiveModel {
         id: Set(registration_id),
         event_id: Set(event.id),

@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -386,7 +386,7 @@ async fn change_consents(
         notice_version: h.event.privacy_notice_version,
         at: state.clock.now(),
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if request.withdraw_all {
         for purpose in consents::granted(&txn, h.registration.id).await? {
             // A purpose whose sponsor has left the event still gets its withdrawal recorded.

@@ -14,7 +14,6 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -249,7 +248,7 @@ async fn attempt(
 ) -> ApiResult<Option<ScanResult>> {
     let now = state.clock.now();
     let decision = decide(state, auth, event, request, now).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let (outcome, lead, at) = match &decision {
         Decision::Accepted { registration, at } => {
             let lead =

@@ -10,7 +10,6 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -216,7 +215,7 @@ async fn create_sponsor(
         description: new.description,
         privacy_policy_url: new.privacy_policy_url,
     })?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     events::find_owned(&txn, auth.organisation_id, event_id).await?;
     let model = insert_sponsor(&txn, event_id, settings, state.clock.now()).await?;
     txn.commit().await?;
@@ -273,7 +272,7 @@ async fn update_sponsor(
     ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(change): ApiJson<SponsorChange>,
 ) -> ApiResult<Json<SponsorView>> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let current = find_owned(&txn, &auth, event_id, sponsor_id).await?;
     let next = validate(SponsorSettings {
         name: change.name.unwrap_or_else(|| current.name.clone()),
@@ -315,7 +314,7 @@ async fn delete_sponsor(
     auth: OrganiserAuth,
     ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let sponsor = find_owned(&txn, &auth, event_id, sponsor_id).await?;
     entity::Entity::delete_by_id(sponsor.id).exec(&txn).await?;
     txn.commit().await?;

@@ -496,3 +496,28 @@ async fn revocation_and_withdrawal_hold_at_once_on_every_instance() {
         (401, Some("kiosk_revoked"))
     );
 }
+
+/// Regression: concurrent accepted scans once failed on SQLite with "database is locked" (a
+/// deferred transaction cannot upgrade to a write lock), and a read-then-write count could lose
+/// increments on PostgreSQL.
+#[tokio::test]
+async fn concurrent_scans_of_one_badge_all_succeed_and_all_count() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let attendee = app
+        .attendee(&event, "ada@example.org", &[&event.sponsors[0]])
+        .await;
+    let kiosks = [
+        app.kiosk(&event, &event.sponsors[0]).await,
+        app.kiosk(&event, &event.sponsors[0]).await,
+    ];
+    let badge = attendee["badge"]["token"].as_str().unwrap();
+    let scans = (0..24).map(|i| app.scan(&kiosks[i % 2], badge));
+    let results = futures_util::future::join_all(scans).await;
+    for (status, body) in &results {
+        assert_eq!(*status, 201, "{body}");
+    }
+    let listed = leads(&app, &kiosks[0].token).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["scan_count"], 24);
+}

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
-const WRAP_VERSION: u8 = 1;
+const SEAL_VERSION: u8 = 1;
 
 /// The root secret of one Consentry installation.
 #[derive(Clone)]
@@ -116,50 +116,70 @@ impl MasterKey {
     /// Encrypt a secret (such as a per-event key) for storage. `context` binds the ciphertext to
     /// what it is for (say `event:<id>:data-key`), so it cannot be swapped for another row's.
     pub fn wrap(&self, context: &str, secret: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let cipher = XChaCha20Poly1305::new_from_slice(&self.derive(KeyPurpose::KeyWrapping))
-            .map_err(|_| anyhow::anyhow!("key wrapping key has the wrong length"))?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("key wrapping failed"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        out.push(WRAP_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        Ok(out)
+        seal(
+            &self.derive(KeyPurpose::KeyWrapping),
+            context.as_bytes(),
+            secret,
+        )
     }
 
     /// Decrypt what [`wrap`](Self::wrap) produced for the same `context`.
     pub fn unwrap_secret(&self, context: &str, wrapped: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let (version, rest) = wrapped
-            .split_first()
-            .ok_or_else(|| anyhow::anyhow!("wrapped key is empty"))?;
-        if *version != WRAP_VERSION || rest.len() < NONCE_LEN {
-            bail!("wrapped key has an unknown format");
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("wrapped key nonce has the wrong length"))?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&self.derive(KeyPurpose::KeyWrapping))
-            .map_err(|_| anyhow::anyhow!("key wrapping key has the wrong length"))?;
-        cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("wrapped key does not open with this master key"))
+        open(
+            &self.derive(KeyPurpose::KeyWrapping),
+            context.as_bytes(),
+            wrapped,
+        )
+        .map_err(|_| anyhow::anyhow!("wrapped key does not open with this master key"))
     }
+}
+
+/// XChaCha20-Poly1305 with a random 192-bit nonce, framed as `version ‖ nonce ‖ ciphertext`;
+/// `aad` binds the ciphertext to its place (a row id, a purpose).
+pub fn seal(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let cipher = XChaCha20Poly1305::new_from_slice(key)
+        .map_err(|_| anyhow::anyhow!("sealing key has the wrong length"))?;
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let ciphertext = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+    out.push(SEAL_VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+/// Open what [`seal`] produced with the same key and `aad`.
+pub fn open(key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let (version, rest) = sealed
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("sealed data is empty"))?;
+    if *version != SEAL_VERSION || rest.len() < NONCE_LEN {
+        bail!("sealed data has an unknown format");
+    }
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("nonce has the wrong length"))?;
+    let cipher = XChaCha20Poly1305::new_from_slice(key)
+        .map_err(|_| anyhow::anyhow!("sealing key has the wrong length"))?;
+    cipher
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("sealed data does not open"))
 }
 
 #[cold]

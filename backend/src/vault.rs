@@ -5,10 +5,6 @@
 //! an event deletes that row: every ciphertext of the event — in the live database and in any
 //! backup taken before — becomes unreadable (crypto-shredding).
 
-use chacha20poly1305::{
-    XChaCha20Poly1305, XNonce,
-    aead::{Aead, KeyInit, Payload},
-};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -18,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    crypto::MasterKey,
+    crypto::{self, MasterKey},
     error::{ApiError, ApiResult},
 };
 
@@ -39,9 +35,6 @@ pub mod entity {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-const NONCE_LEN: usize = 24;
-const SEAL_VERSION: u8 = 1;
 
 fn wrap_context(event_id: Uuid) -> String {
     format!("event:{event_id}:data-key")
@@ -103,44 +96,11 @@ impl EventVault {
     /// Encrypt `plaintext`, bound to `record` (say the registration id) so that a ciphertext
     /// cannot be moved to another row.
     pub fn seal(&self, record: Uuid, plaintext: &[u8]) -> ApiResult<Vec<u8>> {
-        let cipher = XChaCha20Poly1305::new_from_slice(&self.seal_key)
-            .map_err(|_| anyhow::anyhow!("event seal key has the wrong length"))?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: record.as_bytes(),
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        out.push(SEAL_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        Ok(out)
+        Ok(crypto::seal(&self.seal_key, record.as_bytes(), plaintext)?)
     }
 
     pub fn open(&self, record: Uuid, sealed: &[u8]) -> ApiResult<Vec<u8>> {
-        let bad = || ApiError::Internal(anyhow::anyhow!("sealed data does not open"));
-        let (version, rest) = sealed.split_first().ok_or_else(bad)?;
-        if *version != SEAL_VERSION || rest.len() < NONCE_LEN {
-            return Err(bad());
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&self.seal_key).map_err(|_| bad())?;
-        cipher
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: record.as_bytes(),
-                },
-            )
-            .map_err(|_| bad())
+        Ok(crypto::open(&self.seal_key, record.as_bytes(), sealed)?)
     }
 
     /// HMAC-SHA256 of a normalised e-mail address under the event's index key, hex-encoded.
@@ -150,7 +110,7 @@ impl EventVault {
             return String::new();
         };
         mac.update(normalised_email.as_bytes());
-        crate::crypto::hex(&mac.finalize().into_bytes())
+        crypto::hex(&mac.finalize().into_bytes())
     }
 }
 

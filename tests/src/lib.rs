@@ -199,13 +199,12 @@ impl Server {
     }
 }
 
-/// Run `consentry-scan --config CONFIG ARGS` with `stdin`; returns the output.
-pub fn consentry_scan(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+/// Run the workspace binary `name` with `args` and `stdin`; returns its output.
+pub fn run(name: &str, args: &[&std::ffi::OsStr], stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(bin("consentry-scan"))
-        .arg("--config")
-        .arg(config)
+    let mut child = Command::new(bin(name))
         .args(args)
+        .env("CONSENTRY_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -218,6 +217,13 @@ pub fn consentry_scan(config: &Path, args: &[&str], stdin: &str) -> std::process
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Run `consentry-scan --config CONFIG ARGS` with `stdin`.
+pub fn consentry_scan(config: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--config".as_ref(), config.as_os_str()];
+    all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run("consentry-scan", &all, stdin)
 }
 
 impl Drop for Server {

@@ -1,12 +1,9 @@
 //! The `consentry` binary as an operator and a newcomer use it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    io::Write,
-    process::{Command, Output, Stdio},
-};
+use std::process::{Command, Output};
 
-use consentry_e2e::{Server, TestDatabase, bin};
+use consentry_e2e::{Server, TestDatabase, bin, run};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
@@ -14,26 +11,14 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Run `consentry ARGS` with `stdin` as standard input.
+/// Run `consentry ARGS --data-dir DIR [--database-url URL]` with `stdin` as standard input.
 fn consentry(args: &[&str], db: &TestDatabase, data_dir: &std::path::Path, stdin: &str) -> Output {
-    let mut child = Command::new(bin("consentry"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(db.args())
-        .env("CONSENTRY_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let db_args = db.args();
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| std::ffi::OsStr::new(*a)).collect();
+    all.push("--data-dir".as_ref());
+    all.push(data_dir.as_os_str());
+    all.extend(db_args.iter().map(std::ffi::OsStr::new));
+    run("consentry", &all, stdin)
 }
 
 fn demo_password(server: &Server) -> String {

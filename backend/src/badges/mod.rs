@@ -97,20 +97,20 @@ pub async fn public_keys(
         .order_by_asc(entity::Column::Kid)
         .all(db)
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            let public_key: [u8; 32] = row
-                .public_key
-                .as_slice()
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
-            Ok(BadgePublicKey {
-                kid: row.kid,
-                event_id: row.event_id,
-                public_key,
-            })
-        })
-        .collect()
+    rows.into_iter().map(public_key_of).collect()
+}
+
+fn public_key_of(row: entity::Model) -> ApiResult<BadgePublicKey> {
+    let public_key: [u8; 32] = row
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
+    Ok(BadgePublicKey {
+        kid: row.kid,
+        event_id: row.event_id,
+        public_key,
+    })
 }
 
 /// The badge token of a registration, signed with the event's newest key. Ed25519 signatures are
@@ -199,17 +199,9 @@ impl BadgeKeyCache {
 /// The public key with this `kid`, of whichever event: tells a genuine badge of another event
 /// (`wrong_event`) from a forgery (`invalid_badge`).
 pub async fn key_by_kid(db: &impl ConnectionTrait, kid: &str) -> ApiResult<Option<BadgePublicKey>> {
-    let Some(row) = entity::Entity::find_by_id(kid.to_owned()).one(db).await? else {
-        return Ok(None);
-    };
-    let public_key: [u8; 32] = row
-        .public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
-    Ok(Some(BadgePublicKey {
-        kid: row.kid,
-        event_id: row.event_id,
-        public_key,
-    }))
+    entity::Entity::find_by_id(kid.to_owned())
+        .one(db)
+        .await?
+        .map(public_key_of)
+        .transpose()
 }

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The contact details an attendee gives. Stored sealed; never logged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactDetails {
     pub first_name: String,
     pub last_name: String,

@@ -132,7 +132,7 @@ pub struct MyRegistration {
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     pub event: MyEvent,
-    pub details: MyDetails,
+    pub details: ContactDetails,
     /// Every purpose of this event and whether it is granted now.
     pub consents: Vec<MyConsent>,
     /// Every grant and withdrawal, oldest first.
@@ -153,31 +153,6 @@ pub struct MyEvent {
     pub shared_fields: Vec<ContactField>,
     #[serde(with = "time::serde::rfc3339")]
     pub data_deleted_at: OffsetDateTime,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyDetails {
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub company: Option<String>,
-    pub job_title: Option<String>,
-    pub phone: Option<String>,
-    pub country: Option<String>,
-}
-
-impl From<ContactDetails> for MyDetails {
-    fn from(d: ContactDetails) -> Self {
-        Self {
-            first_name: d.first_name,
-            last_name: d.last_name,
-            email: d.email,
-            company: d.company,
-            job_title: d.job_title,
-            phone: d.phone,
-            country: d.country,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -270,7 +245,7 @@ async fn my_registration(
     Ok(MyRegistration {
         registration_id: h.registration.id,
         registered_at: h.registration.created_at,
-        details: details.into(),
+        details,
         consents,
         consent_history: history.into_iter().map(ConsentRecord::from).collect(),
         badge: BadgeView::new(token, &png, &state.config.public_url, manage_token),

@@ -30,8 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    badges, db, error::ApiError, events, kiosks, leads, organisers, registrations, rights, scans,
-    sponsors, state::AppState, web,
+    audit, badges, db, error::ApiError, events, exports, kiosks, leads, organisers, registrations,
+    rights, scans, sponsors, state::AppState, stats, web,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -64,6 +64,8 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
         (name = "kiosks", description = "Sponsor kiosks: created and revoked by organisers, paired by code"),
         (name = "scans", description = "Badge scans at a booth; consent enforced"),
         (name = "leads", description = "A kiosk's own sponsor's leads"),
+        (name = "exports", description = "Consented leads per sponsor, as CSV or JSON, streamed"),
+        (name = "audit", description = "Who touched personal data: ids, actions, counts, times"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -114,7 +116,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(rights::router())
         .merge(kiosks::router())
         .merge(scans::router())
-        .merge(leads::router());
+        .merge(leads::router())
+        .merge(audit::router())
+        .merge(exports::router())
+        .merge(stats::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(utoipa_axum::routes!(healthz))

@@ -4,6 +4,7 @@
 //! `badges`, `rights`, `kiosks`, `scans`, `leads`), each holding its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
 //! `clock`, `crypto`, `db`, `http`, `mail`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
 
+pub mod audit;
 pub mod auth;
 pub mod badges;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod extract;
 pub mod http;
 pub mod kiosks;
@@ -27,6 +29,7 @@ pub mod rights;
 pub mod scans;
 pub mod sponsors;
 pub mod state;
+pub mod stats;
 pub mod validation;
 pub mod vault;
 pub mod web;

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_registration;
 mod m20261123_000003_kiosks_scans_leads;
+mod m20261123_000004_exports_audit;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_registration::Migration),
             Box::new(m20261123_000003_kiosks_scans_leads::Migration),
+            Box::new(m20261123_000004_exports_audit::Migration),
         ]
     }
 }

@@ -14,11 +14,12 @@ use uuid::Uuid;
 
 use self::entity::{grant, ledger};
 pub use self::rules::{Channel, Purpose};
-use crate::{error::ApiResult, leads};
+use crate::{audit, error::ApiResult, leads};
 
 /// The context in which consents change: whose, where, and which notice was in force.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsentContext {
+    pub organisation_id: Uuid,
     pub registration_id: Uuid,
     pub event_id: Uuid,
     pub channel: Channel,
@@ -65,6 +66,23 @@ pub async fn set(
             }
         }
     }
+    audit::record(
+        db,
+        audit::Entry {
+            organisation_id: context.organisation_id,
+            event_id: Some(context.event_id),
+            actor: audit::Actor::Attendee(context.registration_id),
+            action: if granted {
+                audit::Action::ConsentGranted
+            } else {
+                audit::Action::ConsentWithdrawn
+            },
+            subject_id: purpose.sponsor_id(),
+            count: None,
+        },
+        context.at,
+    )
+    .await?;
     ledger::ActiveModel {
         id: Set(Uuid::now_v7()),
         registration_id: Set(context.registration_id),

@@ -21,6 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    audit,
     auth::{OrganiserAuth, bearer_token},
     badges,
     error::{ApiError, ApiResult, Problem},
@@ -270,13 +271,27 @@ async fn revoke_kiosk(
         .await?
         .ok_or(ApiError::NotFound)?;
     if kiosk.revoked_at.is_none() {
+        let now = state.clock.now();
         entity::ActiveModel {
             id: Set(kiosk.id),
-            revoked_at: Set(Some(state.clock.now())),
+            revoked_at: Set(Some(now)),
             pairing_code_hash: Set(None),
             ..Default::default()
         }
         .update(&txn)
+        .await?;
+        audit::record(
+            &txn,
+            audit::Entry {
+                organisation_id: auth.organisation_id,
+                event_id: Some(event_id),
+                actor: audit::Actor::Organiser(auth.organiser_id),
+                action: audit::Action::KioskRevoked,
+                subject_id: Some(kiosk_id),
+                count: None,
+            },
+            now,
+        )
         .await?;
     }
     txn.commit().await?;
@@ -425,6 +440,24 @@ async fn pair(
     if claimed.rows_affected != 1 {
         return Err(invalid());
     }
+    let organisation_id = event::Entity::find_by_id(kiosk.event_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .organisation_id;
+    audit::record(
+        &txn,
+        audit::Entry {
+            organisation_id,
+            event_id: Some(kiosk.event_id),
+            actor: audit::Actor::Kiosk(kiosk.id),
+            action: audit::Action::KioskPaired,
+            subject_id: Some(kiosk.sponsor_id),
+            count: None,
+        },
+        now,
+    )
+    .await?;
     txn.commit().await?;
     let (info, event) = kiosk_info(&state, &kiosk).await?;
     let expires_at = token_expiry(&event);

@@ -20,6 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    audit,
     consents::{Purpose, entity::grant},
     error::{ApiError, ApiResult, FieldError, Problem},
     events::{
@@ -214,7 +215,7 @@ pub async fn record_scan(
 }
 
 /// A sponsor's visible leads: consent still granted, processing not restricted.
-fn visible(sponsor_id: Uuid) -> Expr {
+pub fn visible(sponsor_id: Uuid) -> Expr {
     let consented = Query::select()
         .column(grant::Column::RegistrationId)
         .from(grant::Entity)
@@ -326,7 +327,19 @@ async fn list_leads(
         .await?;
     let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
     let leads = views(&state.db, &vault, &event, &leads).await?;
-    tracing::info!(kiosk_id = %auth.kiosk_id, count = leads.len(), "leads viewed");
+    audit::record(
+        &state.db,
+        audit::Entry {
+            organisation_id: event.organisation_id,
+            event_id: Some(event.id),
+            actor: audit::Actor::Kiosk(auth.kiosk_id),
+            action: audit::Action::LeadsViewed,
+            subject_id: Some(auth.sponsor_id),
+            count: Some(i64::try_from(leads.len()).unwrap_or(i64::MAX)),
+        },
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(LeadPage {
         leads,
         page: page.page,

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use self::entity::{organisation, organiser, session};
 use crate::{
+    audit,
     auth::{self, OrganiserAuth},
     crypto,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
@@ -313,6 +314,19 @@ async fn login(
         expires_at: Set(expires_at),
     }
     .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            organisation_id: organiser.organisation_id,
+            event_id: None,
+            actor: audit::Actor::Organiser(organiser.id),
+            action: audit::Action::OrganiserLogin,
+            subject_id: None,
+            count: None,
+        },
+        now,
+    )
     .await?;
     let token = auth::issue_session_token(
         &state.keys,

@@ -323,6 +323,7 @@ async fn register(
     };
     let manage_token = new_manage_token(&txn, registration_id, now).await?;
     let context = ConsentContext {
+        organisation_id: event.organisation_id,
         registration_id,
         event_id: event.id,
         channel: request.channel,

@@ -355,6 +355,7 @@ async fn change_consents(
     }
 
     let context = ConsentContext {
+        organisation_id: h.event.organisation_id,
         registration_id: h.registration.id,
         event_id: h.event.id,
         channel: request.channel,

@@ -8,6 +8,7 @@ mod common;
 mod attendee;
 mod auth;
 mod events;
+mod exports;
 mod kiosks;
 mod plumbing;
 mod registration;

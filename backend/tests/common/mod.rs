@@ -486,3 +486,14 @@ impl TestApp {
         response.json().await.unwrap()
     }
 }
+
+/// The audit log table as text.
+pub async fn dump_audit(app: &TestApp) -> String {
+    consentry_e2e::dump_database(&app.db)
+        .await
+        .into_iter()
+        .filter(|(table, _)| table == "audit_events")
+        .map(|(_, values)| values.join(" | "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,299 @@
+//! The audit log: who touched personal data, and when. Append-only, and holding no personal data
+//! itself — ids, actions, counts and times only.
+
+use axum::{Json, extract::State};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::OrganiserAuth,
+    error::{ApiError, ApiResult, Problem},
+    events,
+    extract::{ApiPath, ApiQuery},
+    state::AppState,
+};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub organisation_id: Uuid,
+        pub event_id: Option<Uuid>,
+        pub actor_kind: String,
+        pub actor_id: Option<Uuid>,
+        pub action: String,
+        pub subject_id: Option<Uuid>,
+        pub count: Option<i64>,
+        pub at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(event_audit))
+        .routes(routes!(organisation_audit))
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Organiser(Uuid),
+    Kiosk(Uuid),
+    /// The attendee, through the manage link (by registration id).
+    Attendee(Uuid),
+    /// The server itself (the retention purge).
+    System,
+}
+
+impl Actor {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Organiser(_) => "organiser",
+            Self::Kiosk(_) => "kiosk",
+            Self::Attendee(_) => "attendee",
+            Self::System => "system",
+        }
+    }
+
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Self::Organiser(id) | Self::Kiosk(id) | Self::Attendee(id) => Some(id),
+            Self::System => None,
+        }
+    }
+}
+
+/// What was done. The stored names are stable: filters and auditors rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    OrganiserLogin,
+    KioskPaired,
+    KioskRevoked,
+    LeadsViewed,
+    LeadsExported,
+    ConsentGranted,
+    ConsentWithdrawn,
+    RegistrationErased,
+    EventPurged,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrganiserLogin => "organiser_login",
+            Self::KioskPaired => "kiosk_paired",
+            Self::KioskRevoked => "kiosk_revoked",
+            Self::LeadsViewed => "leads_viewed",
+            Self::LeadsExported => "leads_exported",
+            Self::ConsentGranted => "consent_granted",
+            Self::ConsentWithdrawn => "consent_withdrawn",
+            Self::RegistrationErased => "registration_erased",
+            Self::EventPurged => "event_purged",
+        }
+    }
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub organisation_id: Uuid,
+    pub event_id: Option<Uuid>,
+    pub actor: Actor,
+    pub action: Action,
+    /// What it was done to: a kiosk, a sponsor, an export.
+    pub subject_id: Option<Uuid>,
+    /// How many records it touched.
+    pub count: Option<i64>,
+}
+
+/// Append `entry`, in the caller's transaction where there is one.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    entry: Entry,
+    at: OffsetDateTime,
+) -> Result<(), sea_orm::DbErr> {
+    entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organisation_id: Set(entry.organisation_id),
+        event_id: Set(entry.event_id),
+        actor_kind: Set(entry.actor.kind().to_owned()),
+        actor_id: Set(entry.actor.id()),
+        action: Set(entry.action.as_str().to_owned()),
+        subject_id: Set(entry.subject_id),
+        count: Set(entry.count),
+        at: Set(at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    pub action: Option<Action>,
+    /// `organiser`, `kiosk`, `attendee` or `system`.
+    pub actor_kind: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub from: Option<OffsetDateTime>,
+    /// Only entries before this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub to: Option<OffsetDateTime>,
+    /// Only this event's entries (organisation-wide listing only).
+    pub event_id: Option<Uuid>,
+    #[serde(default = "first_page")]
+    pub page: u64,
+    /// 1–500.
+    #[serde(default = "default_per_page")]
+    pub per_page: u64,
+}
+
+fn first_page() -> u64 {
+    1
+}
+
+fn default_per_page() -> u64 {
+    100
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub event_id: Option<Uuid>,
+    pub actor_kind: String,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub subject_id: Option<Uuid>,
+    pub count: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+async fn page_of(
+    state: &AppState,
+    mut query: Select<entity::Entity>,
+    filter: AuditFilter,
+) -> ApiResult<AuditPage> {
+    if filter.page == 0 || !(1..=500).contains(&filter.per_page) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: "page starts at 1; per_page is 1 to 500.".into(),
+        });
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(entity::Column::Action.eq(action.as_str()));
+    }
+    if let Some(kind) = filter.actor_kind {
+        query = query.filter(entity::Column::ActorKind.eq(kind));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(entity::Column::At.gte(crate::clock::to_stored(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(entity::Column::At.lt(crate::clock::to_stored(to)));
+    }
+    if let Some(event_id) = filter.event_id {
+        query = query.filter(entity::Column::EventId.eq(event_id));
+    }
+    let total = query.clone().count(&state.db).await?;
+    let rows = query
+        .order_by_desc(entity::Column::At)
+        .order_by_desc(entity::Column::Id)
+        .offset((filter.page - 1) * filter.per_page)
+        .limit(filter.per_page)
+        .all(&state.db)
+        .await?;
+    Ok(AuditPage {
+        entries: rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                event_id: r.event_id,
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id,
+                action: r.action,
+                subject_id: r.subject_id,
+                count: r.count,
+                at: r.at,
+            })
+            .collect(),
+        page: filter.page,
+        per_page: filter.per_page,
+        total,
+    })
+}
+
+/// The audit log of one of the organiser's events, newest first.
+#[utoipa::path(
+    get, path = "/events/{event}/audit", tag = "audit",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), AuditFilter),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn event_audit(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+    ApiQuery(filter): ApiQuery<AuditFilter>,
+) -> ApiResult<Json<AuditPage>> {
+    events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    let query = entity::Entity::find()
+        .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
+        .filter(entity::Column::EventId.eq(event_id));
+    Ok(Json(page_of(&state, query, filter).await?))
+}
+
+/// The audit log of the organiser's whole organisation, newest first.
+#[utoipa::path(
+    get, path = "/audit", tag = "audit",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(AuditFilter),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn organisation_audit(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiQuery(filter): ApiQuery<AuditFilter>,
+) -> ApiResult<Json<AuditPage>> {
+    let query =
+        entity::Entity::find().filter(entity::Column::OrganisationId.eq(auth.organisation_id));
+    Ok(Json(page_of(&state, query, filter).await?))
+}

@@ -1,0 +1,601 @@
+//! Lead exports: a sponsor's consented leads as CSV or JSON, streamed from the database in bounded
+//! batches (memory stays flat however many leads), consent re-checked as each batch is read, and
+//! every registration sent recorded as received by that sponsor.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderValue, header},
+    response::Response,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    audit,
+    auth::OrganiserAuth,
+    error::{ApiError, ApiResult, Problem},
+    events::{
+        entity as event,
+        rules::{ContactField, parse_shared_fields},
+    },
+    extract::{ApiPath, ApiQuery},
+    kiosks::KioskAuth,
+    leads::{self, Annotations},
+    registrations::{self, entity::registration},
+    sponsors,
+    state::AppState,
+    vault::EventVault,
+};
+
+pub mod entity {
+    pub mod export {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "exports")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: Uuid,
+            pub event_id: Uuid,
+            pub sponsor_id: Uuid,
+            /// `organiser` or `kiosk`.
+            pub actor_kind: String,
+            pub actor_id: Uuid,
+            /// `csv` or `json`.
+            pub format: String,
+            pub row_count: i64,
+            pub created_at: TimeDateTimeWithTimeZone,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod recipient {
+        use sea_orm::entity::prelude::*;
+
+        /// This registration's data was in that export.
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "export_recipients")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub export_id: Uuid,
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub registration_id: Uuid,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(organiser_csv))
+        .routes(routes!(organiser_json))
+        .routes(routes!(kiosk_csv))
+        .routes(routes!(kiosk_json))
+}
+
+const BATCH: u64 = 500;
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv { bom: bool },
+    Json,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Csv { .. } => "csv",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// Column headers CRMs recognise on import (Salesforce, HubSpot, Dynamics use these words).
+pub fn csv_header(field: ContactField) -> &'static str {
+    match field {
+        ContactField::FirstName => "First Name",
+        ContactField::LastName => "Last Name",
+        ContactField::Email => "Email",
+        ContactField::Company => "Company",
+        ContactField::JobTitle => "Job Title",
+        ContactField::Phone => "Phone",
+        ContactField::Country => "Country",
+    }
+}
+
+pub const TRAILING_HEADERS: [&str; 7] = [
+    "First Scan (UTC)",
+    "Last Scan (UTC)",
+    "Scan Count",
+    "Rating",
+    "Notes",
+    "Tags",
+    "Consentry Lead ID",
+];
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at the
+/// start) gets a leading apostrophe, so it is shown as text.
+pub fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// `acme-analytics` from `Acme Analytics!`: a file-name-safe form.
+pub fn file_slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "sponsor".into()
+    } else {
+        slug
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// One exported lead, as the JSON export writes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedLead {
+    pub lead_id: Uuid,
+    #[serde(flatten)]
+    pub contact: leads::LeadContact,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_scanned_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_scanned_at: OffsetDateTime,
+    pub scan_count: i32,
+    pub rating: Option<i16>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
+    let contact = &lead.contact;
+    let mut row: Vec<String> = shared
+        .iter()
+        .map(|f| {
+            let value = match f {
+                ContactField::FirstName => &contact.first_name,
+                ContactField::LastName => &contact.last_name,
+                ContactField::Email => &contact.email,
+                ContactField::Company => &contact.company,
+                ContactField::JobTitle => &contact.job_title,
+                ContactField::Phone => &contact.phone,
+                ContactField::Country => &contact.country,
+            };
+            neutralise(value.as_deref().unwrap_or_default())
+        })
+        .collect();
+    row.extend([
+        rfc3339(lead.first_scanned_at),
+        rfc3339(lead.last_scanned_at),
+        lead.scan_count.to_string(),
+        lead.rating.map(|r| r.to_string()).unwrap_or_default(),
+        neutralise(lead.note.as_deref().unwrap_or_default()),
+        neutralise(&lead.tags.join(";")),
+        lead.lead_id.to_string(),
+    ]);
+    row
+}
+
+fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(&row)?;
+    }
+    writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream
+
+/// Who asked for an export.
+#[derive(Debug, Clone, Copy)]
+pub enum Requester {
+    Organiser(Uuid),
+    Kiosk(Uuid),
+}
+
+struct Spec {
+    event: event::Model,
+    sponsor: sponsors::entity::Model,
+    requester: Requester,
+    format: Format,
+}
+
+/// Produce the export into `tx`, batch by batch. Returns the number of leads sent.
+async fn produce(
+    db: DatabaseConnection,
+    vault: EventVault,
+    spec: &Spec,
+    export_id: Uuid,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> anyhow::Result<i64> {
+    let shared = parse_shared_fields(&spec.event.shared_fields);
+    let send = |bytes: Vec<u8>| async move { tx.send(Ok(Bytes::from(bytes))).await.is_ok() };
+    let opening = match spec.format {
+        Format::Csv { bom } => {
+            let headers: Vec<String> = shared
+                .iter()
+                .map(|f| csv_header(*f).to_owned())
+                .chain(TRAILING_HEADERS.iter().map(|h| (*h).to_owned()))
+                .collect();
+            let mut bytes = if bom {
+                vec![0xEF, 0xBB, 0xBF]
+            } else {
+                Vec::new()
+            };
+            bytes.extend(csv_bytes([headers])?);
+            bytes
+        }
+        Format::Json => b"[".to_vec(),
+    };
+    if !send(opening).await {
+        return Ok(0);
+    }
+    let mut sent: i64 = 0;
+    let mut after: Option<Uuid> = None;
+    loop {
+        // Re-read per batch: a consent withdrawn while the export runs is respected from the
+        // next batch on.
+        let mut query = leads::entity::Entity::find()
+            .filter(leads::entity::Column::SponsorId.eq(spec.sponsor.id))
+            .filter(leads::visible(spec.sponsor.id));
+        if let Some(after) = after {
+            query = query.filter(leads::entity::Column::Id.gt(after));
+        }
+        let batch = query
+            .order_by_asc(leads::entity::Column::Id)
+            .limit(BATCH)
+            .all(&db)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<Uuid> = batch.iter().map(|l| l.registration_id).collect();
+        let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
+            .filter(registration::Column::Id.is_in(ids))
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut exported = Vec::with_capacity(batch.len());
+        for lead in &batch {
+            let Some(r) = registrations.get(&lead.registration_id) else {
+                continue;
+            };
+            let details = registrations::open_details(&vault, r)?;
+            let annotations: Annotations = match &lead.annotations {
+                Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)?,
+                None => Annotations::default(),
+            };
+            exported.push((
+                r.id,
+                ExportedLead {
+                    lead_id: lead.id,
+                    contact: leads::shared_contact(&details, &shared),
+                    first_scanned_at: lead.first_scanned_at,
+                    last_scanned_at: lead.last_scanned_at,
+                    scan_count: lead.scan_count,
+                    rating: lead.rating,
+                    note: annotations.note,
+                    tags: annotations.tags,
+                },
+            ));
+        }
+        if exported.is_empty() {
+            continue;
+        }
+        // Recorded before it is sent: the record may only ever over-state who received data.
+        entity::recipient::Entity::insert_many(exported.iter().map(|(rid, _)| {
+            entity::recipient::ActiveModel {
+                export_id: Set(export_id),
+                registration_id: Set(*rid),
+            }
+        }))
+        .exec_without_returning(&db)
+        .await?;
+        let bytes = match spec.format {
+            Format::Csv { .. } => csv_bytes(exported.iter().map(|(_, l)| csv_row(l, &shared)))?,
+            Format::Json => {
+                let mut bytes = Vec::new();
+                for (i, (_, lead)) in exported.iter().enumerate() {
+                    let first = sent == 0 && i == 0;
+                    bytes.extend_from_slice(if first { b"\n" } else { b",\n" });
+                    serde_json::to_writer(&mut bytes, lead)?;
+                }
+                bytes
+            }
+        };
+        sent += i64::try_from(exported.len()).unwrap_or(0);
+        if !send(bytes).await {
+            break;
+        }
+    }
+    if spec.format == Format::Json {
+        send(b"\n]\n".to_vec()).await;
+    }
+    Ok(sent)
+}
+
+/// Start an export and answer with its stream.
+async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
+    let now = state.clock.now();
+    let vault = EventVault::load(&state.db, &state.keys.master, spec.event.id).await?;
+    let (actor_kind, actor_id, actor) = match spec.requester {
+        Requester::Organiser(id) => ("organiser", id, audit::Actor::Organiser(id)),
+        Requester::Kiosk(id) => ("kiosk", id, audit::Actor::Kiosk(id)),
+    };
+    let export_id = Uuid::now_v7();
+    entity::export::ActiveModel {
+        id: Set(export_id),
+        event_id: Set(spec.event.id),
+        sponsor_id: Set(spec.sponsor.id),
+        actor_kind: Set(actor_kind.to_owned()),
+        actor_id: Set(actor_id),
+        format: Set(spec.format.name().to_owned()),
+        row_count: Set(0),
+        created_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+
+    let file_name = format!(
+        "{}-{}-leads.{}",
+        spec.event.slug,
+        file_slug(&spec.sponsor.name),
+        spec.format.name()
+    );
+    let content_type = match spec.format {
+        Format::Csv { .. } => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let result = produce(db.clone(), vault, &spec, export_id, &tx).await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(%export_id, error = %e, "export failed");
+                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                return;
+            }
+        };
+        let finished = entity::export::Entity::update_many()
+            .col_expr(
+                entity::export::Column::RowCount,
+                sea_orm::sea_query::Expr::value(rows),
+            )
+            .filter(entity::export::Column::Id.eq(export_id))
+            .exec(&db)
+            .await;
+        let audited = audit::record(
+            &db,
+            audit::Entry {
+                organisation_id: spec.event.organisation_id,
+                event_id: Some(spec.event.id),
+                actor,
+                action: audit::Action::LeadsExported,
+                subject_id: Some(export_id),
+                count: Some(rows),
+            },
+            now,
+        )
+        .await;
+        if let Err(e) = finished.and(audited) {
+            tracing::error!(%export_id, error = %e, "export not fully recorded");
+        }
+        tracing::info!(%export_id, rows, "leads exported");
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&export_id.to_string()) {
+        headers.insert("x-export-id", value);
+    }
+    Ok(response)
+}
+
+async fn organiser_spec(
+    state: &AppState,
+    auth: &OrganiserAuth,
+    event_id: Uuid,
+    sponsor_id: Uuid,
+    format: Format,
+) -> ApiResult<Spec> {
+    let sponsor = sponsors::find_owned(&state.db, auth, event_id, sponsor_id).await?;
+    let event = event::Entity::find_by_id(event_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Spec {
+        event,
+        sponsor,
+        requester: Requester::Organiser(auth.organiser_id),
+        format,
+    })
+}
+
+async fn kiosk_spec(state: &AppState, auth: &KioskAuth, format: Format) -> ApiResult<Spec> {
+    let event = event::Entity::find_by_id(auth.event_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let sponsor = sponsors::entity::Entity::find_by_id(auth.sponsor_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Spec {
+        event,
+        sponsor,
+        requester: Requester::Kiosk(auth.kiosk_id),
+        format,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CsvOptions {
+    /// Start with a UTF-8 byte order mark, so Excel reads accented names right.
+    #[serde(default)]
+    pub bom: bool,
+}
+
+/// A sponsor's consented leads as CSV: the event's shared contact fields, then `First Scan
+/// (UTC)`, `Last Scan (UTC)`, `Scan Count`, `Rating`, `Notes`, `Tags`, `Consentry Lead ID`.
+/// Consent is re-checked now: a withdrawn or restricted attendee is not in it. Cells that a
+/// spreadsheet would run as formulas start with an apostrophe.
+#[utoipa::path(
+    get, path = "/events/{event}/sponsors/{sponsor_id}/leads.csv", tag = "exports",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path), CsvOptions),
+    responses(
+        (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn organiser_csv(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiQuery(options): ApiQuery<CsvOptions>,
+) -> ApiResult<Response> {
+    let spec = organiser_spec(
+        &state,
+        &auth,
+        event_id,
+        sponsor_id,
+        Format::Csv { bom: options.bom },
+    )
+    .await?;
+    export(&state, spec).await
+}
+
+/// A sponsor's consented leads as a JSON array (the same rules as the CSV).
+#[utoipa::path(
+    get, path = "/events/{event}/sponsors/{sponsor_id}/leads.json", tag = "exports",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn organiser_json(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Response> {
+    let spec = organiser_spec(&state, &auth, event_id, sponsor_id, Format::Json).await?;
+    export(&state, spec).await
+}
+
+/// This kiosk's own sponsor's consented leads as CSV (the same rules as the organiser's export).
+#[utoipa::path(
+    get, path = "/leads.csv", tag = "exports",
+    security(("kiosk" = [])),
+    params(CsvOptions),
+    responses(
+        (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn kiosk_csv(
+    State(state): State<AppState>,
+    auth: KioskAuth,
+    ApiQuery(options): ApiQuery<CsvOptions>,
+) -> ApiResult<Response> {
+    let spec = kiosk_spec(&state, &auth, Format::Csv { bom: options.bom }).await?;
+    export(&state, spec).await
+}
+
+/// This kiosk's own sponsor's consented leads as a JSON array.
+#[utoipa::path(
+    get, path = "/leads.json", tag = "exports",
+    security(("kiosk" = [])),
+    responses(
+        (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn kiosk_json(State(state): State<AppState>, auth: KioskAuth) -> ApiResult<Response> {
+    let spec = kiosk_spec(&state, &auth, Format::Json).await?;
+    export(&state, spec).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for dangerous in ["=1+1", "+31 20", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(neutralise(dangerous).starts_with('\''), "{dangerous:?}");
+        }
+        assert_eq!(neutralise("Ada"), "Ada");
+        assert_eq!(neutralise(""), "");
+    }
+
+    #[test]
+    fn file_slugs() {
+        assert_eq!(file_slug("Acme Analytics!"), "acme-analytics");
+        assert_eq!(file_slug("  Über GmbH & Co  "), "ber-gmbh-co");
+        assert_eq!(file_slug("!!!"), "sponsor");
+    }
+
+    #[test]
+    fn csv_quotes_and_ends_lines_with_crlf() {
+        let bytes = csv_bytes([vec!["a,b".to_owned(), "say \"hi\"".to_owned()]]).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "\"a,b\",\"say \"\"hi\"\"\"\r\n"
+        );
+    }
+}

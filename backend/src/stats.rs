@@ -1,0 +1,175 @@
+//! The event dashboard: counts and rates only, never a person.
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::OrganiserAuth,
+    consents::{Purpose, entity::grant},
+    error::{ApiResult, Problem},
+    events::{self, rules::purge_due_at},
+    exports,
+    extract::ApiPath,
+    leads,
+    registrations::entity::registration,
+    scans::entity::counter,
+    sponsors,
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(event_stats))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStats {
+    pub registrations: u64,
+    pub marketing_opt_ins: u64,
+    /// Share of registrations that opted in to marketing, 0–1.
+    pub marketing_opt_in_rate: f64,
+    pub sponsors: Vec<SponsorStats>,
+    pub exports: u64,
+    /// When this event's personal data will be purged.
+    #[serde(with = "time::serde::rfc3339")]
+    pub purge_due_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SponsorStats {
+    pub sponsor_id: Uuid,
+    pub name: String,
+    pub opt_ins: u64,
+    /// Share of registrations that opted in to this sponsor, 0–1.
+    pub opt_in_rate: f64,
+    pub leads: u64,
+    pub scans_accepted: u64,
+    /// Refused scans by reason (`no_consent`, `invalid_badge`, …).
+    pub scans_refused: BTreeMap<String, u64>,
+    pub exports: u64,
+}
+
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Registrations, opt-in rates per sponsor and for marketing, scans accepted and refused by reason
+/// per sponsor, leads and exports per sponsor, and the purge date.
+#[utoipa::path(
+    get, path = "/events/{event}/stats", tag = "events",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id")),
+    responses(
+        (status = 200, body = EventStats),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn event_stats(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> ApiResult<Json<EventStats>> {
+    let event = events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    let db = &state.db;
+    let registrations = registration::Entity::find()
+        .filter(registration::Column::EventId.eq(event_id))
+        .count(db)
+        .await?;
+    let of_event = Query::select()
+        .column(registration::Column::Id)
+        .from(registration::Entity)
+        .and_where(Expr::col(registration::Column::EventId).eq(event_id))
+        .to_owned();
+    let grants: BTreeMap<String, i64> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::Purpose)
+        .column_as(Expr::col(grant::Column::RegistrationId).count(), "n")
+        .filter(Expr::col(grant::Column::RegistrationId).in_subquery(of_event))
+        .group_by(grant::Column::Purpose)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let counters = counter::Entity::find()
+        .filter(counter::Column::EventId.eq(event_id))
+        .all(db)
+        .await?;
+    let lead_counts: BTreeMap<Uuid, i64> = leads::entity::Entity::find()
+        .select_only()
+        .column(leads::entity::Column::SponsorId)
+        .column_as(Expr::col(leads::entity::Column::Id).count(), "n")
+        .filter(leads::entity::Column::EventId.eq(event_id))
+        .group_by(leads::entity::Column::SponsorId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let export_counts: BTreeMap<Uuid, i64> = exports::entity::export::Entity::find()
+        .select_only()
+        .column(exports::entity::export::Column::SponsorId)
+        .column_as(Expr::col(exports::entity::export::Column::Id).count(), "n")
+        .filter(exports::entity::export::Column::EventId.eq(event_id))
+        .group_by(exports::entity::export::Column::SponsorId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let count = |n: Option<&i64>| u64::try_from(n.copied().unwrap_or(0)).unwrap_or(0);
+
+    let sponsors = sponsors::list_for_event(db, event_id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let opt_ins = count(grants.get(&Purpose::Sponsor(s.id).to_string()));
+            let mut scans_accepted = 0;
+            let mut scans_refused = BTreeMap::new();
+            for c in counters.iter().filter(|c| c.sponsor_id == s.id) {
+                let n = u64::try_from(c.count).unwrap_or(0);
+                if c.outcome == "accepted" {
+                    scans_accepted += n;
+                } else {
+                    *scans_refused.entry(c.outcome.clone()).or_insert(0) += n;
+                }
+            }
+            SponsorStats {
+                opt_ins,
+                opt_in_rate: rate(opt_ins, registrations),
+                leads: count(lead_counts.get(&s.id)),
+                exports: count(export_counts.get(&s.id)),
+                scans_accepted,
+                scans_refused,
+                sponsor_id: s.id,
+                name: s.name,
+            }
+        })
+        .collect();
+    let marketing = count(grants.get(&Purpose::Marketing.to_string()));
+    Ok(Json(EventStats {
+        registrations,
+        marketing_opt_ins: marketing,
+        marketing_opt_in_rate: rate(marketing, registrations),
+        sponsors,
+        exports: export_counts
+            .values()
+            .map(|n| u64::try_from(*n).unwrap_or(0))
+            .sum(),
+        purge_due_at: purge_due_at(event.ends_at, event.retention_days),
+    }))
+}

@@ -236,3 +236,36 @@ pub async fn annotate(
         .await
         .map_err(|_| Failure::Rejected("malformed_answer".into()))
 }
+
+/// How many leads this kiosk's sponsor has now (for a progress bar).
+pub async fn lead_count(client: &reqwest::Client, pairing: &Pairing) -> Result<u64, Failure> {
+    let response = check(
+        client
+            .get(format!("{}/api/v1/leads?page=1&per_page=1", pairing.server))
+            .bearer_auth(&pairing.token)
+            .send()
+            .await,
+    )
+    .await?;
+    let page: LeadPage = response
+        .json()
+        .await
+        .map_err(|_| Failure::Rejected("malformed_answer".into()))?;
+    Ok(page.total)
+}
+
+/// Start the sponsor's CSV export; the caller reads the body as it streams.
+pub async fn export_csv(
+    client: &reqwest::Client,
+    pairing: &Pairing,
+) -> Result<reqwest::Response, Failure> {
+    check(
+        client
+            .get(format!("{}/api/v1/leads.csv", pairing.server))
+            .bearer_auth(&pairing.token)
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await,
+    )
+    .await
+}

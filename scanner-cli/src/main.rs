@@ -33,7 +33,6 @@ mod exit {
     pub const FAILURE: u8 = 1;
     // 2 is clap's usage error.
     pub const NOT_PAIRED: u8 = 3;
-    pub const UNSUPPORTED: u8 = 4;
     pub const KIOSK_REFUSED: u8 = 5;
     pub const UNREACHABLE: u8 = 6;
     pub const SCAN_REFUSED: u8 = 7;
@@ -45,7 +44,7 @@ mod exit {
     version,
     about = "Sponsor kiosk client for Consentry: pair with an event, scan badges, see your leads",
     after_help = "Exit codes: 0 success (a queued offline scan included); 1 failure; 2 usage error; \
-                  3 not paired; 4 not supported by this release; 5 this kiosk was revoked or its \
+                  3 not paired; 5 this kiosk was revoked or its \
                   token expired (pair again); 6 server unreachable; 7 a scanned badge was refused.\n\
                   A badge becomes a lead only if its attendee consented to your company; \
                   a refused scan leaves no trace of the person."
@@ -104,7 +103,7 @@ enum Command {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Export this booth's consented leads.
+    /// Export this booth's consented leads to a CSV file (with a progress bar).
     Export {
         /// Destination CSV file.
         #[arg(long)]
@@ -407,13 +406,77 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             );
             Ok(exit::OK)
         }
-        Command::Export { .. } => {
-            eprintln!(
-                "consentry-scan: `export` needs the server's export API, which this release does not include yet; use `leads --csv`"
-            );
-            Ok(exit::UNSUPPORTED)
-        }
+        Command::Export { csv } => export(&client, &path, &csv).await,
     }
+}
+
+/// Download the sponsor's consented leads as CSV into `target`, with a progress bar. The file
+/// holds personal data: it is written privately (0600) and appears only once complete.
+async fn export(client: &reqwest::Client, path: &Path, target: &Path) -> Result<u8, Fail> {
+    use std::io::Write as _;
+    let pairing = require_pairing(path)?;
+    let total = api::lead_count(client, &pairing).await?;
+    let mut response = api::export_csv(client, &pairing).await?;
+    let partial = target.with_extension("csv.partial");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&partial).map_err(|e| {
+        Fail(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", partial.display()),
+        )
+    })?;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} leads")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // Records end in CRLF; the first line is the header.
+    let mut lines: u64 = 0;
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(Fail(
+                    exit::UNREACHABLE,
+                    "the export was interrupted; nothing was saved".into(),
+                ));
+            }
+        };
+        file.write_all(&chunk).map_err(|e| {
+            Fail(
+                exit::FAILURE,
+                format!("cannot write {}: {e}", partial.display()),
+            )
+        })?;
+        lines += chunk.windows(2).filter(|w| w == b"\r\n").count() as u64;
+        bar.set_position(lines.saturating_sub(1));
+    }
+    file.sync_all().map_err(anyhow::Error::from)?;
+    std::fs::rename(&partial, target).map_err(|e| {
+        Fail(
+            exit::FAILURE,
+            format!("cannot write {}: {e}", target.display()),
+        )
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "exported {} leads to {}",
+        lines.saturating_sub(1),
+        target.display()
+    );
+    Ok(exit::OK)
 }
 
 /// Upload queued scans, marking each done as soon as the server has answered it.

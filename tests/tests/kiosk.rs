@@ -308,6 +308,26 @@ async fn a_kiosk_scans_photos_and_a_usb_stream_and_only_consent_makes_a_lead() {
         (Some(5), Some("Call back"))
     );
 
+    // The booth's own export: only the consented lead, in a private file.
+    let exported = dir.path().join("booth-leads.csv");
+    let out = consentry_scan(
+        &config,
+        &["export", "--csv", exported.to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 1 leads"));
+    let csv = std::fs::read_to_string(&exported).unwrap();
+    assert!(csv.contains("yes@example.org") && !csv.contains("no@example.org"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&exported).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
     // A forged badge.
     let tampered = {
         let token = yes["badge"]["token"].as_str().unwrap();

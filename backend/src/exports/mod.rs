@@ -87,6 +87,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(organiser_csv))
         .routes(routes!(organiser_json))
+        .routes(routes!(organiser_zip))
         .routes(routes!(kiosk_csv))
         .routes(routes!(kiosk_json))
 }
@@ -239,16 +240,77 @@ struct Spec {
     format: Format,
 }
 
-/// Produce the export into `tx`, batch by batch. Returns the number of leads sent.
+type Chunks = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// Where an export's bytes go. `false` means the client went away: stop.
+trait Sink {
+    async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<bool>;
+}
+
+/// Straight to the response body.
+struct BodySink<'a>(&'a Chunks);
+
+impl Sink for BodySink<'_> {
+    async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<bool> {
+        Ok(self.0.send(Ok(Bytes::from(bytes))).await.is_ok())
+    }
+}
+
+/// A `Write` whose bytes are taken out after each write: lets a synchronous zip writer stream.
+#[derive(Clone, Default)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("buffer poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default()
+    }
+}
+
+/// Into the current entry of a streamed zip archive, and from there to the response body.
+struct ZipSink<'a> {
+    zip: &'a mut zip::ZipWriter<zip::write::StreamWriter<SharedBuffer>>,
+    buffer: SharedBuffer,
+    chunks: &'a Chunks,
+}
+
+impl Sink for ZipSink<'_> {
+    async fn send(&mut self, bytes: Vec<u8>) -> anyhow::Result<bool> {
+        use std::io::Write;
+        self.zip.write_all(&bytes)?;
+        let out = self.buffer.take();
+        if out.is_empty() {
+            return Ok(true);
+        }
+        Ok(self.chunks.send(Ok(Bytes::from(out))).await.is_ok())
+    }
+}
+
+/// Produce the export into `sink`, batch by batch. Returns the number of leads sent.
 async fn produce(
-    db: DatabaseConnection,
-    vault: EventVault,
+    db: &DatabaseConnection,
+    vault: &EventVault,
     spec: &Spec,
     export_id: Uuid,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    sink: &mut impl Sink,
 ) -> anyhow::Result<i64> {
     let shared = parse_shared_fields(&spec.event.shared_fields);
-    let send = |bytes: Vec<u8>| async move { tx.send(Ok(Bytes::from(bytes))).await.is_ok() };
     let opening = match spec.format {
         Format::Csv { bom } => {
             let headers: Vec<String> = shared
@@ -266,7 +328,7 @@ async fn produce(
         }
         Format::Json => b"[".to_vec(),
     };
-    if !send(opening).await {
+    if !sink.send(opening).await? {
         return Ok(0);
     }
     let mut sent: i64 = 0;
@@ -283,14 +345,14 @@ async fn produce(
         let batch = query
             .order_by_asc(leads::entity::Column::Id)
             .limit(BATCH)
-            .all(&db)
+            .all(db)
             .await?;
         let Some(last) = batch.last() else { break };
         after = Some(last.id);
         let ids: Vec<Uuid> = batch.iter().map(|l| l.registration_id).collect();
         let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
             .filter(registration::Column::Id.is_in(ids))
-            .all(&db)
+            .all(db)
             .await?
             .into_iter()
             .map(|r| (r.id, r))
@@ -300,7 +362,7 @@ async fn produce(
             let Some(r) = registrations.get(&lead.registration_id) else {
                 continue;
             };
-            let details = registrations::open_details(&vault, r)?;
+            let details = registrations::open_details(vault, r)?;
             let annotations: Annotations = match &lead.annotations {
                 Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)?,
                 None => Annotations::default(),
@@ -329,7 +391,7 @@ async fn produce(
                 registration_id: Set(*rid),
             }
         }))
-        .exec_without_returning(&db)
+        .exec_without_returning(db)
         .await?;
         let bytes = match spec.format {
             Format::Csv { .. } => csv_bytes(exported.iter().map(|(_, l)| csv_row(l, &shared)))?,
@@ -344,24 +406,26 @@ async fn produce(
             }
         };
         sent += i64::try_from(exported.len()).unwrap_or(0);
-        if !send(bytes).await {
+        if !sink.send(bytes).await? {
             break;
         }
     }
     if spec.format == Format::Json {
-        send(b"\n]\n".to_vec()).await;
+        sink.send(b"\n]\n".to_vec()).await?;
     }
     Ok(sent)
 }
 
-/// Start an export and answer with its stream.
-async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
-    let now = state.clock.now();
-    let vault = EventVault::load(&state.db, &state.keys.master, spec.event.id).await?;
-    let (actor_kind, actor_id, actor) = match spec.requester {
+fn requester_parts(requester: Requester) -> (&'static str, Uuid, audit::Actor) {
+    match requester {
         Requester::Organiser(id) => ("organiser", id, audit::Actor::Organiser(id)),
         Requester::Kiosk(id) => ("kiosk", id, audit::Actor::Kiosk(id)),
-    };
+    }
+}
+
+/// The export's own row, written before any data leaves.
+async fn open_record(db: &DatabaseConnection, spec: &Spec, now: OffsetDateTime) -> ApiResult<Uuid> {
+    let (actor_kind, actor_id, _) = requester_parts(spec.requester);
     let export_id = Uuid::now_v7();
     entity::export::ActiveModel {
         id: Set(export_id),
@@ -373,57 +437,51 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
         row_count: Set(0),
         created_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
+    Ok(export_id)
+}
 
-    let file_name = format!(
-        "{}-{}-leads.{}",
-        spec.event.slug,
-        file_slug(&spec.sponsor.name),
-        spec.format.name()
-    );
-    let content_type = match spec.format {
-        Format::Csv { .. } => "text/csv; charset=utf-8",
-        Format::Json => "application/json",
-    };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let db = state.db.clone();
-    tokio::spawn(async move {
-        let result = produce(db.clone(), vault, &spec, export_id, &tx).await;
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(%export_id, error = %e, "export failed");
-                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
-                return;
-            }
-        };
-        let finished = entity::export::Entity::update_many()
-            .col_expr(
-                entity::export::Column::RowCount,
-                sea_orm::sea_query::Expr::value(rows),
-            )
-            .filter(entity::export::Column::Id.eq(export_id))
-            .exec(&db)
-            .await;
-        let audited = audit::record(
-            &db,
-            audit::Entry {
-                organisation_id: spec.event.organisation_id,
-                event_id: Some(spec.event.id),
-                actor,
-                action: audit::Action::LeadsExported,
-                subject_id: Some(export_id),
-                count: Some(rows),
-            },
-            now,
+/// After the last byte: the row count, and the audit entry.
+async fn close_record(
+    db: &DatabaseConnection,
+    spec: &Spec,
+    export_id: Uuid,
+    rows: i64,
+    now: OffsetDateTime,
+) -> Result<(), sea_orm::DbErr> {
+    entity::export::Entity::update_many()
+        .col_expr(
+            entity::export::Column::RowCount,
+            sea_orm::sea_query::Expr::value(rows),
         )
-        .await;
-        if let Err(e) = finished.and(audited) {
-            tracing::error!(%export_id, error = %e, "export not fully recorded");
-        }
-        tracing::info!(%export_id, rows, "leads exported");
-    });
+        .filter(entity::export::Column::Id.eq(export_id))
+        .exec(db)
+        .await?;
+    audit::record(
+        db,
+        audit::Entry {
+            organisation_id: spec.event.organisation_id,
+            event_id: Some(spec.event.id),
+            actor: requester_parts(spec.requester).2,
+            action: audit::Action::LeadsExported,
+            subject_id: Some(export_id),
+            count: Some(rows),
+        },
+        now,
+    )
+    .await?;
+    tracing::info!(%export_id, rows, "leads exported");
+    Ok(())
+}
+
+/// A streamed download: `content_type`, `file_name`, and the bytes the producer sends.
+fn download(
+    content_type: &'static str,
+    file_name: &str,
+    export_ids: &[Uuid],
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> Response {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
@@ -434,10 +492,112 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    if let Ok(value) = HeaderValue::from_str(&export_id.to_string()) {
+    let ids = export_ids
+        .iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    if let Ok(value) = HeaderValue::from_str(&ids) {
         headers.insert("x-export-id", value);
     }
-    Ok(response)
+    response
+}
+
+/// Start one sponsor's export and answer with its stream.
+async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
+    let now = state.clock.now();
+    let vault = EventVault::load(&state.db, &state.keys.master, spec.event.id).await?;
+    let export_id = open_record(&state.db, &spec, now).await?;
+    let file_name = format!(
+        "{}-{}-leads.{}",
+        spec.event.slug,
+        file_slug(&spec.sponsor.name),
+        spec.format.name()
+    );
+    let content_type = match spec.format {
+        Format::Csv { .. } => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        match produce(&db, &vault, &spec, export_id, &mut BodySink(&tx)).await {
+            Ok(rows) => {
+                if let Err(e) = close_record(&db, &spec, export_id, rows, now).await {
+                    tracing::error!(%export_id, error = %e, "export not fully recorded");
+                }
+            }
+            Err(e) => {
+                tracing::error!(%export_id, error = %e, "export failed");
+                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+            }
+        }
+    });
+    Ok(download(content_type, &file_name, &[export_id], rx))
+}
+
+/// Every sponsor's export of an event in one zip archive, one CSV per sponsor, streamed.
+async fn export_zip(state: &AppState, specs: Vec<Spec>, event_slug: &str) -> ApiResult<Response> {
+    let now = state.clock.now();
+    let Some(first) = specs.first() else {
+        return Err(ApiError::NotFound);
+    };
+    let vault = EventVault::load(&state.db, &state.keys.master, first.event.id).await?;
+    let mut records = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let id = open_record(&state.db, &spec, now).await?;
+        records.push((spec, id));
+    }
+    let ids: Vec<Uuid> = records.iter().map(|(_, id)| *id).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let buffer = SharedBuffer::default();
+        let mut zip = zip::ZipWriter::new_stream(buffer.clone());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (spec, export_id) in &records {
+            let name = format!("{}-leads.csv", file_slug(&spec.sponsor.name));
+            let produced = match zip.start_file(name, options) {
+                Ok(()) => {
+                    let mut sink = ZipSink {
+                        zip: &mut zip,
+                        buffer: buffer.clone(),
+                        chunks: &tx,
+                    };
+                    produce(&db, &vault, spec, *export_id, &mut sink).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            match produced {
+                Ok(rows) => {
+                    if let Err(e) = close_record(&db, spec, *export_id, rows, now).await {
+                        tracing::error!(%export_id, error = %e, "export not fully recorded");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(%export_id, error = %e, "export failed");
+                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
+                }
+            }
+        }
+        match zip.finish() {
+            Ok(_) => {
+                let _ = tx.send(Ok(Bytes::from(buffer.take()))).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "zip archive not finished");
+                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+            }
+        }
+    });
+    Ok(download(
+        "application/zip",
+        &format!("{event_slug}-leads.zip"),
+        &ids,
+        rx,
+    ))
 }
 
 async fn organiser_spec(
@@ -535,6 +695,39 @@ async fn organiser_json(
 ) -> ApiResult<Response> {
     let spec = organiser_spec(&state, &auth, event_id, sponsor_id, Format::Json).await?;
     export(&state, spec).await
+}
+
+/// Every sponsor's consented leads of one event: a zip archive with one CSV per sponsor (the
+/// same rules and columns as the single CSV). Each sponsor's file is an export of its own in the
+/// recipient record and the audit log.
+#[utoipa::path(
+    get, path = "/events/{event}/leads.zip", tag = "exports",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(("event" = Uuid, Path, description = "The event id"), CsvOptions),
+    responses(
+        (status = 200, description = "Zip archive, streamed", content_type = "application/zip"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Absent, another organisation's, or without sponsors", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn organiser_zip(
+    State(state): State<AppState>,
+    auth: OrganiserAuth,
+    ApiPath(event_id): ApiPath<Uuid>,
+    ApiQuery(options): ApiQuery<CsvOptions>,
+) -> ApiResult<Response> {
+    let event = crate::events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    let specs = sponsors::list_for_event(&state.db, event_id)
+        .await?
+        .into_iter()
+        .map(|sponsor| Spec {
+            event: event.clone(),
+            sponsor,
+            requester: Requester::Organiser(auth.organiser_id),
+            format: Format::Csv { bom: options.bom },
+        })
+        .collect();
+    export_zip(&state, specs, &event.slug).await
 }
 
 /// This kiosk's own sponsor's consented leads as CSV (the same rules as the organiser's export).

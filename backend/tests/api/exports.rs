@@ -487,3 +487,73 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_zip_holds_one_consented_csv_per_sponsor() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let response = app
+        .get(
+            &f.event.organiser.token,
+            &format!("/api/v1/events/{}/leads.zip", f.event.id),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"summit-leads.zip\""
+    );
+    assert_eq!(
+        response.headers()["x-export-id"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .count(),
+        3
+    );
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "acme-analytics-leads.csv",
+            "globex-cloud-leads.csv",
+            "initech-security-leads.csv"
+        ]
+    );
+    let mut acme = String::new();
+    archive
+        .by_name("acme-analytics-leads.csv")
+        .unwrap()
+        .read_to_string(&mut acme)
+        .unwrap();
+    let lines: Vec<&str> = acme.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{acme}");
+    assert!(lines[1].contains("yes@example.org"));
+    let mut globex = String::new();
+    archive
+        .by_name("globex-cloud-leads.csv")
+        .unwrap()
+        .read_to_string(&mut globex)
+        .unwrap();
+    assert_eq!(
+        globex.split("\r\n").filter(|l| !l.is_empty()).count(),
+        1,
+        "header only"
+    );
+    let stranger = app.organiser("Stranger").await;
+    let theirs = app
+        .get(
+            &stranger.token,
+            &format!("/api/v1/events/{}/leads.zip", f.event.id),
+        )
+        .await;
+    assert_problem(theirs, 404, "not_found").await;
+}

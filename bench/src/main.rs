@@ -40,6 +40,9 @@ struct Cli {
     /// Stop each phase after this many seconds even if requests remain.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     max_seconds: u64,
+    /// The server's process id, to report its memory (Linux /proc) around each phase.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Sponsors of the benchmark event.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=50))]
     sponsors: u16,
@@ -67,6 +70,23 @@ enum Phase {
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         kiosks: u16,
     },
+    /// Seed `leads` consenting attendees, scan each once, then time the organiser's streamed CSV
+    /// export of the sponsor's leads (give --server-pid to see its memory).
+    Exports {
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        leads: u32,
+    },
+}
+
+/// `VmRSS` and `VmHWM` of a process, in MiB (Linux).
+fn memory_mib(pid: Option<u32>) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 /// Refuse anything but loopback: this tool generates load and must never point elsewhere.
@@ -251,14 +271,15 @@ fn registration(i: usize, notice_version: i64, opt_ins: &[String]) -> serde_json
     })
 }
 
-/// Register `count` attendees, the even ones consenting to the first sponsor; returns
-/// (consenting badges, refusing badges).
+/// Register `count` attendees, those for whom `consents(i)` holds consenting to the first
+/// sponsor; returns (consenting badges, refusing badges).
 async fn seed_attendees(
     client: &reqwest::Client,
     base: &str,
     setup: &Setup,
     count: usize,
     concurrency: usize,
+    consents: fn(usize) -> bool,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let url = format!("{base}/api/v1/events/{}/registrations", setup.slug);
     let next = Arc::new(AtomicUsize::new(0));
@@ -273,7 +294,8 @@ async fn seed_attendees(
                 if i >= count {
                     break;
                 }
-                let opt_ins = if i.is_multiple_of(2) {
+                let consenting = consents(i);
+                let opt_ins = if consenting {
                     vec![sponsor.clone()]
                 } else {
                     Vec::new()
@@ -288,7 +310,7 @@ async fn seed_attendees(
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                badges.push((i.is_multiple_of(2), badge));
+                badges.push((consenting, badge));
             }
             anyhow::Ok(badges)
         }));
@@ -403,8 +425,15 @@ async fn main() -> anyhow::Result<()> {
             scans,
             kiosks,
         } => {
-            let (yes, no) =
-                seed_attendees(&client, &base, &setup, attendees as usize, concurrency).await?;
+            let (yes, no) = seed_attendees(
+                &client,
+                &base,
+                &setup,
+                attendees as usize,
+                concurrency,
+                |i| i.is_multiple_of(2),
+            )
+            .await?;
             let kiosks = Arc::new(pair_kiosks(&client, &base, &setup, kiosks).await?);
             println!(
                 "seeded {} consenting and {} refusing attendees, {} kiosks",
@@ -449,6 +478,68 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .print();
+        }
+        Phase::Exports { leads } => {
+            let (yes, _) =
+                seed_attendees(&client, &base, &setup, leads as usize, concurrency, |_| {
+                    true
+                })
+                .await?;
+            let kiosk = pair_kiosks(&client, &base, &setup, 1).await?.remove(0);
+            let badges = Arc::new(yes);
+            let (client2, url) = (client.clone(), format!("{base}/api/v1/scans"));
+            let seeded = badges.len();
+            run_phase(
+                "seed scans",
+                seeded,
+                concurrency,
+                Duration::from_secs(3600),
+                move |i| {
+                    client2
+                        .post(&url)
+                        .bearer_auth(&kiosk)
+                        .json(&scan_body(&badges[i], uuid::Uuid::new_v4()))
+                },
+            )
+            .await
+            .print();
+            let before = memory_mib(cli.server_pid);
+            let started = Instant::now();
+            let mut response = client
+                .get(format!(
+                    "{base}/api/v1/events/{}/sponsors/{}/leads.csv",
+                    setup.event_id, setup.sponsors[0]
+                ))
+                .bearer_auth(&setup.token)
+                .timeout(Duration::from_secs(3600))
+                .send()
+                .await?
+                .error_for_status()?;
+            let (mut bytes, mut lines, mut peak_rss) =
+                (0usize, 0usize, before.map_or(0.0, |m| m.0));
+            while let Some(chunk) = response.chunk().await? {
+                bytes += chunk.len();
+                lines += chunk.windows(2).filter(|w| w == b"\r\n").count();
+                if let Some((rss, _)) = memory_mib(cli.server_pid) {
+                    peak_rss = peak_rss.max(rss);
+                }
+            }
+            let elapsed = started.elapsed();
+            println!(
+                "export         {:>8} leads {:>8.1} MiB {:>8.2} s {:>9.0} leads/s",
+                lines.saturating_sub(1),
+                bytes as f64 / 1_048_576.0,
+                elapsed.as_secs_f64(),
+                lines.saturating_sub(1) as f64 / elapsed.as_secs_f64().max(1e-9),
+            );
+            if let (Some((rss_before, _)), Some((rss_after, hwm))) =
+                (before, memory_mib(cli.server_pid))
+            {
+                println!(
+                    "server memory  RSS before {rss_before:.1} MiB, highest seen during {peak_rss:.1} MiB (+{:.1}), after {rss_after:.1} MiB, process peak {hwm:.1} MiB",
+                    peak_rss - rss_before
+                );
+            }
         }
     }
     Ok(())

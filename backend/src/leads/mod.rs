@@ -214,21 +214,34 @@ pub async fn record_scan(
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("lead".into()))
 }
 
-/// A sponsor's visible leads: consent still granted, processing not restricted.
+/// A sponsor's visible leads: consent still granted, processing not restricted. Both checks are
+/// correlated `EXISTS` lookups by primary key (`consent_grants (registration_id, purpose)`,
+/// `registrations (id)`), so their cost follows the leads read, not the size of the event.
 pub fn visible(sponsor_id: Uuid) -> Expr {
     let consented = Query::select()
-        .column(grant::Column::RegistrationId)
+        .expr(Expr::val(1))
         .from(grant::Entity)
-        .and_where(Expr::col(grant::Column::Purpose).eq(Purpose::Sponsor(sponsor_id).to_string()))
+        .and_where(
+            Expr::col((grant::Entity, grant::Column::RegistrationId))
+                .equals((entity::Entity, entity::Column::RegistrationId)),
+        )
+        .and_where(
+            Expr::col((grant::Entity, grant::Column::Purpose))
+                .eq(Purpose::Sponsor(sponsor_id).to_string()),
+        )
         .to_owned();
     let restricted = Query::select()
-        .column(registration::Column::Id)
+        .expr(Expr::val(1))
         .from(registration::Entity)
-        .and_where(Expr::col(registration::Column::RestrictedAt).is_not_null())
+        .and_where(
+            Expr::col((registration::Entity, registration::Column::Id))
+                .equals((entity::Entity, entity::Column::RegistrationId)),
+        )
+        .and_where(
+            Expr::col((registration::Entity, registration::Column::RestrictedAt)).is_not_null(),
+        )
         .to_owned();
-    Expr::col(entity::Column::RegistrationId)
-        .in_subquery(consented)
-        .and(Expr::col(entity::Column::RegistrationId).not_in_subquery(restricted))
+    Expr::exists(consented).and(Expr::exists(restricted).not())
 }
 
 /// Views of `leads`, opening each registration's details once.

@@ -9,6 +9,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_registration;
 mod m20261123_000003_kiosks_scans_leads;
 mod m20261123_000004_exports_audit;
+mod m20261123_000005_leads_keyset_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_registration::Migration),
             Box::new(m20261123_000003_kiosks_scans_leads::Migration),
             Box::new(m20261123_000004_exports_audit::Migration),
+            Box::new(m20261123_000005_leads_keyset_index::Migration),
         ]
     }
 }

@@ -168,10 +168,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "ready (new password)"
         };
         println!("demo {verb}:");
-        println!("  organiser console: {}/admin", config.public_url);
+        println!(
+            "  organiser login:   POST {}/api/v1/auth/login",
+            config.public_url
+        );
         println!("  login:             {} / {}", login.email, login.password);
         println!(
-            "  event page:        {}/e/{}",
+            "  public event:      {}/api/v1/events/{}",
             config.public_url, login.event_slug
         );
         println!("  API docs:          {}/api/docs", config.public_url);

@@ -175,6 +175,17 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiE
     .map_err(|_| invalid_query())
 }
 
+/// The `(offset, limit)` of a 1-based `page` of `per_page` items, `per_page` at most `max`.
+pub fn page_window(page: u64, per_page: u64, max: u64) -> Result<(u64, u64), ApiError> {
+    if page == 0 || !(1..=max).contains(&per_page) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!("page starts at 1; per_page is 1 to {max}."),
+        });
+    }
+    Ok(((page - 1).saturating_mul(per_page), per_page))
+}
+
 fn invalid_query() -> ApiError {
     ApiError::BadRequest {
         code: "invalid_query",

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::{
     auth::OrganiserAuth,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiResult, Problem},
     events,
-    extract::{ApiPath, ApiQuery},
+    extract::{ApiPath, ApiQuery, page_window},
     state::AppState,
 };
 
@@ -203,12 +203,7 @@ async fn page_of(
     mut query: Select<entity::Entity>,
     filter: AuditFilter,
 ) -> ApiResult<AuditPage> {
-    if filter.page == 0 || !(1..=500).contains(&filter.per_page) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "page starts at 1; per_page is 1 to 500.".into(),
-        });
-    }
+    let (offset, limit) = page_window(filter.page, filter.per_page, 500)?;
     if let Some(action) = filter.action {
         query = query.filter(entity::Column::Action.eq(action.as_str()));
     }
@@ -228,8 +223,8 @@ async fn page_of(
     let rows = query
         .order_by_desc(entity::Column::At)
         .order_by_desc(entity::Column::Id)
-        .offset((filter.page - 1) * filter.per_page)
-        .limit(filter.per_page)
+        .offset(offset)
+        .limit(limit)
         .all(&state.db)
         .await?;
     Ok(AuditPage {

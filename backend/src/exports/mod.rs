@@ -185,21 +185,9 @@ pub struct ExportedLead {
 }
 
 fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
-    let contact = &lead.contact;
     let mut row: Vec<String> = shared
         .iter()
-        .map(|f| {
-            let value = match f {
-                ContactField::FirstName => &contact.first_name,
-                ContactField::LastName => &contact.last_name,
-                ContactField::Email => &contact.email,
-                ContactField::Company => &contact.company,
-                ContactField::JobTitle => &contact.job_title,
-                ContactField::Phone => &contact.phone,
-                ContactField::Country => &contact.country,
-            };
-            neutralise(value.as_deref().unwrap_or_default())
-        })
+        .map(|f| neutralise(lead.contact.field(*f).unwrap_or_default()))
         .collect();
     row.extend([
         rfc3339(lead.first_scanned_at),

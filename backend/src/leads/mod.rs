@@ -27,7 +27,7 @@ use crate::{
         entity as event,
         rules::{ContactField, parse_shared_fields},
     },
-    extract::{ApiJson, ApiPath, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery, page_window},
     kiosks::KioskAuth,
     registrations::{self, entity::registration, rules::ContactDetails},
     state::AppState,
@@ -117,6 +117,20 @@ pub struct LeadContact {
     pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+}
+
+impl LeadContact {
+    pub fn field(&self, field: ContactField) -> Option<&str> {
+        match field {
+            ContactField::FirstName => self.first_name.as_deref(),
+            ContactField::LastName => self.last_name.as_deref(),
+            ContactField::Email => self.email.as_deref(),
+            ContactField::Company => self.company.as_deref(),
+            ContactField::JobTitle => self.job_title.as_deref(),
+            ContactField::Phone => self.phone.as_deref(),
+            ContactField::Country => self.country.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -317,12 +331,7 @@ async fn list_leads(
     auth: KioskAuth,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<LeadPage>> {
-    if page.page == 0 || !(1..=200).contains(&page.per_page) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: "page starts at 1; per_page is 1 to 200.".into(),
-        });
-    }
+    let (offset, limit) = page_window(page.page, page.per_page, 200)?;
     let event = event::Entity::find_by_id(auth.event_id)
         .one(&state.db)
         .await?
@@ -334,8 +343,8 @@ async fn list_leads(
     let leads = query
         .order_by_desc(entity::Column::LastScannedAt)
         .order_by_desc(entity::Column::Id)
-        .offset((page.page - 1) * page.per_page)
-        .limit(page.per_page)
+        .offset(offset)
+        .limit(limit)
         .all(&state.db)
         .await?;
     let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;

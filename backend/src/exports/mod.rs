@@ -2,8 +2,6 @@
 //! batches (memory stays flat however many leads), consent re-checked as each batch is read, and
 //! every registration sent recorded as received by that sponsor.
 
-use std::collections::HashMap;
-
 use axum::{
     body::{Body, Bytes},
     extract::State,
@@ -30,9 +28,7 @@ use crate::{
     },
     extract::{ApiPath, ApiQuery},
     kiosks::KioskAuth,
-    leads::{self, Annotations},
-    registrations::{self, entity::registration},
-    sponsors,
+    leads, sponsors,
     state::AppState,
     vault::EventVault,
 };
@@ -182,6 +178,21 @@ pub struct ExportedLead {
     pub rating: Option<i16>,
     pub note: Option<String>,
     pub tags: Vec<String>,
+}
+
+impl From<leads::LeadView> for ExportedLead {
+    fn from(v: leads::LeadView) -> Self {
+        Self {
+            lead_id: v.id,
+            contact: v.contact,
+            first_scanned_at: v.first_scanned_at,
+            last_scanned_at: v.last_scanned_at,
+            scan_count: v.scan_count,
+            rating: v.rating,
+            note: v.note,
+            tags: v.tags,
+        }
+    }
 }
 
 fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
@@ -337,38 +348,12 @@ async fn produce(
             .await?;
         let Some(last) = batch.last() else { break };
         after = Some(last.id);
-        let ids: Vec<Uuid> = batch.iter().map(|l| l.registration_id).collect();
-        let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
-            .filter(registration::Column::Id.is_in(ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let mut exported = Vec::with_capacity(batch.len());
-        for lead in &batch {
-            let Some(r) = registrations.get(&lead.registration_id) else {
-                continue;
-            };
-            let details = registrations::open_details(vault, r)?;
-            let annotations: Annotations = match &lead.annotations {
-                Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)?,
-                None => Annotations::default(),
-            };
-            exported.push((
-                r.id,
-                ExportedLead {
-                    lead_id: lead.id,
-                    contact: leads::shared_contact(&details, &shared),
-                    first_scanned_at: lead.first_scanned_at,
-                    last_scanned_at: lead.last_scanned_at,
-                    scan_count: lead.scan_count,
-                    rating: lead.rating,
-                    note: annotations.note,
-                    tags: annotations.tags,
-                },
-            ));
-        }
+        let exported: Vec<(Uuid, ExportedLead)> =
+            leads::views_by_registration(db, vault, &spec.event, &batch)
+                .await?
+                .into_iter()
+                .map(|(registration_id, view)| (registration_id, view.into()))
+                .collect();
         if exported.is_empty() {
             continue;
         }

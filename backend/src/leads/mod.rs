@@ -147,17 +147,22 @@ pub struct LeadView {
     pub tags: Vec<String>,
 }
 
+/// The sponsor's note and tags on `lead`, opened with the event's vault.
+pub fn open_annotations(vault: &EventVault, lead: &entity::Model) -> ApiResult<Annotations> {
+    match &lead.annotations {
+        Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed annotations are malformed"))),
+        None => Ok(Annotations::default()),
+    }
+}
+
 pub fn view(
     vault: &EventVault,
     lead: &entity::Model,
     details: &ContactDetails,
     shared: &[ContactField],
 ) -> ApiResult<LeadView> {
-    let annotations = match &lead.annotations {
-        Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed annotations are malformed")))?,
-        None => Annotations::default(),
-    };
+    let annotations = open_annotations(vault, lead)?;
     Ok(LeadView {
         id: lead.id,
         contact: shared_contact(details, shared),
@@ -265,6 +270,21 @@ pub async fn views(
     event: &event::Model,
     leads: &[entity::Model],
 ) -> ApiResult<Vec<LeadView>> {
+    Ok(views_by_registration(db, vault, event, leads)
+        .await?
+        .into_iter()
+        .map(|(_, view)| view)
+        .collect())
+}
+
+/// [`views`], each with the registration it shows (for the export's recipient record). A lead
+/// whose registration is gone is left out.
+pub async fn views_by_registration(
+    db: &impl ConnectionTrait,
+    vault: &EventVault,
+    event: &event::Model,
+    leads: &[entity::Model],
+) -> ApiResult<Vec<(Uuid, LeadView)>> {
     let ids: Vec<Uuid> = leads.iter().map(|l| l.registration_id).collect();
     let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
         .filter(registration::Column::Id.is_in(ids))
@@ -279,7 +299,7 @@ pub async fn views(
         .filter_map(|lead| registrations.get(&lead.registration_id).map(|r| (lead, r)))
         .map(|(lead, r)| {
             let details = registrations::open_details(vault, r)?;
-            view(vault, lead, &details, &shared)
+            Ok((r.id, view(vault, lead, &details, &shared)?))
         })
         .collect()
 }
@@ -437,11 +457,7 @@ async fn annotate_lead(
         .await?
         .ok_or(ApiError::NotFound)?;
     let vault = EventVault::load(&txn, &state.keys.master, event.id).await?;
-    let mut annotations: Annotations = match &lead.annotations {
-        Some(sealed) => serde_json::from_slice(&vault.open(lead.id, sealed)?)
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed annotations are malformed")))?,
-        None => Annotations::default(),
-    };
+    let mut annotations = open_annotations(&vault, &lead)?;
     if let Some(note) = note {
         annotations.note = note.filter(|n| !n.is_empty());
     }

@@ -187,13 +187,6 @@ impl BadgeKeyCache {
         }
         Ok(keys)
     }
-
-    /// Forget an event's keys (they were destroyed).
-    pub fn forget(&self, event_id: Uuid) {
-        if let Ok(mut map) = self.events.write() {
-            map.remove(&event_id);
-        }
-    }
 }
 
 /// The public key with this `kid`, of whichever event: tells a genuine badge of another event

@@ -396,10 +396,10 @@ async fn change_consents(
 
 fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
     let mut response = Response::new(body.into());
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    no_store(response)
 }
 
 /// My badge's QR code as PNG.

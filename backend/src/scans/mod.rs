@@ -30,11 +30,11 @@ use crate::{
     badges::token::{self as badge, BadgeRejection},
     consents::{Purpose, entity::grant},
     error::{ApiError, ApiResult, Problem, is_unique_violation},
-    events::{entity as event, rules::parse_shared_fields},
+    events::entity as event,
     extract::ApiJson,
     kiosks::{self, KioskAuth},
     leads::{self, LeadView},
-    registrations::{self, entity::registration},
+    registrations::entity::registration,
     state::AppState,
     vault::EventVault,
 };
@@ -225,17 +225,10 @@ async fn lead_view(
     lead: &leads::entity::Model,
 ) -> ApiResult<LeadView> {
     let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
-    let registration = registration::Entity::find_by_id(lead.registration_id)
-        .one(&state.db)
+    leads::views(&state.db, &vault, event, std::slice::from_ref(lead))
         .await?
-        .ok_or(ApiError::NotFound)?;
-    let details = registrations::open_details(&vault, &registration)?;
-    leads::view(
-        &vault,
-        lead,
-        &details,
-        &parse_shared_fields(&event.shared_fields),
-    )
+        .pop()
+        .ok_or(ApiError::NotFound)
 }
 
 /// Decide and record once. `Ok(None)` means another request with the same client scan id won a

@@ -11,8 +11,10 @@ use crate::{
     config::{HttpConfig, ServeArgs, StoreArgs},
     crypto::{self, MasterKey},
     db, demo, http,
+    keystore::{self, Keystore},
     mail::Mailer,
     organisers::{self, OrganisationChoice},
+    retention::{self, Purger},
     state::AppState,
 };
 
@@ -52,6 +54,26 @@ pub enum Command {
     /// Manage organiser accounts.
     #[command(subcommand)]
     Organiser(OrganiserCommand),
+    /// Show which events' attendee data is due for purging and when, and purge what is due now.
+    /// `consentry serve` does this by itself every few minutes; this is for operators and cron.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only print what is due and when; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Decide what is due as of this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_timestamp)]
+    pub as_of: Option<time::OffsetDateTime>,
+}
+
+fn parse_timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "expected an RFC 3339 time such as 2027-01-01T12:00:00Z".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,13 +126,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(store) => {
-            let db = open_store(&store).await?;
+            let (db, keystore) = open_stores(&store).await?;
+            keystore.db.close().await.ok();
             db.close().await.ok();
             println!("migrations applied");
             Ok(())
         }
         Command::Organiser(OrganiserCommand::Create(args)) => create_organiser(args).await,
         Command::Organiser(OrganiserCommand::SetPassword(args)) => set_password(args).await,
+        Command::Purge(args) => purge(args).await,
     }
 }
 
@@ -120,6 +144,18 @@ async fn open_store(store: &StoreArgs) -> anyhow::Result<sea_orm::DatabaseConnec
     let db = db::connect(&store.database_url(), store.db_max_connections).await?;
     db::migrate(&db).await?;
     Ok(db)
+}
+
+/// The main database and the key store, both migrated.
+async fn open_stores(store: &StoreArgs) -> anyhow::Result<(sea_orm::DatabaseConnection, Keystore)> {
+    let db = open_store(store).await?;
+    let keystore = keystore::open(
+        &db,
+        store.keystore_url().as_deref(),
+        store.db_max_connections,
+    )
+    .await?;
+    Ok((db, keystore))
 }
 
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -136,7 +172,7 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let db = open_store(&args.store).await?;
+    let (db, keystore) = open_stores(&args.store).await?;
     let master = MasterKey::load_or_create(
         &args.store.master_key_path(),
         args.store.may_create_master_key(),
@@ -151,7 +187,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => Mailer::smtp(url, &args.mail.mail_from)?,
         None => Mailer::outbox(args.store.data_dir.join("outbox"), &args.mail.mail_from)?,
     };
-    let state = AppState::new(db.clone(), clock.clone(), master, config.clone(), mailer);
+    let state = AppState::new(
+        db.clone(),
+        keystore.clone(),
+        clock.clone(),
+        master,
+        config.clone(),
+        mailer,
+    );
 
     if args.disable_rate_limits {
         tracing::warn!("rate limits are disabled: use this only for load tests on loopback");
@@ -161,7 +204,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %bound, database = db::backend_name(&db), "listening");
 
     if args.demo {
-        let login = demo::seed(&db, &state.keys.master, clock.now()).await?;
+        let login = demo::seed(&db, &keystore, &state.keys.master, clock.now()).await?;
         let verb = if login.created {
             "created"
         } else {
@@ -190,11 +233,88 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    let served = http::serve(listener, state, http::shutdown_signal()).await;
+    // One shutdown signal for the HTTP server and the purge loop.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let purger = Purger::new(db.clone(), keystore.clone(), clock.clone())
+        .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf));
+    let purging = tokio::spawn(retention::run_periodically(
+        purger,
+        Duration::from_secs(args.purge_interval_secs),
+        stopping.clone(),
+    ));
+    let shutdown = {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    };
+    tokio::spawn(async move {
+        http::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let served = http::serve(listener, state, shutdown).await;
     housekeeping.abort();
+    if purging.await.is_err() {
+        tracing::error!("the purge loop ended abnormally");
+    }
+    keystore.db.close().await.ok();
     db.close().await.ok();
     served.context("server failed")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    let (db, keystore) = open_stores(&args.store).await?;
+    let clock: Arc<dyn Clock> = match args.as_of {
+        Some(at) => Arc::new(crate::clock::FixedClock::new(at)),
+        None => Arc::new(SystemClock),
+    };
+    let now = clock.now();
+    let outbox = args.store.data_dir.join("outbox");
+    let purger = Purger::new(db.clone(), keystore.clone(), clock).with_outbox(Some(outbox));
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let schedule = purger.schedule().await?;
+    println!("as of {}", now.format(fmt)?);
+    if schedule.is_empty() {
+        println!("no event holds attendee data");
+    }
+    for s in &schedule {
+        println!(
+            "{:<8} {}  due {}  {} registrations  ({})",
+            s.stage.as_str(),
+            s.slug,
+            s.due_at.format(fmt)?,
+            s.registrations,
+            s.event_id,
+        );
+    }
+    if !args.dry_run {
+        // Ctrl-C stops between two batches; the next run resumes.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            http::shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let report = purger.run_once(&stopping).await?;
+        for p in &report.purged {
+            println!("purged {}: {} registrations", p.event_id, p.registrations);
+        }
+        if report.busy > 0 {
+            println!(
+                "{} due events are being purged by another instance",
+                report.busy
+            );
+        }
+        if report.stopped {
+            println!("stopped early; run again to resume");
+        }
+        if report.purged.is_empty() && report.busy == 0 && !report.stopped {
+            println!("nothing was due");
+        }
+    }
+    keystore.db.close().await.ok();
+    db.close().await.ok();
     Ok(())
 }
 

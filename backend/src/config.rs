@@ -18,6 +18,13 @@ pub struct StoreArgs {
     #[arg(long, env = "CONSENTRY_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Key store URL: where each event's data key and badge keys live, apart from the data they
+    /// protect, so that backups of the main database become unreadable once an event is purged.
+    /// Defaults to `keys.db` in the data directory with SQLite, and to the main database with
+    /// PostgreSQL (give a database of its own there).
+    #[arg(long, env = "CONSENTRY_KEYSTORE_URL", hide_env_values = true)]
+    pub keystore_url: Option<String>,
+
     /// Maximum database connections per process (default: 4 for SQLite, 16 for PostgreSQL).
     #[arg(long, env = "CONSENTRY_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
@@ -52,6 +59,17 @@ impl StoreArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| db::default_sqlite_url(&self.data_dir))
+    }
+
+    /// The key store's URL; `None` means the main database.
+    pub fn keystore_url(&self) -> Option<String> {
+        if self.keystore_url.is_some() {
+            return self.keystore_url.clone();
+        }
+        self.database_url
+            .as_deref()
+            .is_none_or(|url| url.starts_with("sqlite:"))
+            .then(|| crate::keystore::default_sqlite_url(&self.data_dir))
     }
 
     pub fn master_key_path(&self) -> PathBuf {
@@ -102,6 +120,11 @@ pub struct ServeArgs {
     /// Turn every rate limit off. Only for load tests against a server on loopback.
     #[arg(long, env = "CONSENTRY_DISABLE_RATE_LIMITS")]
     pub disable_rate_limits: bool,
+
+    /// How often the retention purge looks for events whose attendee data is due, in seconds.
+    #[arg(long, env = "CONSENTRY_PURGE_INTERVAL_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub purge_interval_secs: u64,
 
     /// Longest time one request may take, in seconds.
     #[arg(long, env = "CONSENTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30,

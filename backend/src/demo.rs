@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     crypto::{self, MasterKey},
     events::{self, rules},
+    keystore::Keystore,
     organisers::{self, OrganisationChoice},
     sponsors::{self, SponsorSettings},
 };
@@ -33,6 +34,7 @@ pub struct DemoLogin {
 /// printed by this start is always the one that works.
 pub async fn seed(
     db: &DatabaseConnection,
+    keystore: &Keystore,
     master: &MasterKey,
     now: OffsetDateTime,
 ) -> anyhow::Result<DemoLogin> {
@@ -82,7 +84,7 @@ pub async fn seed(
     })
     .map_err(|e| anyhow::anyhow!("demo event is invalid: {}", e.detail))?;
     let txn = crate::db::begin_write(db).await?;
-    let event = events::insert_event(&txn, organisation_id, master, settings, now)
+    let event = events::insert_event(&txn, keystore, organisation_id, master, settings, now)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the demo event: {e}"))?;
 

@@ -193,6 +193,15 @@ fn invalid_query() -> ApiError {
     }
 }
 
+/// For PATCH bodies: tells a field left out (`None`) from one set to `null` (`Some(None)`), which
+/// clears it.
+pub fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    use serde::Deserialize;
+    Option::<String>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

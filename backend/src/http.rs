@@ -114,6 +114,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(registrations::router())
         .merge(badges::router())
         .merge(rights::router())
+        .merge(rights::notices::router())
         .merge(kiosks::router())
         .merge(scans::router())
         .merge(leads::router())

@@ -1,8 +1,10 @@
 //! Consentry: privacy-aware event registration and badge scanning.
 //!
 //! One module per capability (`organisers`, `events`, `sponsors`, `registrations`, `consents`,
-//! `badges`, `rights`, `kiosks`, `scans`, `leads`), each holding its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`, `extract`, `auth`,
-//! `clock`, `crypto`, `db`, `http`, `mail`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
+//! `badges`, `rights`, `kiosks`, `scans`, `leads`, `exports`, `audit`, `retention`), each holding
+//! its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`,
+//! `extract`, `auth`, `clock`, `crypto`, `db`, `http`, `keystore`, `mail`, `rate_limit`,
+//! `validation`, `vault`). See docs/ARCHITECTURE.md.
 
 pub mod audit;
 pub mod auth;
@@ -19,12 +21,14 @@ pub mod events;
 pub mod exports;
 pub mod extract;
 pub mod http;
+pub mod keystore;
 pub mod kiosks;
 pub mod leads;
 pub mod mail;
 pub mod organisers;
 pub mod rate_limit;
 pub mod registrations;
+pub mod retention;
 pub mod rights;
 pub mod scans;
 pub mod sponsors;

@@ -13,6 +13,8 @@ use uuid::Uuid;
 /// A message to one person about one event.
 pub struct Mail {
     pub event_id: Uuid,
+    /// The registration the mail is about, so that an erasure can remove it from the outbox.
+    pub registration_id: Option<Uuid>,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -26,7 +28,8 @@ pub struct MailAttachment {
 }
 
 enum Transport {
-    /// `.eml` files under `DIR/<event id>/`, so an event's mails can be purged with the event.
+    /// `.eml` files under `DIR/<event id>/`, named `<registration id>.<mail id>.eml`, so that an
+    /// event's mails go with its purge and an attendee's with their erasure.
     Outbox(PathBuf),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
@@ -87,11 +90,14 @@ impl Mailer {
     /// Send `mail`. The error says what failed, never to whom or what.
     pub async fn send(&self, mail: Mail) -> anyhow::Result<()> {
         let event_id = mail.event_id;
+        let about = mail
+            .registration_id
+            .map_or_else(|| "event".to_owned(), |id| id.to_string());
         let message = self.message(mail)?;
         match &self.transport {
             Transport::Outbox(dir) => {
                 let dir = dir.join(event_id.to_string());
-                let path = dir.join(format!("{}.eml", Uuid::now_v7()));
+                let path = dir.join(format!("{about}.{}.eml", Uuid::now_v7()));
                 let bytes = message.formatted();
                 tokio::task::spawn_blocking(move || write_private(&dir, &path, &bytes))
                     .await
@@ -101,6 +107,27 @@ impl Mailer {
                 transport.send(message).await.map_err(|e| {
                     anyhow::anyhow!("SMTP delivery failed: {}", smtp_error_kind(&e))
                 })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove from the outbox every mail about `registration_id`. Mail already handed to an SMTP
+    /// server is out of reach.
+    pub async fn forget(&self, event_id: Uuid, registration_id: Uuid) -> anyhow::Result<()> {
+        let Transport::Outbox(dir) = &self.transport else {
+            return Ok(());
+        };
+        let dir = dir.join(event_id.to_string());
+        let prefix = format!("{registration_id}.");
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                tokio::fs::remove_file(entry.path()).await?;
             }
         }
         Ok(())
@@ -154,6 +181,7 @@ mod tests {
         mailer
             .send(Mail {
                 event_id,
+                registration_id: None,
                 to: "ada@example.org".into(),
                 subject: "Hello".into(),
                 text: "Body text".into(),

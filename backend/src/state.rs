@@ -10,6 +10,7 @@ use crate::{
     clock::Clock,
     config::HttpConfig,
     crypto::{KeyPurpose, MasterKey},
+    keystore::Keystore,
     mail::Mailer,
     rate_limit::RateLimits,
 };
@@ -17,6 +18,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where event data keys and badge keys live: see [`crate::keystore`].
+    pub keystore: Keystore,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<Keys>,
     pub config: Arc<HttpConfig>,
@@ -28,6 +31,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         db: DatabaseConnection,
+        keystore: Keystore,
         clock: Arc<dyn Clock>,
         master: MasterKey,
         config: HttpConfig,
@@ -35,6 +39,7 @@ impl AppState {
     ) -> Self {
         Self {
             db,
+            keystore,
             clock,
             keys: Arc::new(Keys::new(master)),
             limits: Arc::new(RateLimits::new(config.rate_limits)),

@@ -1,10 +1,11 @@
-//! The event dashboard: counts and rates only, never a person.
+//! The event dashboard: counts and rates only, never a person. After the purge it shows the
+//! aggregates the purge kept.
 
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::Serialize;
@@ -22,6 +23,7 @@ use crate::{
     extract::ApiPath,
     leads,
     registrations::entity::registration,
+    retention,
     scans::entity::counter,
     sponsors,
     state::AppState,
@@ -42,6 +44,9 @@ pub struct EventStats {
     /// When this event's personal data will be purged.
     #[serde(with = "time::serde::rfc3339")]
     pub purge_due_at: OffsetDateTime,
+    /// When the purge removed the attendee data; from then on the counts are the ones it kept.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub purged_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +71,72 @@ fn rate(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Counts over an event's attendee rows: what the dashboard shows, and what the purge keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttendeeCounts {
+    pub registrations: u64,
+    pub marketing_opt_ins: u64,
+    /// Current opt-ins per sponsor.
+    pub opt_ins: BTreeMap<Uuid, u64>,
+    /// Leads per sponsor.
+    pub leads: BTreeMap<Uuid, u64>,
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Count the event's registrations, opt-ins and leads from the attendee rows themselves.
+pub async fn attendee_counts(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+) -> Result<AttendeeCounts, sea_orm::DbErr> {
+    let registrations = registration::Entity::find()
+        .filter(registration::Column::EventId.eq(event_id))
+        .count(db)
+        .await?;
+    let of_event = Query::select()
+        .column(registration::Column::Id)
+        .from(registration::Entity)
+        .and_where(Expr::col(registration::Column::EventId).eq(event_id))
+        .to_owned();
+    let grants = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::Purpose)
+        .column_as(Expr::col(grant::Column::RegistrationId).count(), "n")
+        .filter(Expr::col(grant::Column::RegistrationId).in_subquery(of_event))
+        .group_by(grant::Column::Purpose)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?;
+    let mut counts = AttendeeCounts {
+        registrations,
+        ..AttendeeCounts::default()
+    };
+    for (purpose, n) in grants {
+        match purpose.parse::<Purpose>() {
+            Ok(Purpose::Marketing) => counts.marketing_opt_ins = to_u64(n),
+            Ok(Purpose::Sponsor(id)) => {
+                counts.opt_ins.insert(id, to_u64(n));
+            }
+            Err(_) => {}
+        }
+    }
+    counts.leads = leads::entity::Entity::find()
+        .select_only()
+        .column(leads::entity::Column::SponsorId)
+        .column_as(Expr::col(leads::entity::Column::Id).count(), "n")
+        .filter(leads::entity::Column::EventId.eq(event_id))
+        .group_by(leads::entity::Column::SponsorId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, n)| (id, to_u64(n)))
+        .collect();
+    Ok(counts)
+}
+
 /// Registrations, opt-in rates per sponsor and for marketing, scans accepted and refused by reason
 /// per sponsor, leads and exports per sponsor, and the purge date.
 #[utoipa::path(
@@ -85,41 +156,15 @@ async fn event_stats(
 ) -> ApiResult<Json<EventStats>> {
     let event = events::find_owned(&state.db, auth.organisation_id, event_id).await?;
     let db = &state.db;
-    let registrations = registration::Entity::find()
-        .filter(registration::Column::EventId.eq(event_id))
-        .count(db)
-        .await?;
-    let of_event = Query::select()
-        .column(registration::Column::Id)
-        .from(registration::Entity)
-        .and_where(Expr::col(registration::Column::EventId).eq(event_id))
-        .to_owned();
-    let grants: BTreeMap<String, i64> = grant::Entity::find()
-        .select_only()
-        .column(grant::Column::Purpose)
-        .column_as(Expr::col(grant::Column::RegistrationId).count(), "n")
-        .filter(Expr::col(grant::Column::RegistrationId).in_subquery(of_event))
-        .group_by(grant::Column::Purpose)
-        .into_tuple::<(String, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let attendees = match event.registrations_at_purge {
+        Some(_) => retention::kept_counts(db, &event).await?,
+        None => attendee_counts(db, event_id).await?,
+    };
+    let registrations = attendees.registrations;
     let counters = counter::Entity::find()
         .filter(counter::Column::EventId.eq(event_id))
         .all(db)
         .await?;
-    let lead_counts: BTreeMap<Uuid, i64> = leads::entity::Entity::find()
-        .select_only()
-        .column(leads::entity::Column::SponsorId)
-        .column_as(Expr::col(leads::entity::Column::Id).count(), "n")
-        .filter(leads::entity::Column::EventId.eq(event_id))
-        .group_by(leads::entity::Column::SponsorId)
-        .into_tuple::<(Uuid, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
     let export_counts: BTreeMap<Uuid, i64> = exports::entity::export::Entity::find()
         .select_only()
         .column(exports::entity::export::Column::SponsorId)
@@ -137,7 +182,7 @@ async fn event_stats(
         .await?
         .into_iter()
         .map(|s| {
-            let opt_ins = count(grants.get(&Purpose::Sponsor(s.id).to_string()));
+            let opt_ins = attendees.opt_ins.get(&s.id).copied().unwrap_or(0);
             let mut scans_accepted = 0;
             let mut scans_refused = BTreeMap::new();
             for c in counters.iter().filter(|c| c.sponsor_id == s.id) {
@@ -151,7 +196,7 @@ async fn event_stats(
             SponsorStats {
                 opt_ins,
                 opt_in_rate: rate(opt_ins, registrations),
-                leads: count(lead_counts.get(&s.id)),
+                leads: attendees.leads.get(&s.id).copied().unwrap_or(0),
                 exports: count(export_counts.get(&s.id)),
                 scans_accepted,
                 scans_refused,
@@ -160,7 +205,7 @@ async fn event_stats(
             }
         })
         .collect();
-    let marketing = count(grants.get(&Purpose::Marketing.to_string()));
+    let marketing = attendees.marketing_opt_ins;
     Ok(Json(EventStats {
         registrations,
         marketing_opt_ins: marketing,
@@ -171,5 +216,6 @@ async fn event_stats(
             .map(|n| u64::try_from(*n).unwrap_or(0))
             .sum(),
         purge_due_at: purge_due_at(event.ends_at, event.retention_days),
+        purged_at: event.purged_at,
     }))
 }

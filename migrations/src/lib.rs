@@ -10,6 +10,9 @@ mod m20261123_000002_registration;
 mod m20261123_000003_kiosks_scans_leads;
 mod m20261123_000004_exports_audit;
 mod m20261123_000005_leads_keyset_index;
+mod m20261123_000006_retention;
+
+mod k20261123_000001_keystore;
 
 pub struct Migrator;
 
@@ -22,6 +25,22 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_kiosks_scans_leads::Migration),
             Box::new(m20261123_000004_exports_audit::Migration),
             Box::new(m20261123_000005_leads_keyset_index::Migration),
+            Box::new(m20261123_000006_retention::Migration),
         ]
+    }
+}
+
+/// The key store's schema, tracked in its own table so that it can live in the main database or
+/// in a database of its own.
+pub struct KeystoreMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for KeystoreMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(k20261123_000001_keystore::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("keystore_migrations").into_iden()
     }
 }

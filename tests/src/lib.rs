@@ -41,10 +41,13 @@ impl TestDatabase {
             Ok(admin_url) if admin_url.starts_with("postgres") => {
                 let name = format!("consentry_test_{}", Uuid::new_v4().simple());
                 let admin = consentry::db::connect(&admin_url, Some(1)).await.unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .unwrap();
+                // The main database and, apart from it, the key store.
+                for db in [name.clone(), format!("{name}_keys")] {
+                    admin
+                        .execute_unprepared(&format!("CREATE DATABASE \"{db}\""))
+                        .await
+                        .unwrap();
+                }
                 admin.close().await.ok();
                 let (base, _) = admin_url.rsplit_once('/').unwrap();
                 Self {
@@ -68,11 +71,26 @@ impl TestDatabase {
             .unwrap_or_else(|| consentry::db::default_sqlite_url(data_dir))
     }
 
-    /// `--database-url` arguments for a `consentry` command, if any.
+    /// The key store's URL: `keys.db` in `data_dir`, or a PostgreSQL database of its own.
+    pub fn keystore_url_in(&self, data_dir: &Path) -> String {
+        match &self.url {
+            Some(url) => format!("{url}_keys"),
+            None => consentry::keystore::default_sqlite_url(data_dir),
+        }
+    }
+
+    /// `--database-url` and `--keystore-url` arguments for a `consentry` command, if any.
     pub fn args(&self) -> Vec<String> {
         self.url
             .iter()
-            .flat_map(|url| ["--database-url".to_owned(), url.clone()])
+            .flat_map(|url| {
+                [
+                    "--database-url".to_owned(),
+                    url.clone(),
+                    "--keystore-url".to_owned(),
+                    format!("{url}_keys"),
+                ]
+            })
             .collect()
     }
 }
@@ -90,11 +108,13 @@ impl Drop for TestDatabase {
                 .unwrap();
             rt.block_on(async {
                 if let Ok(admin) = consentry::db::connect(&admin_url, Some(1)).await {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
+                    for db in [name.clone(), format!("{name}_keys")] {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
                     admin.close().await.ok();
                 }
             });

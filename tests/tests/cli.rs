@@ -364,3 +364,89 @@ fn help_documents_every_command_and_setting() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn consentry_purge_shows_what_is_due_and_purges_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo"], 5);
+    let public: Value = client()
+        .get(server.url("/api/v1/events/consentry-demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let registered = client()
+        .post(server.url("/api/v1/events/consentry-demo/registrations"))
+        .json(&json!({
+            "first_name": "Grace", "last_name": "Hopper", "email": "grace@example.org",
+            "age_confirmed": true, "notice_version": public["privacy_notice_version"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    assert!(server.terminate().success());
+    let outbox = dir.path().join("outbox");
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    let stdout = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let far = "2099-01-01T00:00:00Z";
+
+    let dry = consentry(&["purge", "--dry-run"], &db, dir.path(), "");
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let text = stdout(&dry);
+    assert!(
+        text.contains("kept")
+            && text.contains("consentry-demo")
+            && text.contains("1 registrations"),
+        "{text}"
+    );
+    let dry = consentry(&["purge", "--dry-run", "--as-of", far], &db, dir.path(), "");
+    let text = stdout(&dry);
+    assert!(
+        text.contains("due") && text.contains("consentry-demo"),
+        "{text}"
+    );
+    // A dry run changes nothing; a real run now finds nothing due.
+    let now = consentry(&["purge"], &db, dir.path(), "");
+    assert!(now.status.success());
+    let text = stdout(&now);
+    assert!(
+        text.contains("1 registrations") && text.contains("nothing was due"),
+        "{text}"
+    );
+
+    let bad = consentry(&["purge", "--as-of", "next tuesday"], &db, dir.path(), "");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+
+    let purged = consentry(&["purge", "--as-of", far], &db, dir.path(), "");
+    assert!(
+        purged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&purged.stderr)
+    );
+    assert!(stdout(&purged).contains("purged"), "{}", stdout(&purged));
+    assert!(
+        stdout(&purged).contains(": 1 registrations"),
+        "{}",
+        stdout(&purged)
+    );
+    assert_eq!(
+        std::fs::read_dir(&outbox).unwrap().count(),
+        0,
+        "the event's mails went too"
+    );
+    let after = consentry(&["purge", "--dry-run"], &db, dir.path(), "");
+    assert!(
+        stdout(&after).contains("no event holds attendee data"),
+        "{}",
+        stdout(&after)
+    );
+}

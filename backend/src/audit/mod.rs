@@ -55,8 +55,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub enum Actor {
     Organiser(Uuid),
     Kiosk(Uuid),
-    /// The attendee, through the manage link (by registration id).
-    Attendee(Uuid),
+    /// The attendee, through the manage link. Not named by id: the log outlives the registration,
+    /// and an id kept here would tie the sponsor of a consent to a person's pseudonym after the
+    /// purge. The consent ledger (purged with the registration) holds who.
+    Attendee,
     /// The server itself (the retention purge).
     System,
 }
@@ -66,15 +68,15 @@ impl Actor {
         match self {
             Self::Organiser(_) => "organiser",
             Self::Kiosk(_) => "kiosk",
-            Self::Attendee(_) => "attendee",
+            Self::Attendee => "attendee",
             Self::System => "system",
         }
     }
 
     fn id(self) -> Option<Uuid> {
         match self {
-            Self::Organiser(id) | Self::Kiosk(id) | Self::Attendee(id) => Some(id),
-            Self::System => None,
+            Self::Organiser(id) | Self::Kiosk(id) => Some(id),
+            Self::Attendee | Self::System => None,
         }
     }
 }

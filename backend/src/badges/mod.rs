@@ -143,7 +143,7 @@ async fn badge_keys(
     ApiPath(slug): ApiPath<String>,
 ) -> ApiResult<Response> {
     let event = events::find_public(&state.db, &slug).await?;
-    let keys = public_keys(&state.db, event.id).await?;
+    let keys = public_keys(&state.keystore.db, event.id).await?;
     let mut response = Json(token::jwks(&keys)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -71,7 +71,7 @@ pub async fn set(
         audit::Entry {
             organisation_id: context.organisation_id,
             event_id: Some(context.event_id),
-            actor: audit::Actor::Attendee(context.registration_id),
+            actor: audit::Actor::Attendee,
             action: if granted {
                 audit::Action::ConsentGranted
             } else {

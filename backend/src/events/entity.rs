@@ -25,6 +25,16 @@ pub struct Model {
     pub shared_fields: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
+    /// Set once the purge has kept its aggregates and destroyed the event's keys.
+    pub purge_started_at: Option<TimeDateTimeWithTimeZone>,
+    /// Set once no attendee row of the event remains.
+    pub purged_at: Option<TimeDateTimeWithTimeZone>,
+    /// The purger working on this event, and until when its claim holds.
+    pub purge_lease_owner: Option<Uuid>,
+    pub purge_lease_until: Option<TimeDateTimeWithTimeZone>,
+    /// Anonymous aggregates the purge keeps for the dashboard.
+    pub registrations_at_purge: Option<i64>,
+    pub marketing_opt_ins_at_purge: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

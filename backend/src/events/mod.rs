@@ -25,6 +25,7 @@ use crate::{
     badges,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     extract::{ApiJson, ApiPath},
+    keystore::Keystore,
     state::AppState,
     vault::EventVault,
 };
@@ -62,9 +63,11 @@ pub async fn find_public(db: &impl ConnectionTrait, slug: &str) -> ApiResult<ent
 }
 
 /// Insert an event with its keys: the data key that seals attendee data and the first badge
-/// signing key. Run it in a transaction: an event never exists without its keys.
+/// signing key. Run it in a transaction: an event never exists without its keys. A separate key
+/// store is written at once; if the transaction then fails, the keys left there seal nothing.
 pub async fn insert_event(
     db: &impl ConnectionTrait,
+    keystore: &Keystore,
     organisation_id: Uuid,
     master: &crate::crypto::MasterKey,
     settings: EventSettings,
@@ -86,11 +89,31 @@ pub async fn insert_event(
         shared_fields: Set(rules::store_shared_fields(&settings.shared_fields)),
         created_at: Set(now),
         updated_at: Set(now),
+        purge_started_at: Set(None),
+        purged_at: Set(None),
+        purge_lease_owner: Set(None),
+        purge_lease_until: Set(None),
+        registrations_at_purge: Set(None),
+        marketing_opt_ins_at_purge: Set(None),
     };
     let event = model.insert(db).await.map_err(slug_conflict)?;
-    EventVault::create(db, master, event.id, now).await?;
-    badges::create_signing_key(db, master, event.id, now).await?;
+    if keystore.separate {
+        create_keys(&keystore.db, master, event.id, now).await?;
+    } else {
+        create_keys(db, master, event.id, now).await?;
+    }
     Ok(event)
+}
+
+async fn create_keys(
+    db: &impl ConnectionTrait,
+    master: &crate::crypto::MasterKey,
+    event_id: Uuid,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    EventVault::create(db, master, event_id, now).await?;
+    badges::create_signing_key(db, master, event_id, now).await?;
+    Ok(())
 }
 
 fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
@@ -183,6 +206,9 @@ pub struct EventView {
     /// When this event's attendee personal data is purged: `ends_at + retention_days`.
     #[serde(with = "time::serde::rfc3339")]
     pub purge_due_at: OffsetDateTime,
+    /// When the purge removed the event's attendee data; absent until then.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub purged_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -194,6 +220,7 @@ impl From<entity::Model> for EventView {
         Self {
             shared_fields: rules::parse_shared_fields(&m.shared_fields),
             purge_due_at: rules::purge_due_at(m.ends_at, m.retention_days),
+            purged_at: m.purged_at,
             id: m.id,
             slug: m.slug,
             name: m.name,
@@ -267,6 +294,7 @@ async fn create_event(
     let txn = crate::db::begin_write(&state.db).await?;
     let model = insert_event(
         &txn,
+        &state.keystore,
         auth.organisation_id,
         &state.keys.master,
         settings,

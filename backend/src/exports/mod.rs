@@ -28,7 +28,7 @@ use crate::{
     },
     extract::{ApiPath, ApiQuery},
     kiosks::KioskAuth,
-    leads, sponsors,
+    leads, retention, sponsors,
     state::AppState,
     vault::EventVault,
 };
@@ -70,6 +70,8 @@ pub mod entity {
             pub export_id: Uuid,
             #[sea_orm(primary_key, auto_increment = false)]
             pub registration_id: Uuid,
+            /// The lead id the exported row carried: how the sponsor finds it in its copy.
+            pub lead_id: Option<Uuid>,
         }
 
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -358,10 +360,11 @@ async fn produce(
             continue;
         }
         // Recorded before it is sent: the record may only ever over-state who received data.
-        entity::recipient::Entity::insert_many(exported.iter().map(|(rid, _)| {
+        entity::recipient::Entity::insert_many(exported.iter().map(|(rid, lead)| {
             entity::recipient::ActiveModel {
                 export_id: Set(export_id),
                 registration_id: Set(*rid),
+                lead_id: Set(Some(lead.lead_id)),
             }
         }))
         .exec_without_returning(db)
@@ -479,7 +482,7 @@ fn download(
 /// Start one sponsor's export and answer with its stream.
 async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     let now = state.clock.now();
-    let vault = EventVault::load(&state.db, &state.keys.master, spec.event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, spec.event.id).await?;
     let export_id = open_record(&state.db, &spec, now).await?;
     let file_name = format!(
         "{}-{}-leads.{}",
@@ -515,7 +518,7 @@ async fn export_zip(state: &AppState, specs: Vec<Spec>, event_slug: &str) -> Api
     let Some(first) = specs.first() else {
         return Err(ApiError::NotFound);
     };
-    let vault = EventVault::load(&state.db, &state.keys.master, first.event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, first.event.id).await?;
     let mut records = Vec::with_capacity(specs.len());
     for spec in specs {
         let id = open_record(&state.db, &spec, now).await?;
@@ -585,6 +588,7 @@ async fn organiser_spec(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    retention::ensure_data_held(&event, state.clock.now())?;
     Ok(Spec {
         event,
         sponsor,
@@ -602,6 +606,7 @@ async fn kiosk_spec(state: &AppState, auth: &KioskAuth, format: Format) -> ApiRe
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    retention::ensure_data_held(&event, state.clock.now())?;
     Ok(Spec {
         event,
         sponsor,

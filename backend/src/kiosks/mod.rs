@@ -12,7 +12,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -47,6 +48,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn token_expiry(event: &event::Model) -> OffsetDateTime {
     let purge = events::rules::purge_due_at(event.ends_at, event.retention_days);
     purge.max(event.ends_at + Duration::days(1))
+}
+
+/// Revoke every kiosk of an event and void its open pairing codes (the purge does this: nothing is
+/// left to scan or list).
+pub async fn revoke_all_of_event(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), sea_orm::DbErr> {
+    entity::Entity::update_many()
+        .col_expr(entity::Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            entity::Column::PairingCodeHash,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(entity::Column::EventId.eq(event_id))
+        .filter(entity::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// A paired, unrevoked kiosk, from its Bearer token. Every kiosk endpoint takes this.
@@ -361,7 +382,7 @@ async fn kiosk_info(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let keys = badges::public_keys(&state.db, event.id).await?;
+    let keys = badges::public_keys(&state.keystore.db, event.id).await?;
     let info = KioskInfo {
         kiosk_id: kiosk.id,
         event: KioskEvent {

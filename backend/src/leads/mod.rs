@@ -356,6 +356,7 @@ async fn list_leads(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    crate::retention::ensure_data_held(&event, state.clock.now())?;
     let query = entity::Entity::find()
         .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
         .filter(visible(auth.sponsor_id));
@@ -367,7 +368,7 @@ async fn list_leads(
         .limit(limit)
         .all(&state.db)
         .await?;
-    let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
     let leads = views(&state.db, &vault, &event, &leads).await?;
     audit::record(
         &state.db,
@@ -396,15 +397,9 @@ async fn list_leads(
 pub struct LeadAnnotation {
     /// 0–5.
     pub rating: Option<i16>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
     pub note: Option<Option<String>>,
     pub tags: Option<Vec<String>>,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Rate a lead, add a note and tags.
@@ -456,7 +451,8 @@ async fn annotate_lead(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let vault = EventVault::load(&txn, &state.keys.master, event.id).await?;
+    crate::retention::ensure_data_held(&event, state.clock.now())?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
     let mut annotations = open_annotations(&vault, &lead)?;
     if let Some(note) = note {
         annotations.note = note.filter(|n| !n.is_empty());

@@ -175,6 +175,7 @@ async fn resend_manage_link(
         existing.id,
         Mail {
             event_id: event.id,
+            registration_id: Some(existing.id),
             to: details.email,
             subject: format!("Your registration for {}", event.name),
             text,
@@ -280,7 +281,7 @@ async fn register(
         country: request.country,
     })?;
 
-    let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
     let email_index = vault.email_index(&details.email);
     let already_registered = || ApiError::Conflict {
         code: "already_registered",
@@ -352,7 +353,7 @@ async fn register(
         consents::set(&txn, &context, Purpose::Marketing, true, &hash).await?;
         granted.push(Purpose::Marketing);
     }
-    let signer = badges::current_signer(&txn, &state.keys.master, event.id).await?;
+    let signer = badges::current_signer(&state.keystore.db, &state.keys.master, event.id).await?;
     let badge_token = badges::badge_token(&signer, badge_id, event.id, now)?;
     txn.commit().await?;
     tracing::info!(%registration_id, event_id = %event.id, "registered");
@@ -364,6 +365,7 @@ async fn register(
         registration_id,
         Mail {
             event_id: event.id,
+            registration_id: Some(registration_id),
             to: details.email.clone(),
             subject: format!("Your registration for {}", event.name),
             text: confirmation_text(&event, &details, &manage_url, &sponsor_names),

@@ -1,5 +1,7 @@
 //! The attendee's own page behind the secret manage link: what is held about them, their badge,
-//! and each consent, which they can grant or withdraw one by one or all at once.
+//! and each consent, which they can grant or withdraw one by one or all at once; a full copy of
+//! their data, correction, restriction and erasure (`data`); and the erasure notices organisers
+//! pass on to sponsors (`notices`).
 //!
 //! Possession of the link is the identity. The token travels only in the URL path, which is never
 //! logged (spans carry the route template) and never leaves as a referrer (`no-referrer`).
@@ -37,9 +39,14 @@ use crate::{
     vault::EventVault,
 };
 
+mod data;
+pub mod notices;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(me))
+        .routes(routes!(me, data::correct_details, data::erase))
+        .routes(routes!(data::export_my_data))
+        .routes(routes!(data::restrict, data::lift_restriction))
         .routes(routes!(change_consents))
         .routes(routes!(badge_png))
         .routes(routes!(badge_svg))
@@ -84,8 +91,13 @@ pub struct Holder {
 }
 
 /// Resolve a manage token. Lookup is by the token's SHA-256; the stored hash is compared again in
-/// constant time. An unknown token is a plain 404.
-pub async fn resolve(db: &impl ConnectionTrait, token: &str) -> ApiResult<Holder> {
+/// constant time. An unknown token is a plain 404, and so is the token of an event whose data is
+/// due for purging: from that instant on the data is treated as gone.
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Holder> {
     if token.len() != 43 {
         return Err(ApiError::NotFound);
     }
@@ -105,6 +117,9 @@ pub async fn resolve(db: &impl ConnectionTrait, token: &str) -> ApiResult<Holder
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if !crate::retention::stage_of(&event, now).data_available() {
+        return Err(ApiError::NotFound);
+    }
     Ok(Holder {
         registration,
         event,
@@ -113,7 +128,7 @@ pub async fn resolve(db: &impl ConnectionTrait, token: &str) -> ApiResult<Holder
 
 async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResult<Holder> {
     state.limits.manage_per_ip.check(&ip)?;
-    resolve(&state.db, token).await
+    resolve(&state.db, token, state.clock.now()).await
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -131,6 +146,9 @@ pub struct MyRegistration {
     pub registration_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
+    /// Set while processing is restricted (`POST /me/{token}/restriction`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub restricted_at: Option<OffsetDateTime>,
     pub event: MyEvent,
     pub details: ContactDetails,
     /// Every purpose of this event and whether it is granted now.
@@ -138,6 +156,8 @@ pub struct MyRegistration {
     /// Every grant and withdrawal, oldest first.
     pub consent_history: Vec<ConsentRecord>,
     pub badge: BadgeView,
+    /// Sponsors that received my data in an export, and when.
+    pub recipients: Vec<notices::Recipient>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -192,7 +212,7 @@ impl From<consents::entity::ledger::Model> for ConsentRecord {
 
 /// The badge token of a holder.
 async fn holder_badge_token(state: &AppState, h: &Holder) -> ApiResult<String> {
-    let signer = badges::current_signer(&state.db, &state.keys.master, h.event.id).await?;
+    let signer = badges::current_signer(&state.keystore.db, &state.keys.master, h.event.id).await?;
     badges::badge_token(
         &signer,
         h.registration.badge_id,
@@ -235,30 +255,35 @@ async fn my_registration(
     h: Holder,
     manage_token: &str,
 ) -> ApiResult<MyRegistration> {
-    let vault = EventVault::load(&state.db, &state.keys.master, h.event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let token = holder_badge_token(state, &h).await?;
     let png = render::qr_png(&token)?;
     let consents = my_consents(&state.db, &h.event, h.registration.id).await?;
     let history = consents::history(&state.db, h.registration.id).await?;
-    let e = h.event;
     Ok(MyRegistration {
         registration_id: h.registration.id,
         registered_at: h.registration.created_at,
+        restricted_at: h.registration.restricted_at,
         details,
         consents,
         consent_history: history.into_iter().map(ConsentRecord::from).collect(),
         badge: BadgeView::new(token, &png, &state.config.public_url, manage_token),
-        event: MyEvent {
-            shared_fields: events::rules::parse_shared_fields(&e.shared_fields),
-            data_deleted_at: events::rules::purge_due_at(e.ends_at, e.retention_days),
-            slug: e.slug,
-            name: e.name,
-            venue: e.venue,
-            starts_at: e.starts_at,
-            ends_at: e.ends_at,
-        },
+        recipients: notices::recipients_of(&state.db, h.event.id, h.registration.id).await?,
+        event: my_event(&h.event),
     })
+}
+
+fn my_event(e: &event::Model) -> MyEvent {
+    MyEvent {
+        shared_fields: events::rules::parse_shared_fields(&e.shared_fields),
+        data_deleted_at: events::rules::purge_due_at(e.ends_at, e.retention_days),
+        slug: e.slug.clone(),
+        name: e.name.clone(),
+        venue: e.venue.clone(),
+        starts_at: e.starts_at,
+        ends_at: e.ends_at,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,7 +480,7 @@ async fn badge_printable(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Response> {
     let h = holder(&state, ip, &token).await?;
-    let vault = EventVault::load(&state.db, &state.keys.master, h.event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let badge = holder_badge_token(&state, &h).await?;
     let svg = render::printable_svg(&render::PrintedBadge {

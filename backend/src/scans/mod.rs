@@ -108,12 +108,12 @@ async fn decide(
     // A badge of another event names that event's key: look it up among all keys with that kid.
     let keys = state
         .badge_keys
-        .get(&state.db, event.id, Some(&kid))
+        .get(&state.keystore.db, event.id, Some(&kid))
         .await?;
     let claims = if keys.iter().any(|k| k.kid == kid) {
         badge::verify(&request.badge_token, &keys, event.id)
     } else {
-        match crate::badges::key_by_kid(&state.db, &kid).await? {
+        match crate::badges::key_by_kid(&state.keystore.db, &kid).await? {
             Some(foreign) => badge::verify(&request.badge_token, &[foreign], event.id),
             None => Err(BadgeRejection::Invalid),
         }
@@ -224,7 +224,7 @@ async fn lead_view(
     event: &event::Model,
     lead: &leads::entity::Model,
 ) -> ApiResult<LeadView> {
-    let vault = EventVault::load(&state.db, &state.keys.master, event.id).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
     leads::views(&state.db, &vault, event, std::slice::from_ref(lead))
         .await?
         .pop()
@@ -296,6 +296,7 @@ async fn attempt(
         (status = 201, description = "Accepted: a lead", body = ScanResult),
         (status = 200, description = "Refused: the reason only", body = ScanResult),
         (status = 401, description = "`kiosk_revoked`, `invalid_kiosk_token`, `kiosk_token_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -308,6 +309,9 @@ async fn scan(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Kiosk tokens expire at the purge date they were issued with; a retention shortened since
+    // must hold too.
+    crate::retention::ensure_data_held(&event, state.clock.now())?;
     for _ in 0..3 {
         let previous = request::Entity::find_by_id((auth.kiosk_id, request.client_scan_id))
             .one(&state.db)

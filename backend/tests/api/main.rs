@@ -12,6 +12,8 @@ mod exports;
 mod kiosks;
 mod plumbing;
 mod registration;
+mod retention;
+mod rights;
 mod scans;
 mod smtp;
 mod sponsors;

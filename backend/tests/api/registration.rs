@@ -416,13 +416,18 @@ async fn personal_data_and_manage_tokens_are_not_stored_in_clear() {
     assert_eq!(tokens.len(), 1);
     assert_ne!(tokens[0].token_hash, token);
     assert_eq!(tokens[0].token_hash, consentry::crypto::token_hash(token));
-    // The per-event data key is stored wrapped, never raw.
+    // The per-event data key is stored wrapped, never raw, and in the key store, not beside the
+    // data it seals.
     let keys = consentry::vault::entity::Entity::find()
-        .all(&app.db)
+        .all(&app.keystore.db)
         .await
         .unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0].data_key_wrapped.len() > 32);
+    assert!(app.keystore.separate);
+    for table in ["event_keys", "badge_keys"] {
+        assert_eq!(app.count(table).await, 0, "{table} in the main database");
+    }
 }
 
 #[tokio::test]

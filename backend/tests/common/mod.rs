@@ -10,6 +10,7 @@ use consentry::{
     config::HttpConfig,
     crypto::{self, MasterKey},
     db,
+    keystore::{self, Keystore},
     mail::Mailer,
     organisers::{self, OrganisationChoice},
     state::AppState,
@@ -27,6 +28,9 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub db: DatabaseConnection,
+    pub keystore: Keystore,
+    /// The data directory (the SQLite files live here by default).
+    pub dir: std::path::PathBuf,
     pub clock: FixedClock,
     pub state: AppState,
     /// Where the app writes mail (`Mailer::outbox`).
@@ -54,6 +58,9 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
         .await
         .unwrap();
     db::migrate(&db).await.unwrap();
+    let keystore = keystore::open(&db, Some(&database.keystore_url_in(dir.path())), None)
+        .await
+        .unwrap();
     let clock = FixedClock::new(OffsetDateTime::now_utc());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -64,6 +71,7 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     };
     let state = AppState::new(
         db.clone(),
+        keystore.clone(),
         Arc::new(clock.clone()),
         MasterKey::generate(),
         config,
@@ -86,6 +94,8 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
             .build()
             .unwrap(),
         db,
+        keystore,
+        dir: dir.path().to_path_buf(),
         clock,
         state,
         outbox,
@@ -102,6 +112,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(
             self.db.clone(),
+            self.keystore.clone(),
             Arc::new(self.clock.clone()),
             self.state.keys.master.clone(),
             HttpConfig {
@@ -496,4 +507,116 @@ pub async fn dump_audit(app: &TestApp) -> String {
         .map(|(_, values)| values.join(" | "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+impl TestApp {
+    /// Move the clock to `at` and log `event`'s organiser in again (sessions are short-lived, so
+    /// a jump of days ends the old one).
+    pub async fn travel_to(&self, at: OffsetDateTime, event: &mut PublicEvent) {
+        self.clock.set(at);
+        let response = self.login(&event.organiser.email, PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        event.organiser.token = body["token"].as_str().unwrap().to_owned();
+    }
+
+    /// A purger over this app's database and key store, on the app's clock, clearing its outbox.
+    pub fn purger(&self) -> consentry::retention::Purger {
+        consentry::retention::Purger::new(
+            self.db.clone(),
+            self.keystore.clone(),
+            Arc::new(self.clock.clone()),
+        )
+        .with_outbox(Some(self.outbox.clone()))
+    }
+
+    /// Run one purge to its end.
+    pub async fn purge(&self) -> consentry::retention::Report {
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        self.purger().run_once(&stopping).await.unwrap()
+    }
+
+    /// The organiser's view of `event` (with `purge_due_at` and `purged_at`).
+    pub async fn event_view(&self, event: &PublicEvent) -> Value {
+        let response = self
+            .get(
+                &event.organiser.token,
+                &format!("/api/v1/events/{}", event.id),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// The organiser's dashboard figures of `event`.
+    pub async fn stats(&self, event: &PublicEvent) -> Value {
+        let response = self
+            .get(
+                &event.organiser.token,
+                &format!("/api/v1/events/{}/stats", event.id),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// When `event`'s attendee data is due for purging.
+    pub async fn purge_due_at(&self, event: &PublicEvent) -> OffsetDateTime {
+        let view = self.event_view(event).await;
+        OffsetDateTime::parse(
+            view["purge_due_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    }
+
+    /// The leads `kiosk`'s sponsor sees.
+    pub async fn kiosk_leads(&self, kiosk: &Kiosk) -> Vec<Value> {
+        let response = self
+            .client
+            .get(self.url("/api/v1/leads"))
+            .bearer_auth(&kiosk.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["leads"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Set the sponsor's note on a lead.
+    pub async fn annotate(&self, kiosk: &Kiosk, lead_id: &str, note: &str) {
+        let response = self
+            .client
+            .patch(self.url(&format!("/api/v1/leads/{lead_id}")))
+            .bearer_auth(&kiosk.token)
+            .json(&json!({"rating": 4, "note": note}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    /// The organiser's CSV export of one sponsor's leads.
+    pub async fn export_csv(&self, event: &PublicEvent, sponsor_id: &str) -> Response {
+        self.get(
+            &event.organiser.token,
+            &format!(
+                "/api/v1/events/{}/sponsors/{sponsor_id}/leads.csv",
+                event.id
+            ),
+        )
+        .await
+    }
+
+    /// GET `path` (a manage-link path such as `/api/v1/me/{token}`) without credentials.
+    pub async fn anonymous(&self, method: reqwest::Method, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .send()
+            .await
+            .unwrap()
+    }
 }

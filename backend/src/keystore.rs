@@ -1,0 +1,124 @@
+//! The key store: each event's wrapped data key and badge signing keys, kept apart from the data
+//! they protect.
+//!
+//! Crypto-shredding only protects backups if the backup does not also hold the key. Every key here
+//! is wrapped by the master key, and the master key outlives any one event, so a backup that held
+//! both the ciphertexts and their wrapped key would stay readable after the purge. Hence the key
+//! store is its own database by default (`keys.db` beside the SQLite file): a backup of the main
+//! database holds ciphertexts only, and once the purge deletes an event's rows here nothing can
+//! open them. With PostgreSQL, point `CONSENTRY_KEYSTORE_URL` at a database of its own whose
+//! backups are kept for a shorter time than the retention; without it the keys live in the main
+//! database, which still works but loses the backup guarantee (the server says so at start).
+
+use anyhow::Context;
+use consentry_migration::{KeystoreMigrator, MigratorTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::{badges, db, vault};
+
+/// The key store's connection, and whether it is a database of its own.
+#[derive(Clone)]
+pub struct Keystore {
+    pub db: DatabaseConnection,
+    pub separate: bool,
+}
+
+/// The default key store next to a SQLite data directory.
+pub fn default_sqlite_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("keys.db").display())
+}
+
+/// Open the key store at `url`, or use the main database when there is none; apply its schema and
+/// move in any keys an older version kept in the main database.
+pub async fn open(
+    main: &DatabaseConnection,
+    url: Option<&str>,
+    max_connections: Option<u32>,
+) -> anyhow::Result<Keystore> {
+    let keystore = match url {
+        Some(url) => Keystore {
+            db: db::connect(url, max_connections)
+                .await
+                .context("cannot open the key store")?,
+            separate: true,
+        },
+        None => Keystore {
+            db: main.clone(),
+            separate: false,
+        },
+    };
+    KeystoreMigrator::up(&keystore.db, None)
+        .await
+        .context("cannot apply the key store's migrations")?;
+    if keystore.separate {
+        adopt_keys(main, &keystore.db).await?;
+    } else {
+        tracing::warn!(
+            "the key store is the main database: backups of it keep purged events readable; \
+             set CONSENTRY_KEYSTORE_URL to a database of its own"
+        );
+    }
+    Ok(keystore)
+}
+
+/// Move keys that an earlier version stored in the main database into the separate key store.
+async fn adopt_keys(
+    main: &DatabaseConnection,
+    keystore: &DatabaseConnection,
+) -> anyhow::Result<()> {
+    let data_keys = vault::entity::Entity::find().all(main).await?;
+    let signing_keys = badges::entity::Entity::find().all(main).await?;
+    if data_keys.is_empty() && signing_keys.is_empty() {
+        return Ok(());
+    }
+    for row in &data_keys {
+        vault::entity::Entity::insert(vault::entity::ActiveModel::from(row.clone()))
+            .on_conflict_do_nothing()
+            .exec(keystore)
+            .await?;
+    }
+    for row in &signing_keys {
+        badges::entity::Entity::insert(badges::entity::ActiveModel::from(row.clone()))
+            .on_conflict_do_nothing()
+            .exec(keystore)
+            .await?;
+    }
+    vault::entity::Entity::delete_many().exec(main).await?;
+    badges::entity::Entity::delete_many().exec(main).await?;
+    tracing::info!(
+        data_keys = data_keys.len(),
+        signing_keys = signing_keys.len(),
+        "moved keys from the main database into the key store"
+    );
+    Ok(())
+}
+
+/// Destroy every key of `event_id`: its data key and its badge signing keys. Afterwards nothing
+/// sealed for the event opens, and no badge of it verifies.
+pub async fn destroy_event_keys(
+    keystore: &impl ConnectionTrait,
+    event_id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    vault::entity::Entity::delete_many()
+        .filter(vault::entity::Column::EventId.eq(event_id))
+        .exec(keystore)
+        .await?;
+    badges::entity::Entity::delete_many()
+        .filter(badges::entity::Column::EventId.eq(event_id))
+        .exec(keystore)
+        .await?;
+    Ok(())
+}
+
+/// On SQLite, copy the write-ahead log into the database file and empty it, so that pages freed
+/// (and zeroed by `secure_delete`) do not survive as older copies in the log.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,617 @@
+//! Retention: every event's attendee data is purged at `ends_at + retention_days`, with no
+//! operator action, keeping only anonymous aggregates.
+//!
+//! A purge of one event goes through steps that are each committed and each safe to repeat, so
+//! that it can be interrupted anywhere and resumed by any instance with the same end state:
+//!
+//! 1. **Claim** the event: a lease on its row (`purge_lease_owner`, `purge_lease_until`), taken
+//!    with one conditional `UPDATE`, so that of several purgers on one database exactly one works
+//!    on an event; a lease that is not renewed expires and another purger takes over.
+//! 2. **Start**: keep the aggregates (registrations, opt-ins and leads per sponsor), revoke the
+//!    event's kiosks and mark the event `purge_started_at` — one transaction, done once.
+//! 3. **Shred**: delete the event's data key and badge keys from the key store. From here on no
+//!    ciphertext of the event opens, here or in any backup of the main database.
+//! 4. **Delete** scan records, then registrations with everything hanging off them, in bounded
+//!    batches, one transaction each, renewing the lease each time and pausing in between so
+//!    that scans of other events keep getting the database.
+//! 5. **Finish**: mark the event `purged_at`, release the lease, write the audit entry; then
+//!    remove its outbox mails and, on SQLite, checkpoint the write-ahead log so no copy of a
+//!    freed page survives there.
+
+pub mod rules;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration as StdDuration,
+};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use self::rules::Stage;
+use crate::{
+    audit,
+    clock::Clock,
+    consents::entity::{grant, ledger},
+    db::begin_write,
+    error::ApiError,
+    events::{entity as event, rules::purge_due_at},
+    exports::entity::recipient,
+    keystore::{self, Keystore},
+    kiosks, leads,
+    registrations::entity::{manage_token, registration},
+    scans::entity::request as scan_request,
+    stats::{self, AttendeeCounts},
+};
+
+pub mod entity {
+    /// Per-sponsor aggregates kept by the purge.
+    pub mod sponsor_aggregate {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "sponsor_aggregates")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub event_id: Uuid,
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub sponsor_id: Uuid,
+            pub opt_ins: i64,
+            pub leads: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+}
+
+use self::entity::sponsor_aggregate;
+
+/// Registrations (with their consents, tokens, leads and recipient rows) deleted per transaction.
+pub const DEFAULT_BATCH_SIZE: u64 = 500;
+/// How long a claim on an event holds without renewal.
+pub const DEFAULT_LEASE: Duration = Duration::minutes(5);
+/// Rest between batches, so that other writers (scans) get the database in between.
+pub const DEFAULT_PAUSE: StdDuration = StdDuration::from_millis(10);
+
+/// The counts a purged event keeps.
+pub async fn kept_counts(
+    db: &impl ConnectionTrait,
+    event: &event::Model,
+) -> Result<AttendeeCounts, sea_orm::DbErr> {
+    let per_sponsor = sponsor_aggregate::Entity::find()
+        .filter(sponsor_aggregate::Column::EventId.eq(event.id))
+        .all(db)
+        .await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(AttendeeCounts {
+        registrations: n(event.registrations_at_purge.unwrap_or(0)),
+        marketing_opt_ins: n(event.marketing_opt_ins_at_purge.unwrap_or(0)),
+        opt_ins: per_sponsor
+            .iter()
+            .map(|a| (a.sponsor_id, n(a.opt_ins)))
+            .collect(),
+        leads: per_sponsor
+            .iter()
+            .map(|a| (a.sponsor_id, n(a.leads)))
+            .collect(),
+    })
+}
+
+/// Where an event stands, for `consentry purge --dry-run` and the console.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub event_id: Uuid,
+    pub slug: String,
+    pub due_at: OffsetDateTime,
+    pub stage: Stage,
+    pub registrations: u64,
+}
+
+/// One event's purge, done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub event_id: Uuid,
+    pub registrations: u64,
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub purged: Vec<Purged>,
+    /// Due events another purger holds a lease on.
+    pub busy: usize,
+    /// Whether the run stopped early because it was asked to.
+    pub stopped: bool,
+}
+
+enum Outcome {
+    Purged(u64),
+    /// Another purger holds (or took over) the event.
+    Busy,
+    Stopped,
+}
+
+/// Purges due events. Several may run at once, in one process or many, on one database.
+#[derive(Clone)]
+pub struct Purger {
+    db: DatabaseConnection,
+    keystore: Keystore,
+    clock: Arc<dyn Clock>,
+    owner: Uuid,
+    outbox: Option<PathBuf>,
+    pub batch_size: u64,
+    pub lease: Duration,
+    pub pause: StdDuration,
+}
+
+impl Purger {
+    pub fn new(db: DatabaseConnection, keystore: Keystore, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            keystore,
+            clock,
+            owner: Uuid::new_v4(),
+            outbox: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+            lease: DEFAULT_LEASE,
+            pause: DEFAULT_PAUSE,
+        }
+    }
+
+    /// Also remove each purged event's mails from this outbox directory.
+    pub fn with_outbox(mut self, dir: Option<PathBuf>) -> Self {
+        self.outbox = dir;
+        self
+    }
+
+    /// Every event whose data is still held, with when it is due, soonest first.
+    pub async fn schedule(&self) -> Result<Vec<Scheduled>, sea_orm::DbErr> {
+        let now = self.clock.now();
+        let events = event::Entity::find()
+            .filter(event::Column::PurgedAt.is_null())
+            .order_by_asc(event::Column::EndsAt)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let registrations = registration::Entity::find()
+                .filter(registration::Column::EventId.eq(e.id))
+                .count(&self.db)
+                .await?;
+            out.push(Scheduled {
+                event_id: e.id,
+                due_at: purge_due_at(e.ends_at, e.retention_days),
+                stage: Stage::of(
+                    e.ends_at,
+                    e.retention_days,
+                    e.purge_started_at,
+                    e.purged_at,
+                    now,
+                ),
+                slug: e.slug,
+                registrations,
+            });
+        }
+        out.sort_by_key(|s| s.due_at);
+        Ok(out)
+    }
+
+    /// Purge every event that is due now. Stops between two batches when `stop` turns true.
+    pub async fn run_once(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Report> {
+        let now = self.clock.now();
+        // Due implies ended: select the ended ones, then apply the exact rule.
+        let candidates = event::Entity::find()
+            .filter(event::Column::PurgedAt.is_null())
+            .filter(event::Column::EndsAt.lte(now))
+            .order_by_asc(event::Column::EndsAt)
+            .all(&self.db)
+            .await?;
+        let mut report = Report::default();
+        for e in candidates {
+            if !rules::is_due(e.ends_at, e.retention_days, now) {
+                continue;
+            }
+            if *stop.borrow() {
+                report.stopped = true;
+                break;
+            }
+            match self.purge_event(&e, stop).await? {
+                Outcome::Purged(registrations) => report.purged.push(Purged {
+                    event_id: e.id,
+                    registrations,
+                }),
+                Outcome::Busy => report.busy += 1,
+                Outcome::Stopped => {
+                    report.stopped = true;
+                    break;
+                }
+            }
+        }
+        if let Some(dir) = &self.outbox {
+            sweep_outbox(&self.db, dir).await?;
+        }
+        Ok(report)
+    }
+
+    /// Take or renew the lease on `event_id`; false when another purger holds it.
+    async fn claim(
+        &self,
+        db: &impl ConnectionTrait,
+        event_id: Uuid,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let now = self.clock.now();
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::PurgeLeaseOwner, Expr::value(self.owner))
+            .col_expr(
+                event::Column::PurgeLeaseUntil,
+                Expr::value(now + self.lease),
+            )
+            .filter(event::Column::Id.eq(event_id))
+            .filter(event::Column::PurgedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(event::Column::PurgeLeaseUntil.is_null())
+                    .add(event::Column::PurgeLeaseUntil.lte(now))
+                    .add(event::Column::PurgeLeaseOwner.eq(self.owner)),
+            )
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Let go of the lease, so that another purger can resume at once.
+    async fn release(&self, event_id: Uuid) -> Result<(), sea_orm::DbErr> {
+        event::Entity::update_many()
+            .col_expr(
+                event::Column::PurgeLeaseOwner,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                event::Column::PurgeLeaseUntil,
+                Expr::value(Option::<OffsetDateTime>::None),
+            )
+            .filter(event::Column::Id.eq(event_id))
+            .filter(event::Column::PurgeLeaseOwner.eq(self.owner))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_event(
+        &self,
+        e: &event::Model,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Outcome> {
+        if !self.claim(&self.db, e.id).await? {
+            return Ok(Outcome::Busy);
+        }
+        // Read again under the lease: another purger may have finished or started it meanwhile.
+        let Some(e) = event::Entity::find_by_id(e.id).one(&self.db).await? else {
+            return Ok(Outcome::Busy);
+        };
+        if e.purged_at.is_some() {
+            return Ok(Outcome::Busy);
+        }
+        let registrations = match e.registrations_at_purge {
+            Some(n) => u64::try_from(n).unwrap_or(0),
+            None => match self.start(&e).await? {
+                Some(n) => n,
+                None => return Ok(Outcome::Busy),
+            },
+        };
+        keystore::destroy_event_keys(&self.keystore.db, e.id).await?;
+
+        loop {
+            if *stop.borrow() {
+                self.release(e.id).await?;
+                return Ok(Outcome::Stopped);
+            }
+            match self.delete_batch(e.id).await? {
+                Batch::Deleted => tokio::time::sleep(self.pause).await,
+                Batch::Empty => break,
+                Batch::LeaseLost => return Ok(Outcome::Busy),
+            }
+        }
+        if !self.finish(&e, registrations).await? {
+            return Ok(Outcome::Busy);
+        }
+        if let Some(dir) = &self.outbox {
+            remove_outbox_of(dir, e.id).await;
+        }
+        keystore::checkpoint(&self.db).await?;
+        if self.keystore.separate {
+            keystore::checkpoint(&self.keystore.db).await?;
+        }
+        tracing::info!(event_id = %e.id, registrations, "event purged");
+        Ok(Outcome::Purged(registrations))
+    }
+
+    /// Keep the aggregates, revoke the kiosks, mark the purge started. `None` if the lease was
+    /// lost.
+    async fn start(&self, e: &event::Model) -> anyhow::Result<Option<u64>> {
+        let now = self.clock.now();
+        let txn = begin_write(&self.db).await?;
+        if !self.claim(&txn, e.id).await? {
+            return Ok(None);
+        }
+        let counts = stats::attendee_counts(&txn, e.id).await?;
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut per_sponsor: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+        for sponsor in crate::sponsors::list_for_event(&txn, e.id).await? {
+            per_sponsor.insert(sponsor.id, (0, 0));
+        }
+        for (id, n) in &counts.opt_ins {
+            if let Some(entry) = per_sponsor.get_mut(id) {
+                entry.0 = *n;
+            }
+        }
+        for (id, n) in &counts.leads {
+            if let Some(entry) = per_sponsor.get_mut(id) {
+                entry.1 = *n;
+            }
+        }
+        sponsor_aggregate::Entity::delete_many()
+            .filter(sponsor_aggregate::Column::EventId.eq(e.id))
+            .exec(&txn)
+            .await?;
+        for (sponsor_id, (opt_ins, leads)) in per_sponsor {
+            sponsor_aggregate::ActiveModel {
+                event_id: Set(e.id),
+                sponsor_id: Set(sponsor_id),
+                opt_ins: Set(as_i64(opt_ins)),
+                leads: Set(as_i64(leads)),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        event::Entity::update_many()
+            .col_expr(
+                event::Column::RegistrationsAtPurge,
+                Expr::value(as_i64(counts.registrations)),
+            )
+            .col_expr(
+                event::Column::MarketingOptInsAtPurge,
+                Expr::value(as_i64(counts.marketing_opt_ins)),
+            )
+            .col_expr(event::Column::PurgeStartedAt, Expr::value(now))
+            .filter(event::Column::Id.eq(e.id))
+            .exec(&txn)
+            .await?;
+        kiosks::revoke_all_of_event(&txn, e.id, now).await?;
+        txn.commit().await?;
+        Ok(Some(counts.registrations))
+    }
+
+    /// Delete one batch: scan records first (they point at leads), then registrations with
+    /// everything that refers to them.
+    async fn delete_batch(&self, event_id: Uuid) -> anyhow::Result<Batch> {
+        let txn = begin_write(&self.db).await?;
+        if !self.claim(&txn, event_id).await? {
+            return Ok(Batch::LeaseLost);
+        }
+        let scans: Vec<(Uuid, Uuid)> = scan_request::Entity::find()
+            .select_only()
+            .column(scan_request::Column::KioskId)
+            .column(scan_request::Column::ClientScanId)
+            .filter(scan_request::Column::EventId.eq(event_id))
+            .limit(self.batch_size)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if !scans.is_empty() {
+            let mut which = Condition::any();
+            for (kiosk_id, client_scan_id) in scans {
+                which = which.add(
+                    Condition::all()
+                        .add(scan_request::Column::KioskId.eq(kiosk_id))
+                        .add(scan_request::Column::ClientScanId.eq(client_scan_id)),
+                );
+            }
+            scan_request::Entity::delete_many()
+                .filter(which)
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            return Ok(Batch::Deleted);
+        }
+        let ids: Vec<Uuid> = registration::Entity::find()
+            .select_only()
+            .column(registration::Column::Id)
+            .filter(registration::Column::EventId.eq(event_id))
+            .limit(self.batch_size)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if ids.is_empty() {
+            txn.commit().await?;
+            return Ok(Batch::Empty);
+        }
+        delete_registrations(&txn, &ids).await?;
+        txn.commit().await?;
+        Ok(Batch::Deleted)
+    }
+
+    /// Mark the event purged and write the audit entry; false if the lease was lost.
+    async fn finish(&self, e: &event::Model, registrations: u64) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        let txn = begin_write(&self.db).await?;
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::PurgedAt, Expr::value(now))
+            .col_expr(
+                event::Column::PurgeLeaseOwner,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                event::Column::PurgeLeaseUntil,
+                Expr::value(Option::<OffsetDateTime>::None),
+            )
+            .filter(event::Column::Id.eq(e.id))
+            .filter(event::Column::PurgedAt.is_null())
+            .filter(event::Column::PurgeLeaseOwner.eq(self.owner))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        audit::record(
+            &txn,
+            audit::Entry {
+                organisation_id: e.organisation_id,
+                event_id: Some(e.id),
+                actor: audit::Actor::System,
+                action: audit::Action::EventPurged,
+                subject_id: Some(e.id),
+                count: Some(i64::try_from(registrations).unwrap_or(i64::MAX)),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}
+
+enum Batch {
+    Deleted,
+    Empty,
+    LeaseLost,
+}
+
+/// Delete registrations and every row that refers to them, children first. Shared by the purge
+/// (in batches) and by an attendee's erasure (one registration).
+pub async fn delete_registrations(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<(), sea_orm::DbErr> {
+    let ids = ids.to_vec();
+    recipient::Entity::delete_many()
+        .filter(recipient::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    leads::entity::Entity::delete_many()
+        .filter(leads::entity::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    ledger::Entity::delete_many()
+        .filter(ledger::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    grant::Entity::delete_many()
+        .filter(grant::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    manage_token::Entity::delete_many()
+        .filter(manage_token::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    registration::Entity::delete_many()
+        .filter(registration::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Remove the outbox folder of `event_id`. A failure is logged: the next run's sweep retries.
+async fn remove_outbox_of(dir: &Path, event_id: Uuid) {
+    let path = dir.join(event_id.to_string());
+    match tokio::fs::remove_dir_all(&path).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(%event_id, error = %e, "cannot remove the event's outbox"),
+    }
+}
+
+/// Remove outbox folders of events that are purged or gone. Every instance runs this over its own
+/// outbox, so mails written on an instance that did not run the purge go too.
+pub async fn sweep_outbox(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<()> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        let Some(event_id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| Uuid::parse_str(name).ok())
+        else {
+            continue;
+        };
+        let held = event::Entity::find_by_id(event_id)
+            .filter(event::Column::PurgeStartedAt.is_null())
+            .count(db)
+            .await?
+            > 0;
+        if !held {
+            remove_outbox_of(dir, event_id).await;
+        }
+    }
+    Ok(())
+}
+
+/// Run the purge every `interval` until `shutdown` turns true; a run in progress stops between two
+/// batches and the next start resumes it.
+pub async fn run_periodically(
+    purger: Purger,
+    interval: StdDuration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        match purger.run_once(&shutdown).await {
+            Ok(report) if !report.purged.is_empty() || report.busy > 0 => {
+                tracing::info!(
+                    purged = report.purged.len(),
+                    busy = report.busy,
+                    "retention run finished"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention run failed; retrying next interval"),
+        }
+    }
+}
+
+/// Where the event stands in its retention.
+pub fn stage_of(e: &event::Model, now: OffsetDateTime) -> Stage {
+    Stage::of(
+        e.ends_at,
+        e.retention_days,
+        e.purge_started_at,
+        e.purged_at,
+        now,
+    )
+}
+
+/// Refuse to read or change attendee data of an event from the instant it is due: the promise
+/// holds to the second, not from whenever the next purge run comes.
+pub fn ensure_data_held(e: &event::Model, now: OffsetDateTime) -> Result<(), ApiError> {
+    if stage_of(e, now).data_available() {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict {
+            code: "data_purged",
+            field: None,
+            detail: "This event's attendee data has been deleted under its retention period."
+                .into(),
+        })
+    }
+}

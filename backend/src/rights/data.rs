@@ -1,0 +1,427 @@
+//! The attendee's rights over their data, from the manage link: a full copy (access and
+//! portability), correction, restriction of processing, and erasure.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    ConsentRecord, Holder, MyConsent, MyEvent, MyRegistration, holder, my_consents, my_event,
+    my_registration, no_store,
+    notices::{self, Recipient},
+};
+use crate::{
+    audit, consents,
+    error::{ApiError, ApiResult, Problem, is_unique_violation},
+    extract::{ApiJson, ApiPath},
+    leads,
+    rate_limit::ClientIp,
+    registrations::{
+        self,
+        entity::registration,
+        rules::{ContactDetails, SubmittedDetails},
+    },
+    retention, sponsors,
+    state::AppState,
+    vault::EventVault,
+};
+
+/// Everything Consentry holds about me, as one JSON document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyData {
+    #[serde(with = "time::serde::rfc3339")]
+    pub exported_at: OffsetDateTime,
+    pub registration: RegistrationRecord,
+    pub event: MyEvent,
+    pub consents: Vec<MyConsent>,
+    /// Every grant and withdrawal, oldest first, with the hash of the text shown.
+    pub consent_history: Vec<ConsentRecord>,
+    /// Sponsors that scanned my badge with my consent and hold me as a lead.
+    pub leads: Vec<MyLead>,
+    /// Exports that included my data: who received it, and when.
+    pub recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationRecord {
+    pub id: Uuid,
+    pub details: ContactDetails,
+    /// `web` or `api`.
+    pub channel: String,
+    /// The privacy notice version accepted at registration.
+    pub notice_version: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Set while I have restricted processing.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub restricted_at: Option<OffsetDateTime>,
+    /// The opaque id my badge carries.
+    pub badge_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyLead {
+    pub lead_id: Uuid,
+    pub sponsor_id: Uuid,
+    pub sponsor: String,
+    /// Since when the sponsor has my data.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_scanned_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_scanned_at: OffsetDateTime,
+    pub scan_count: i32,
+    /// What the sponsor noted about me.
+    pub rating: Option<i16>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A full copy of my data: registration, consents with their history, the sponsors that hold me
+/// as a lead (since when, and what they noted), and the exports that included me.
+#[utoipa::path(
+    get, path = "/me/{token}/export", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, description = "A JSON download", body = MyData),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn export_my_data(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let r = &h.registration;
+    let sponsor_names: BTreeMap<Uuid, String> = sponsors::list_for_event(&state.db, h.event.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let lead_rows = leads::entity::Entity::find()
+        .filter(leads::entity::Column::RegistrationId.eq(r.id))
+        .order_by_asc(leads::entity::Column::FirstScannedAt)
+        .all(&state.db)
+        .await?;
+    let mut my_leads = Vec::with_capacity(lead_rows.len());
+    for lead in lead_rows {
+        let annotations = leads::open_annotations(&vault, &lead)?;
+        my_leads.push(MyLead {
+            lead_id: lead.id,
+            sponsor: sponsor_names
+                .get(&lead.sponsor_id)
+                .cloned()
+                .unwrap_or_default(),
+            sponsor_id: lead.sponsor_id,
+            first_scanned_at: lead.first_scanned_at,
+            last_scanned_at: lead.last_scanned_at,
+            scan_count: lead.scan_count,
+            rating: lead.rating,
+            note: annotations.note,
+            tags: annotations.tags,
+        });
+    }
+    let data = MyData {
+        exported_at: state.clock.now(),
+        registration: RegistrationRecord {
+            id: r.id,
+            details: registrations::open_details(&vault, r)?,
+            channel: r.channel.clone(),
+            notice_version: r.notice_version,
+            registered_at: r.created_at,
+            updated_at: r.updated_at,
+            restricted_at: r.restricted_at,
+            badge_id: r.badge_id,
+        },
+        consents: my_consents(&state.db, &h.event, r.id).await?,
+        consent_history: consents::history(&state.db, r.id)
+            .await?
+            .into_iter()
+            .map(ConsentRecord::from)
+            .collect(),
+        leads: my_leads,
+        recipients: notices::recipients_of(&state.db, h.event.id, r.id).await?,
+        event: my_event(&h.event),
+    };
+    let mut response = Json(data).into_response();
+    let file_name = format!("attachment; filename=\"my-data-{}.json\"", h.event.slug);
+    if let Ok(value) = HeaderValue::from_str(&file_name) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(no_store(response))
+}
+
+/// Corrections to my details. A field left out stays; `null` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetailsChange {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub job_title: Option<Option<String>>,
+    /// E.164, e.g. `+31201234567`.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// ISO 3166-1 alpha-2, e.g. `NL`.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub country: Option<Option<String>>,
+}
+
+impl DetailsChange {
+    fn is_empty(&self) -> bool {
+        self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.email.is_none()
+            && self.company.is_none()
+            && self.job_title.is_none()
+            && self.phone.is_none()
+            && self.country.is_none()
+    }
+
+    /// The details after the change, before validation.
+    fn applied_to(self, current: ContactDetails) -> SubmittedDetails {
+        SubmittedDetails {
+            first_name: self.first_name.unwrap_or(current.first_name),
+            last_name: self.last_name.unwrap_or(current.last_name),
+            email: self.email.unwrap_or(current.email),
+            company: self.company.unwrap_or(current.company),
+            job_title: self.job_title.unwrap_or(current.job_title),
+            phone: self.phone.unwrap_or(current.phone),
+            country: self.country.unwrap_or(current.country),
+        }
+    }
+}
+
+/// Correct my details, under the same rules as registration. Sponsors that hold me as a lead, and
+/// every later export, see the corrected details.
+#[utoipa::path(
+    patch, path = "/me/{token}", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    request_body = DetailsChange,
+    responses(
+        (status = 200, body = MyRegistration),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`: another registration of this event uses the address", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`no_changes`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn correct_details(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+    ApiJson(change): ApiJson<DetailsChange>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    if change.is_empty() {
+        return Err(ApiError::invalid(
+            "no_changes",
+            "first_name",
+            "Give at least one field to correct.",
+        ));
+    }
+    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let current = registrations::open_details(&vault, &h.registration)?;
+    let corrected = registrations::rules::validate_details(change.applied_to(current))?;
+    let now = state.clock.now();
+    let email_taken = || {
+        ApiError::conflict(
+            "email_taken",
+            "email",
+            "Another registration for this event uses this address.",
+        )
+    };
+    let updated = registration::ActiveModel {
+        id: Set(h.registration.id),
+        email_index: Set(vault.email_index(&corrected.email)),
+        personal_data: Set(registrations::seal_details(
+            &vault,
+            h.registration.id,
+            &corrected,
+        )?),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&state.db)
+    .await;
+    let registration = match updated {
+        Err(e) if is_unique_violation(&e) => return Err(email_taken()),
+        other => other?,
+    };
+    tracing::info!(registration_id = %registration.id, "details corrected");
+    let view = my_registration(
+        &state,
+        Holder {
+            registration,
+            event: h.event,
+        },
+        &token,
+    )
+    .await?;
+    Ok(no_store(Json(view).into_response()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Restriction {
+    pub restricted: bool,
+    /// Since when processing is restricted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub restricted_at: Option<OffsetDateTime>,
+}
+
+async fn set_restriction(state: &AppState, h: &Holder, restrict: bool) -> ApiResult<Restriction> {
+    let restricted_at = match (h.registration.restricted_at, restrict) {
+        (Some(since), true) => Some(since),
+        (None, false) => None,
+        (_, true) => Some(state.clock.now()),
+        (Some(_), false) => None,
+    };
+    if restricted_at != h.registration.restricted_at {
+        registration::ActiveModel {
+            id: Set(h.registration.id),
+            restricted_at: Set(restricted_at),
+            updated_at: Set(state.clock.now()),
+            ..Default::default()
+        }
+        .update(&state.db)
+        .await?;
+        tracing::info!(registration_id = %h.registration.id, restrict, "restriction changed");
+    }
+    Ok(Restriction {
+        restricted: restricted_at.is_some(),
+        restricted_at,
+    })
+}
+
+/// Restrict processing of my data: until lifted, sponsors' scans of my badge are refused
+/// (`restricted`), and I am left out of lead lists and exports. My data is kept.
+#[utoipa::path(
+    post, path = "/me/{token}/restriction", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, body = Restriction),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn restrict(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let restriction = set_restriction(&state, &h, true).await?;
+    Ok(no_store(Json(restriction).into_response()))
+}
+
+/// Lift the restriction: processing under my consents resumes.
+#[utoipa::path(
+    delete, path = "/me/{token}/restriction", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, body = Restriction),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn lift_restriction(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let restriction = set_restriction(&state, &h, false).await?;
+    Ok(no_store(Json(restriction).into_response()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erased {
+    #[serde(with = "time::serde::rfc3339")]
+    pub erased_at: OffsetDateTime,
+    /// Sponsors that had received my data in an export. Consentry cannot delete their copies;
+    /// the organiser has been given a notice to pass on to each.
+    pub recipients: Vec<Recipient>,
+}
+
+/// Erase my data, all of it at once: registration, consents and their history, manage links,
+/// leads, and queued mails. My badge stops working. The answer lists the sponsors that had
+/// received my data in an export; the organiser is told to pass the erasure on to them.
+#[utoipa::path(
+    delete, path = "/me/{token}", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    responses(
+        (status = 200, body = Erased),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, &token).await?;
+    let now = state.clock.now();
+    let registration_id = h.registration.id;
+    let event_id = h.event.id;
+    let txn = crate::db::begin_write(&state.db).await?;
+    // Checked again under the write lock: a purge or a second erasure may have come first.
+    let held = registration::Entity::find_by_id(registration_id)
+        .one(&txn)
+        .await?
+        .is_some();
+    if !held {
+        return Err(ApiError::NotFound);
+    }
+    let recipients = notices::recipients_of(&txn, event_id, registration_id).await?;
+    notices::record(&txn, event_id, &recipients, now).await?;
+    retention::delete_registrations(&txn, &[registration_id]).await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            organisation_id: h.event.organisation_id,
+            event_id: Some(event_id),
+            actor: audit::Actor::Attendee,
+            action: audit::Action::RegistrationErased,
+            subject_id: None,
+            count: Some(1),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    if let Err(e) = state.mailer.forget(event_id, registration_id).await {
+        tracing::warn!(error = %e, "erased registration's mails not all removed from the outbox");
+    }
+    tracing::info!(%event_id, "registration erased");
+    Ok(no_store(
+        Json(Erased {
+            erased_at: now,
+            recipients,
+        })
+        .into_response(),
+    ))
+}

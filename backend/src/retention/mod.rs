@@ -342,6 +342,9 @@ impl Purger {
         let now = self.clock.now();
         let txn = begin_write(&self.db).await?;
         if !self.claim(&txn, e.id).await? {
+            // Rolled back now, not when the pool next hands out this connection: a dropped
+            // transaction would keep its row locks until then.
+            txn.rollback().await?;
             return Ok(None);
         }
         let counts = stats::attendee_counts(&txn, e.id).await?;
@@ -397,6 +400,7 @@ impl Purger {
     async fn delete_batch(&self, event_id: Uuid) -> anyhow::Result<Batch> {
         let txn = begin_write(&self.db).await?;
         if !self.claim(&txn, event_id).await? {
+            txn.rollback().await?;
             return Ok(Batch::LeaseLost);
         }
         let scans: Vec<(Uuid, Uuid)> = scan_request::Entity::find()
@@ -461,6 +465,7 @@ impl Purger {
             .exec(&txn)
             .await?;
         if result.rows_affected != 1 {
+            txn.rollback().await?;
             return Ok(false);
         }
         audit::record(

@@ -277,8 +277,16 @@ async fn an_interrupted_purge_resumes_to_the_same_end_state() {
     let due = app.purge_due_at(&event).await;
     app.travel_to(due, &mut event).await;
 
-    // Cut the first purger off in the middle, as a crash would: no clean-up runs.
-    let mut first = app.purger();
+    // Cut the first purger off in the middle, as a crash would: no clean-up runs, and its
+    // connections close (a pool of its own, as another process would have).
+    let crashed_pool = consentry::db::connect(&app.database_url, Some(2))
+        .await
+        .unwrap();
+    let mut first = consentry::retention::Purger::new(
+        crashed_pool.clone(),
+        app.keystore.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    );
     first.batch_size = 1;
     first.pause = std::time::Duration::ZERO;
     let running = tokio::spawn(async move {
@@ -290,6 +298,7 @@ async fn an_interrupted_purge_resumes_to_the_same_end_state() {
     }
     running.abort();
     let _ = running.await;
+    crashed_pool.close().await.unwrap();
     let left = registrations_of(&app, &event).await;
     assert!(left > 0 && left < 24, "interrupted part-way ({left} left)");
     assert!(app.event_view(&event).await["purged_at"].is_null());

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub db: DatabaseConnection,
+    /// The URL `db` was opened with, for a second, separate pool.
+    pub database_url: String,
     pub keystore: Keystore,
     /// The data directory (the SQLite files live here by default).
     pub dir: std::path::PathBuf,
@@ -54,9 +56,8 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new().await;
-    let db = db::connect(&database.url_in(dir.path()), None)
-        .await
-        .unwrap();
+    let database_url = database.url_in(dir.path());
+    let db = db::connect(&database_url, None).await.unwrap();
     db::migrate(&db).await.unwrap();
     let keystore = keystore::open(&db, Some(&database.keystore_url_in(dir.path())), None)
         .await
@@ -94,6 +95,7 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
             .build()
             .unwrap(),
         db,
+        database_url,
         keystore,
         dir: dir.path().to_path_buf(),
         clock,

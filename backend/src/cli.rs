@@ -217,7 +217,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         println!("  login:             {} / {}", login.email, login.password);
         println!(
-            "  public event:      {}/api/v1/events/{}",
+            "  registration page: {}/e/{}",
             config.public_url, login.event_slug
         );
         println!("  API docs:          {}/api/docs", config.public_url);

@@ -11,7 +11,6 @@ use axum::{
     http::{HeaderName, HeaderValue, Request, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -149,7 +148,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api_routes)
         .merge(docs)
-        .route("/", get(web::asset))
+        .merge(web::router())
         .fallback(web::asset)
         .layer(
             ServiceBuilder::new()

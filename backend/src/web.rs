@@ -1,4 +1,8 @@
 //! The web pages in `web/`, embedded in the binary (read from disk in debug builds).
+//!
+//! Each page is a static HTML shell with its own JavaScript module; it reads what it needs from
+//! its URL (`/e/{slug}`, `/m/{token}`) and talks to the API on the same origin. No build step and
+//! no third-party requests: the CSP (`default-src 'self'`) would refuse them anyway.
 
 use axum::{
     body::Body,
@@ -13,10 +17,32 @@ use crate::error::ApiError;
 #[folder = "../web/"]
 struct Assets;
 
-/// Serve `uri`'s file from `web/`; `/` is `index.html`. Unknown paths are a problem+json 404.
+/// The page routes; everything else under `/` is a file of `web/` ([`asset`]).
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/", get(|| async { file("index.html") }))
+        .route("/e/{slug}", get(|| async { file("register.html") }))
+        // The token is in the path, which the page reads; the answer is never cached.
+        .route(
+            "/m/{token}",
+            get(|| async { no_store(file("manage.html")) }),
+        )
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Serve `uri`'s file from `web/`. Unknown paths are a problem+json 404.
 pub async fn asset(uri: Uri) -> Response {
-    let path = uri.path().trim_start_matches('/');
-    let path = if path.is_empty() { "index.html" } else { path };
+    file(uri.path().trim_start_matches('/'))
+}
+
+fn file(path: &str) -> Response {
     match Assets::get(path) {
         Some(file) => {
             let mime = file.metadata.mimetype();

@@ -165,6 +165,8 @@ pub struct MyEvent {
     pub slug: String,
     pub name: String,
     pub venue: String,
+    /// IANA time zone of the venue, for showing times.
+    pub time_zone: String,
     #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -281,6 +283,7 @@ fn my_event(e: &event::Model) -> MyEvent {
         slug: e.slug.clone(),
         name: e.name.clone(),
         venue: e.venue.clone(),
+        time_zone: e.time_zone.clone(),
         starts_at: e.starts_at,
         ends_at: e.ends_at,
     }

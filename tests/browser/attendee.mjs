@@ -1,0 +1,111 @@
+// The attendee's whole path in a real browser: register on /e/{slug} with one of three sponsors,
+// open the manage page, withdraw that consent, download the data, switch to Dutch, erase.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { launch, newPage, screenshot, step, done, url } from './harness.mjs';
+
+const browser = await launch();
+// The form's refusals answer 422/409; the browser logs each failed fetch as a console error.
+const page = await newPage(browser, { locale: 'en-GB', allow: [/status of 4\d\d/] });
+const email = `grace-${Date.now()}@example.org`;
+let manageUrl;
+
+await step('the registration page shows the event, its notice and unticked sponsors', async () => {
+  const response = await page.goto(url('/e/consentry-demo'));
+  assert.equal(response.status(), 200);
+  assert.equal(response.headers()['referrer-policy'], 'no-referrer');
+  assert.match(response.headers()['content-security-policy'], /default-src 'self'/);
+  await page.getByRole('heading', { level: 1, name: 'Consentry Demo Summit' }).waitFor();
+  await page.getByRole('heading', { name: 'Privacy notice' }).waitFor();
+  const sponsors = page.locator('#sponsor-list input[type=checkbox]');
+  assert.equal(await sponsors.count(), 3);
+  for (const box of await sponsors.all()) assert.equal(await box.isChecked(), false);
+  assert.equal(await page.locator('#marketing').isChecked(), false);
+  await screenshot(page, 'register.png');
+});
+
+await step('refusals are shown at their field, in the API order, from the problem code', async () => {
+  await page.getByRole('button', { name: 'Register' }).click();
+  const age = page.locator('#age_confirmed-error');
+  await age.waitFor({ state: 'visible' });
+  assert.equal(await age.textContent(), 'Please confirm your age to register.');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'age_confirmed');
+  await page.keyboard.press('Space');
+  await page.getByRole('button', { name: 'Register' }).click();
+  const name = page.locator('#first_name-error');
+  await name.waitFor({ state: 'visible' });
+  assert.equal(await name.textContent(), 'Please fill this in.');
+  assert.equal(await age.isVisible(), false);
+  assert.equal(await page.locator('#first_name').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'first_name');
+});
+
+await step('registering with one sponsor shows the badge and the manage link', async () => {
+  await page.getByLabel('First name', { exact: true }).fill('Grace');
+  await page.getByLabel('Last name', { exact: true }).fill('Hopper');
+  await page.getByLabel('E-mail address', { exact: true }).fill(email);
+  await page.getByLabel(/^Acme Analytics/).check();
+  await page.getByLabel(/years or older/).check();
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByRole('heading', { name: 'You are registered' }).waitFor();
+  const badge = page.locator('#badge');
+  await badge.waitFor();
+  await page.waitForFunction(() => document.getElementById('badge').naturalWidth > 0);
+  manageUrl = await page.locator('#manage-link').getAttribute('href');
+  assert.match(manageUrl, /^\/m\/[A-Za-z0-9_-]{43}$/);
+  assert.match(await page.locator('#mailed').textContent(), /e-mailed/);
+  await screenshot(page, 'registered.png');
+});
+
+await step('the manage page shows the badge and each consent as a switch', async () => {
+  const response = await page.goto(url(manageUrl));
+  assert.equal(response.headers()['cache-control'], 'no-store');
+  await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
+  assert.equal(await page.getByRole('switch', { name: 'Acme Analytics' }).isChecked(), true);
+  assert.equal(await page.getByRole('switch', { name: 'Globex Cloud' }).isChecked(), false);
+  await page.waitForFunction(() => document.getElementById('badge').naturalWidth > 0);
+  await screenshot(page, 'manage.png');
+});
+
+await step('withdrawing the consent takes one click and shows in the history', async () => {
+  await page.getByRole('switch', { name: 'Acme Analytics' }).uncheck();
+  await page.locator('#status', { hasText: 'Saved.' }).waitFor();
+  assert.equal(await page.getByRole('switch', { name: 'Acme Analytics' }).isChecked(), false);
+  await page.getByText('History of your choices').click();
+  await page.locator('#history li', { hasText: 'withdrawn' }).waitFor();
+});
+
+await step('the data download holds everything, including the consent history', async () => {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('#download').click(),
+  ]);
+  const data = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(data.registration.details.email, email);
+  assert.equal(data.registration.details.last_name, 'Hopper');
+  assert.deepEqual(data.consent_history.map((r) => r.granted), [true, false]);
+});
+
+await step('the page switches to Dutch', async () => {
+  await page.getByRole('button', { name: 'Nederlands' }).click();
+  await page.getByRole('heading', { level: 1, name: /Je aanmelding/ }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'nl');
+  await screenshot(page, 'manage-nl.png');
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
+});
+
+await step('erasure needs a confirmation, then removes everything', async () => {
+  const erase = page.getByRole('button', { name: 'Erase everything now' });
+  assert.equal(await erase.isDisabled(), true);
+  await page.getByLabel('I understand that this cannot be undone').check();
+  await erase.click();
+  await page.getByRole('heading', { name: 'Your data has been erased.' }).waitFor();
+  await screenshot(page, 'erased.png');
+  const again = await page.goto(url(manageUrl));
+  assert.equal(again.status(), 200);
+  await page.locator('#status[data-kind=error]').waitFor();
+});
+
+await done();

@@ -1,0 +1,55 @@
+// The API on the same origin. Every error answer is application/problem+json; callers get it as
+// an ApiProblem with its stable `code` and, for validation errors, the `field`.
+
+export class ApiProblem extends Error {
+  constructor(problem, status) {
+    super(problem?.title || `HTTP ${status}`);
+    this.problem = problem || {};
+    this.status = status;
+    this.code = this.problem.code || 'network';
+    this.field = this.problem.field;
+  }
+}
+
+export async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiProblem({ code: 'network' }, 0);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiProblem(data, response.status);
+  return data;
+}
+
+/** Create an element with attributes and children (strings become text, never HTML). */
+export function h(tag, attributes = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Announce `message` to screen readers and show it in `#status`. */
+export function status(message, kind = 'info') {
+  const el = document.getElementById('status');
+  if (!el) return;
+  el.textContent = message;
+  el.dataset.kind = kind;
+}

@@ -1,0 +1,170 @@
+// The manage page /m/{token}: badge, each consent as a switch with its history, withdraw all,
+// the sponsors that received my data, download, correction, restriction and erasure.
+
+import { api, h, status, ApiProblem } from './api.js';
+import { t, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
+
+const token = decodeURIComponent(location.pathname.split('/')[2] || '');
+const base = `/me/${encodeURIComponent(token)}`;
+const FIELDS = ['first_name', 'last_name', 'email', 'company', 'job_title', 'phone', 'country'];
+let me = null;
+
+function fail(err) {
+  if (!(err instanceof ApiProblem)) throw err;
+  status(err.code === 'network' ? t('error.network') : problemText(err.problem), 'error');
+}
+
+function purposeLabel(consent) {
+  return consent.sponsor ?? t('manage.marketing');
+}
+
+function render() {
+  const zone = me.event.time_zone;
+  document.getElementById('event-name').textContent = me.event.name;
+  document.getElementById('deleted-on').textContent =
+    t('manage.deleted_on', { date: formatDate(me.event.data_deleted_at, zone) });
+  const note = document.getElementById('restricted-note');
+  note.hidden = !me.restricted_at;
+  if (me.restricted_at) note.textContent = t('manage.restricted', { date: formatDateTime(me.restricted_at, zone) });
+  document.getElementById('badge').src = `/api/v1${base}/badge.svg`;
+  document.getElementById('badge').alt = t('register.badge.alt');
+  document.getElementById('printable').href = `/api/v1${base}/badge-print.svg`;
+  document.getElementById('download').href = `/api/v1${base}/export`;
+
+  const names = new Map(me.consents.map((c) => [c.purpose, purposeLabel(c)]));
+  document.getElementById('consents').replaceChildren(...me.consents.map((c) => {
+    const id = `consent-${c.purpose.replace(/[^a-z0-9-]/gi, '-')}`;
+    return h('li', { class: 'consent' },
+      h('div', { class: 'choice' },
+        h('input', { type: 'checkbox', role: 'switch', id, checked: c.granted,
+          'aria-describedby': `${id}-text`,
+          onchange: (e) => change([{ purpose: c.purpose, granted: e.target.checked }]) }),
+        h('label', { for: id }, h('strong', {}, purposeLabel(c)))),
+      h('p', { id: `${id}-text`, class: 'more' }, c.text));
+  }));
+  document.getElementById('withdraw-all').disabled = !me.consents.some((c) => c.granted);
+  document.getElementById('history').replaceChildren(...me.consent_history.map((r) => h('li', {},
+    `${formatDateTime(r.recorded_at, zone)}: ${names.get(r.purpose) ?? r.purpose} — `,
+    t(r.granted ? 'manage.history.granted' : 'manage.history.withdrawn'), ` (${r.channel})`)));
+
+  const recipients = document.getElementById('recipients');
+  recipients.replaceChildren(...(me.recipients.length
+    ? me.recipients.map((r) => h('li', {}, t('manage.recipients.item',
+      { sponsor: r.sponsor, date: formatDate(r.exported_at, zone) })))
+    : [h('li', {}, t('manage.recipients.none'))]));
+
+  const details = document.getElementById('details');
+  if (details.childElementCount === 0) {
+    for (const name of FIELDS) {
+      details.append(h('div', { class: 'field' },
+        h('label', { for: name, id: `${name}-label` }),
+        h('input', { id: name, name, type: name === 'email' ? 'email' : 'text',
+          'aria-describedby': `${name}-error` }),
+        h('p', { class: 'error', id: `${name}-error`, hidden: true })));
+    }
+  }
+  for (const name of FIELDS) {
+    document.getElementById(`${name}-label`).textContent = t(`field.${name}`);
+    const input = document.getElementById(name);
+    if (document.activeElement !== input) input.value = me.details[name] ?? '';
+  }
+  document.getElementById('restrict').textContent =
+    t(me.restricted_at ? 'manage.restrict.off' : 'manage.restrict.on');
+}
+
+async function load() {
+  try {
+    me = await api('GET', base);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  status('');
+  render();
+  document.getElementById('page').hidden = false;
+}
+
+async function change(consents, withdrawAll = false) {
+  try {
+    await api('PUT', `${base}/consents`, { consents, withdraw_all: withdrawAll, channel: 'web' });
+    me = await api('GET', base);
+    render();
+    status(t('manage.saved'));
+  } catch (err) {
+    fail(err);
+    render();
+  }
+}
+
+async function correct(e) {
+  e.preventDefault();
+  for (const el of document.querySelectorAll('.error')) { el.hidden = true; el.textContent = ''; }
+  for (const el of document.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const change = {};
+  for (const name of FIELDS) {
+    const value = document.getElementById(name).value.trim();
+    const before = me.details[name] ?? '';
+    if (value !== before) change[name] = value === '' ? null : value;
+  }
+  if (Object.keys(change).length === 0) return status(t('manage.saved'));
+  try {
+    me = await api('PATCH', base, change);
+    render();
+    status(t('manage.saved'));
+  } catch (err) {
+    if (err instanceof ApiProblem && err.field && document.getElementById(err.field)) {
+      const slot = document.getElementById(`${err.field}-error`);
+      slot.textContent = problemText(err.problem);
+      slot.hidden = false;
+      const input = document.getElementById(err.field);
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      status(t('form.invalid'), 'error');
+    } else {
+      fail(err);
+    }
+  }
+}
+
+async function toggleRestriction() {
+  try {
+    await api(me.restricted_at ? 'DELETE' : 'POST', `${base}/restriction`);
+    me = await api('GET', base);
+    render();
+    status(t('manage.saved'));
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function erase() {
+  try {
+    const erased = await api('DELETE', base);
+    document.getElementById('page').hidden = true;
+    const box = document.getElementById('erased-recipients');
+    if (erased.recipients.length) {
+      box.replaceChildren(h('p', {}, t('manage.erased.recipients')), h('ul', {},
+        erased.recipients.map((r) => h('li', {}, t('manage.recipients.item',
+          { sponsor: r.sponsor, date: formatDate(r.exported_at, me.event.time_zone) })))));
+    }
+    const done = document.getElementById('erased');
+    done.hidden = false;
+    status(t('manage.erased'));
+    done.focus();
+    me = null;
+  } catch (err) {
+    fail(err);
+  }
+}
+
+translate();
+setUpSwitch();
+onLanguage(() => { if (me) render(); });
+document.getElementById('withdraw-all').addEventListener('click', () => change([], true));
+document.getElementById('correct').addEventListener('submit', correct);
+document.getElementById('restrict').addEventListener('click', toggleRestriction);
+document.getElementById('erase-confirm').addEventListener('change', (e) => {
+  document.getElementById('erase').disabled = !e.target.checked;
+});
+document.getElementById('erase').addEventListener('click', erase);
+load();

@@ -1,0 +1,163 @@
+// The registration page /e/{slug}: the event, its privacy notice, one unticked opt-in per sponsor
+// (with what it would receive and its privacy policy), marketing apart, age confirmation; on
+// success the badge, the printable badge and the manage link.
+
+import { api, h, status, ApiProblem } from './api.js';
+import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
+
+const slug = decodeURIComponent(location.pathname.split('/')[2] || '');
+const FIELDS = [
+  ['first_name', 'text', 'given-name', true],
+  ['last_name', 'text', 'family-name', true],
+  ['email', 'email', 'email', true],
+  ['company', 'text', 'organization', false],
+  ['job_title', 'text', 'organization-title', false],
+  ['phone', 'tel', 'tel', false],
+  ['country', 'text', 'country', false],
+];
+let event = null;
+
+function renderDetails() {
+  const box = document.getElementById('details');
+  if (box.childElementCount === 0) {
+    for (const [name, type, autocomplete, required] of FIELDS) {
+      box.append(h('div', { class: 'field' },
+        h('label', { for: name, id: `${name}-label` }),
+        h('input', {
+          id: name, name, type, autocomplete, required,
+          'aria-describedby': `${name}-error`,
+          maxlength: name === 'country' ? 2 : 200,
+        }),
+        h('p', { class: 'error', id: `${name}-error`, hidden: true })));
+    }
+  }
+  for (const [name] of FIELDS) {
+    document.getElementById(`${name}-label`).textContent = t(`field.${name}`);
+  }
+}
+
+function renderEvent() {
+  document.title = `${event.name} – Consentry`;
+  document.getElementById('event-name').textContent = event.name;
+  document.getElementById('event-when').textContent =
+    `${formatDateTime(event.starts_at, event.time_zone)} – ${formatDateTime(event.ends_at, event.time_zone)}`;
+  document.getElementById('event-where').textContent = event.venue;
+  document.getElementById('notice').textContent = event.privacy_notice;
+  document.getElementById('deleted-on').textContent =
+    t('notice.deleted', { date: formatDate(event.data_deleted_at, event.time_zone) });
+  const fields = event.shared_fields.map((f) => t(`contact.${f}`)).join(', ');
+  const list = document.getElementById('sponsor-list');
+  const ticked = new Set([...list.querySelectorAll('input:checked')].map((i) => i.value));
+  list.replaceChildren(...event.sponsors.map((s) => h('div', { class: 'sponsor' },
+    h('div', { class: 'choice' },
+      h('input', { type: 'checkbox', id: `sponsor-${s.id}`, value: s.id, checked: ticked.has(s.id),
+        'aria-describedby': `sponsor-${s.id}-more` }),
+      h('label', { for: `sponsor-${s.id}` }, h('strong', {}, s.name), ' — ', s.consent_text)),
+    h('div', { class: 'more', id: `sponsor-${s.id}-more` },
+      s.description ? h('p', {}, s.description) : null,
+      h('p', {}, t('sponsors.fields', { fields })),
+      h('p', {}, h('a', { href: s.privacy_policy_url, rel: 'noopener noreferrer', target: '_blank' },
+        t('sponsors.policy', { name: s.name })))))));
+  document.getElementById('sponsors').hidden = event.sponsors.length === 0;
+  document.getElementById('marketing-text').textContent = event.marketing_consent_text;
+  document.getElementById('age-text').textContent = t('age.confirm', { age: event.min_age });
+  renderDetails();
+}
+
+async function load() {
+  try {
+    event = await api('GET', `/events/${encodeURIComponent(slug)}`);
+  } catch (e) {
+    status(e.code === 'network' ? t('error.network') : problemText(e.problem), 'error');
+    return;
+  }
+  status('');
+  renderEvent();
+  document.getElementById('event').hidden = false;
+  document.getElementById('register').hidden = !event.registration_open;
+  document.getElementById('closed').hidden = event.registration_open;
+}
+
+function clearErrors() {
+  for (const el of document.querySelectorAll('.error')) {
+    el.hidden = true;
+    el.textContent = '';
+  }
+  for (const el of document.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+function showError(problem) {
+  const field = problem.field && document.getElementById(problem.field);
+  const message = problemText(problem);
+  if (field) {
+    const slot = document.getElementById(`${problem.field}-error`);
+    slot.textContent = message;
+    slot.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+    status(t('form.invalid'), 'error');
+  } else {
+    const slot = document.getElementById('form-error');
+    slot.textContent = message;
+    slot.hidden = false;
+    status(message, 'error');
+  }
+}
+
+async function submit(e) {
+  e.preventDefault();
+  clearErrors();
+  const value = (id) => document.getElementById(id).value;
+  const optional = (id) => value(id).trim() || null;
+  const body = {
+    first_name: value('first_name'),
+    last_name: value('last_name'),
+    email: value('email'),
+    company: optional('company'),
+    job_title: optional('job_title'),
+    phone: optional('phone'),
+    country: optional('country'),
+    age_confirmed: document.getElementById('age_confirmed').checked,
+    notice_version: event.privacy_notice_version,
+    sponsor_opt_ins: [...document.querySelectorAll('#sponsor-list input:checked')].map((i) => i.value),
+    marketing_opt_in: document.getElementById('marketing').checked,
+    channel: 'web',
+  };
+  const button = document.getElementById('submit');
+  button.disabled = true;
+  status(t('register.sending'));
+  try {
+    const created = await api('POST', `/events/${encodeURIComponent(slug)}/registrations`, body);
+    showDone(created);
+  } catch (err) {
+    if (!(err instanceof ApiProblem)) throw err;
+    if (err.code === 'network') status(t('error.network'), 'error');
+    else showError(err.problem);
+    if (err.code === 'notice_outdated') await load();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showDone(created) {
+  document.getElementById('event').hidden = true;
+  const done = document.getElementById('done');
+  const badge = document.getElementById('badge');
+  badge.src = created.badge.svg_url.replace(/^https?:\/\/[^/]+/, '');
+  badge.alt = t('register.badge.alt');
+  document.getElementById('printable').href = created.badge.printable_url.replace(/^https?:\/\/[^/]+/, '');
+  const link = document.getElementById('manage-link');
+  link.href = `/m/${created.manage_token}`;
+  link.textContent = `${location.origin}/m/${created.manage_token}`;
+  document.getElementById('mailed').textContent =
+    t(created.confirmation_email_sent ? 'register.mailed' : 'register.not_mailed');
+  done.hidden = false;
+  status(t('register.done'));
+  done.focus();
+}
+
+translate();
+setUpSwitch();
+onLanguage(() => { if (event) renderEvent(); });
+document.getElementById('register').addEventListener('submit', submit);
+load();

@@ -11,12 +11,15 @@ export class ApiProblem extends Error {
   }
 }
 
-export async function api(method, path, body) {
+/** Call the API; `token` is a Bearer token (a kiosk's), otherwise the session cookie goes along. */
+export async function api(method, path, body, token) {
+  const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(`/api/v1${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',

@@ -28,6 +28,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
             "/m/{token}",
             get(|| async { no_store(file("manage.html")) }),
         )
+        .route("/kiosk", get(|| async { file("kiosk.html") }))
+        .route("/admin", get(|| async { file("admin.html") }))
 }
 
 fn no_store(mut response: Response) -> Response {

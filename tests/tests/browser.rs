@@ -34,7 +34,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(smoke);
+scenarios!(smoke, attendee, organiser);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

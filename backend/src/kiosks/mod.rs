@@ -130,6 +130,11 @@ pub struct NewKiosk {
     pub pairing_code: String,
     #[serde(with = "time::serde::rfc3339")]
     pub pairing_expires_at: OffsetDateTime,
+    /// The browser kiosk with the code filled in (`/kiosk#code=…`: the fragment never reaches a
+    /// server log), for a tablet to open by scanning `pairing_qr_svg`.
+    pub pairing_url: String,
+    /// That URL as a QR code (SVG document).
+    pub pairing_qr_svg: String,
 }
 
 /// Create a kiosk for a sponsor of the organiser's event; answers its one-time pairing code
@@ -171,8 +176,11 @@ async fn create_kiosk(
     .await?;
     txn.commit().await?;
     tracing::info!(kiosk_id = %kiosk.id, %sponsor_id, "kiosk created");
+    let pairing_url = format!("{}/kiosk#code={code}", state.config.public_url);
     let body = NewKiosk {
         kiosk_id: kiosk.id,
+        pairing_qr_svg: crate::badges::render::qr_svg(&pairing_url)?,
+        pairing_url,
         pairing_code: code,
         pairing_expires_at: now + rules::CODE_TTL,
     };

@@ -212,7 +212,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         println!("demo {verb}:");
         println!(
-            "  organiser login:   POST {}/api/v1/auth/login",
+            "  organiser console: {}/admin (kiosks: /kiosk)",
             config.public_url
         );
         println!("  login:             {} / {}", login.email, login.password);

@@ -44,7 +44,7 @@ await step('the organiser logs in and opens the demo event', async () => {
   await admin.getByRole('heading', { level: 1, name: 'Consentry Demo Summit' }).waitFor();
   assert.match(await admin.locator('#registrations').textContent(), /Registrations: [1-9]\d*/);
   assert.match(await admin.locator('#purge').textContent(), /Attendee data is deleted on .* in \d+ days/);
-  assert.equal(await admin.locator('svg.chart').count(), 2);
+  assert.equal(await admin.locator('svg.chart').count(), 3);
   await screenshot(admin, 'admin-event.png');
 });
 

@@ -158,6 +158,11 @@ function dashboard(stats) {
   return h('section', { 'aria-labelledby': 'dash-title' },
     h('h2', { id: 'dash-title' }, t('admin.dashboard')),
     h('p', { id: 'registrations' }, t('admin.registrations', { count: stats.registrations })),
+    barChart(t('admin.registrations.chart'), [
+      [t('admin.registrations.all'), [[stats.registrations, 'bar-registrations', String(stats.registrations)]]],
+      [t('admin.marketing'), [[stats.marketing_opt_ins, 'bar-optin', String(stats.marketing_opt_ins)]]],
+      ...stats.sponsors.map((s) => [s.name, [[s.opt_ins, 'bar-optin', String(s.opt_ins)]]]),
+    ], Math.max(1, stats.registrations)),
     barChart(t('admin.optins'), optins, 1),
     barChart(t('admin.scans'), scans, maxScans),
     h('ul', { class: 'legend' }, h('li', { class: 'key-accepted' }, t('kiosk.accepted')),

@@ -9,7 +9,7 @@ use std::{
     net::IpAddr,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -76,6 +76,41 @@ enum Phase {
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         leads: u32,
     },
+    /// Fill an event that ends within the hour (retention 0 days) with attendees, leads, scan
+    /// records and an export, then run `consentry purge` as of just after its end while kiosks
+    /// keep scanning at another event; report the purge's wall time and those scans' latencies
+    /// before and during the purge.
+    ///
+    /// `consentry purge` purges every event due by then, so this refuses to start when a dry run
+    /// shows any due event but its own: point it at a benchmark database only.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PurgeArgs {
+    /// Attendees of the event that is purged; every second one consents to the first sponsor
+    /// and is scanned once.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    attendees: u32,
+    /// Attendees of the event that keeps scanning (every second one consenting).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    other_attendees: u32,
+    /// Kiosks scanning at the other event.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    kiosks: u16,
+    /// How long to measure scans before the purge starts.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
+    baseline_seconds: u64,
+    /// The `consentry` binary that runs the purge.
+    #[arg(long)]
+    consentry_bin: std::path::PathBuf,
+    /// One argument for `consentry purge` (repeat it): the same store options as the
+    /// server's, e.g. `--purge-arg=--data-dir --purge-arg=/tmp/bench-data`.
+    #[arg(long = "purge-arg", allow_hyphen_values = true)]
+    purge_args: Vec<String>,
+    /// Kill the purge (it resumes on its next run) if it takes longer than this.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    purge_max_seconds: u64,
 }
 
 /// `VmRSS` and `VmHWM` of a process, in MiB (Linux).
@@ -112,7 +147,15 @@ struct Setup {
     sponsors: Vec<String>,
 }
 
-async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Result<Setup> {
+/// When a benchmark event runs, and how many days after its end its attendee data is kept
+/// (`None`: the server's default).
+struct Window {
+    starts_at: time::OffsetDateTime,
+    ends_at: time::OffsetDateTime,
+    retention_days: Option<i16>,
+}
+
+async fn login(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Result<String> {
     let login = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": cli.email, "password": cli.password}))
@@ -121,24 +164,38 @@ async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Resul
     if !login.status().is_success() {
         bail!("login failed: {}", login.status());
     }
-    let token = login.json::<Value>().await?["token"]
+    Ok(login.json::<Value>().await?["token"]
         .as_str()
         .context("no token in the login response")?
-        .to_owned();
+        .to_owned())
+}
+
+/// Create a fresh event with `sponsors` sponsors as the organiser holding `token`.
+async fn create_event(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    window: &Window,
+    sponsors: u16,
+) -> anyhow::Result<Setup> {
     let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let now = time::OffsetDateTime::now_utc();
     let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let mut body = json!({
+        "slug": slug,
+        "name": name,
+        "time_zone": "Europe/Amsterdam",
+        "starts_at": window.starts_at.format(rfc3339)?,
+        "ends_at": window.ends_at.format(rfc3339)?,
+        "privacy_notice": "Benchmark event.",
+    });
+    if let (Some(days), Some(fields)) = (window.retention_days, body.as_object_mut()) {
+        fields.insert("retention_days".into(), days.into());
+    }
     let event = client
         .post(format!("{base}/api/v1/events"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "slug": slug,
-            "name": "Benchmark Summit",
-            "time_zone": "Europe/Amsterdam",
-            "starts_at": (now - time::Duration::hours(1)).format(rfc3339)?,
-            "ends_at": (now + time::Duration::days(2)).format(rfc3339)?,
-            "privacy_notice": "Benchmark event.",
-        }))
+        .bearer_auth(token)
+        .json(&body)
         .send()
         .await?;
     if !event.status().is_success() {
@@ -146,25 +203,45 @@ async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Resul
     }
     let event: Value = event.json().await?;
     let event_id = event["id"].as_str().context("no event id")?;
-    let mut sponsors = Vec::new();
-    for i in 0..cli.sponsors {
+    let mut sponsor_ids = Vec::new();
+    for i in 0..sponsors {
         let sponsor: Value = client
             .post(format!("{base}/api/v1/events/{event_id}/sponsors"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&json!({"name": format!("Sponsor {i}"), "privacy_policy_url": "https://sponsor.example/privacy"}))
             .send()
             .await?
             .json()
             .await?;
-        sponsors.push(sponsor["id"].as_str().context("no sponsor id")?.to_owned());
+        sponsor_ids.push(sponsor["id"].as_str().context("no sponsor id")?.to_owned());
     }
     Ok(Setup {
-        token,
+        token: token.to_owned(),
         event_id: event_id.to_owned(),
         slug,
         notice_version: event["privacy_notice_version"].as_i64().unwrap_or(1),
-        sponsors,
+        sponsors: sponsor_ids,
     })
+}
+
+/// Log in and create the benchmark event: running since an hour ago, ending in two days.
+async fn setup(client: &reqwest::Client, base: &str, cli: &Cli) -> anyhow::Result<Setup> {
+    let token = login(client, base, cli).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let window = Window {
+        starts_at: now - time::Duration::hours(1),
+        ends_at: now + time::Duration::days(2),
+        retention_days: None,
+    };
+    create_event(
+        client,
+        base,
+        &token,
+        "Benchmark Summit",
+        &window,
+        cli.sponsors,
+    )
+    .await
 }
 
 /// What one phase measured.
@@ -213,6 +290,30 @@ async fn run_phase<F>(
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
+    run_until(
+        name,
+        count,
+        concurrency,
+        max,
+        Arc::new(AtomicBool::new(false)),
+        request,
+    )
+    .await
+}
+
+/// [`run_phase`] that also stops once `stop` turns true, for load that lasts as long as
+/// something else does.
+async fn run_until<F>(
+    name: &'static str,
+    count: usize,
+    concurrency: usize,
+    max: Duration,
+    stop: Arc<AtomicBool>,
+    request: F,
+) -> Report
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
     let next = Arc::new(AtomicUsize::new(0));
     let request = Arc::new(request);
     let started = Instant::now();
@@ -221,12 +322,13 @@ where
     for _ in 0..concurrency {
         let next = next.clone();
         let request = request.clone();
+        let stop = stop.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count || Instant::now() >= deadline {
+                if i >= count || Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let sent = Instant::now();
@@ -244,7 +346,8 @@ where
     }
     let mut report = Report {
         name,
-        latencies: Vec::with_capacity(count),
+        // `count` may be unbounded when `stop` ends the run.
+        latencies: Vec::with_capacity(count.min(1 << 20)),
         errors: 0,
         elapsed: Duration::ZERO,
     };
@@ -371,6 +474,289 @@ fn scan_body(badge: &str, client_scan_id: uuid::Uuid) -> Value {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     json!({"badge_token": badge, "client_scan_id": client_scan_id, "scanned_at": now})
+}
+
+/// Lines of `consentry purge --dry-run` output that name an event which the purge would touch
+/// (due, or a purge left unfinished): `(stage, slug)`.
+fn purgeable_events(dry_run: &str) -> Vec<(&str, &str)> {
+    dry_run
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, words.next()?))
+        })
+        .filter(|(stage, _)| matches!(*stage, "due" | "purging"))
+        .collect()
+}
+
+/// Registrations `consentry purge` reports for `event_id` (`purged <id>: N registrations`).
+fn purged_registrations(output: &str, event_id: &str) -> Option<u64> {
+    let prefix = format!("purged {event_id}: ");
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Scans slower than `limit`, to show stalls that percentiles round away.
+fn slower_than(report: &Report, limit: Duration) -> usize {
+    report.latencies.iter().filter(|l| **l > limit).count()
+}
+
+fn purge_command(args: &PurgeArgs, as_of: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(&args.consentry_bin);
+    command
+        .arg("purge")
+        .arg("--as-of")
+        .arg(as_of)
+        .args(&args.purge_args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // Dropped on timeout: the purge stops there and resumes on its next run.
+        .kill_on_drop(true);
+    command
+}
+
+async fn purge_phase(
+    client: &reqwest::Client,
+    base: &str,
+    other: &Setup,
+    concurrency: usize,
+    sponsors: u16,
+    server_pid: Option<u32>,
+    args: PurgeArgs,
+) -> anyhow::Result<()> {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0)?;
+    // Ending in an hour leaves time to register 100,000 attendees while registration is open,
+    // and keeps the server's own purge loop (which goes by the real clock) off the event.
+    let window = Window {
+        starts_at: now - time::Duration::hours(1),
+        ends_at: now + time::Duration::hours(1),
+        retention_days: Some(0),
+    };
+    let doomed = create_event(
+        client,
+        base,
+        &other.token,
+        "Purge Benchmark",
+        &window,
+        sponsors,
+    )
+    .await?;
+    // Due at its end (0 days' retention); one second later leaves no doubt.
+    let as_of = (window.ends_at + time::Duration::seconds(1)).format(rfc3339)?;
+
+    let started = Instant::now();
+    let (yes, no) = seed_attendees(
+        client,
+        base,
+        &doomed,
+        args.attendees as usize,
+        concurrency,
+        |i| i.is_multiple_of(2),
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "event to purge {} ({}): {} attendees ({} consenting) registered in {seconds:.1} s ({:.0}/s)",
+        doomed.slug,
+        doomed.event_id,
+        yes.len() + no.len(),
+        yes.len(),
+        (yes.len() + no.len()) as f64 / seconds.max(1e-9),
+    );
+    // One scan per consenting attendee: a lead and a scan record each.
+    let kiosk = pair_kiosks(client, base, &doomed, 1)
+        .await?
+        .pop()
+        .context("no kiosk")?;
+    let badges = Arc::new(yes);
+    let (client2, url) = (client.clone(), format!("{base}/api/v1/scans"));
+    run_phase(
+        "seed scans",
+        badges.len(),
+        concurrency,
+        Duration::from_secs(3600),
+        move |i| {
+            client2
+                .post(&url)
+                .bearer_auth(&kiosk)
+                .json(&scan_body(&badges[i], uuid::Uuid::new_v4()))
+        },
+    )
+    .await
+    .print();
+    // One export, so that the purge also deletes the rows recording who received whose data.
+    let mut export = client
+        .get(format!(
+            "{base}/api/v1/events/{}/sponsors/{}/leads.csv",
+            doomed.event_id, doomed.sponsors[0]
+        ))
+        .bearer_auth(&doomed.token)
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut lines = 0usize;
+    while let Some(chunk) = export.chunk().await? {
+        lines += chunk.windows(2).filter(|w| w == b"\r\n").count();
+    }
+    println!("exported {} leads once", lines.saturating_sub(1));
+
+    // The event that keeps scanning.
+    let (consenting, _) = seed_attendees(
+        client,
+        base,
+        other,
+        args.other_attendees as usize,
+        concurrency,
+        |i| i.is_multiple_of(2),
+    )
+    .await?;
+    let kiosks = Arc::new(pair_kiosks(client, base, other, args.kiosks).await?);
+    println!(
+        "event scanning {}: {} consenting attendees, {} kiosks",
+        other.slug,
+        consenting.len(),
+        kiosks.len()
+    );
+
+    // The purge takes every event due by `as_of`: refuse unless that is only ours, which also
+    // shows that the purge arguments reach the server's database.
+    let dry_run = purge_command(&args, &as_of)
+        .arg("--dry-run")
+        .output()
+        .await
+        .context("cannot run consentry purge --dry-run")?;
+    let dry_stdout = String::from_utf8_lossy(&dry_run.stdout);
+    if !dry_run.status.success() {
+        bail!(
+            "consentry purge --dry-run failed ({}): {}",
+            dry_run.status,
+            String::from_utf8_lossy(&dry_run.stderr).trim()
+        );
+    }
+    let purgeable = purgeable_events(&dry_stdout);
+    if !purgeable.contains(&("due", doomed.slug.as_str())) {
+        bail!(
+            "the dry run does not show {} as due: do the --purge-arg options name the server's \
+             database?\n{dry_stdout}",
+            doomed.slug
+        );
+    }
+    if purgeable.iter().any(|(_, slug)| *slug != doomed.slug) {
+        bail!("the purge would also take other events; use a benchmark database\n{dry_stdout}");
+    }
+
+    // Accepted scans at the other event, with new client scan ids (so each one writes).
+    let scan = {
+        let (client, url) = (client.clone(), Arc::new(format!("{base}/api/v1/scans")));
+        let badges = Arc::new(consenting);
+        move |i: usize| {
+            client
+                .post(url.as_str())
+                .bearer_auth(&kiosks[i % kiosks.len()])
+                .json(&scan_body(&badges[i % badges.len()], uuid::Uuid::new_v4()))
+        }
+    };
+    let baseline = run_phase(
+        "baseline scans",
+        usize::MAX,
+        concurrency,
+        Duration::from_secs(args.baseline_seconds),
+        scan.clone(),
+    )
+    .await;
+
+    let memory_before = memory_mib(server_pid);
+    let limit = Duration::from_secs(args.purge_max_seconds);
+    let stop = Arc::new(AtomicBool::new(false));
+    let during = tokio::spawn(run_until(
+        "scans in purge",
+        usize::MAX,
+        concurrency,
+        limit,
+        stop.clone(),
+        scan,
+    ));
+    let started = Instant::now();
+    let child = purge_command(&args, &as_of)
+        .spawn()
+        .context("cannot start consentry purge")?;
+    let finished = tokio::time::timeout(limit, child.wait_with_output()).await;
+    let wall = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let during = during.await?;
+
+    let slow = |r: &Report| {
+        format!(
+            "{} over 100 ms, {} over 1 s",
+            slower_than(r, Duration::from_millis(100)),
+            slower_than(r, Duration::from_secs(1))
+        )
+    };
+    println!(
+        "slow scans     baseline: {}; during the purge: {}",
+        slow(&baseline),
+        slow(&during)
+    );
+    baseline.print();
+    during.print();
+    let failure = match finished {
+        Ok(Ok(output)) => {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let purged = purged_registrations(&stdout, &doomed.event_id).unwrap_or(0);
+            println!(
+                "purge          {purged:>8} registrations {:>8.1} s {:>9.0} registrations/s   {}",
+                wall.as_secs_f64(),
+                purged as f64 / wall.as_secs_f64().max(1e-9),
+                output.status,
+            );
+            for line in stdout.lines() {
+                println!("  purge | {line}");
+            }
+            (!output.status.success()).then(|| {
+                format!(
+                    "consentry purge failed ({}): {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )
+            })
+        }
+        Ok(Err(e)) => Some(format!("cannot wait for consentry purge: {e}")),
+        Err(_) => Some(format!(
+            "consentry purge did not finish within {} s and was stopped",
+            args.purge_max_seconds
+        )),
+    };
+    if let (Some((rss_before, _)), Some((rss_after, hwm))) = (memory_before, memory_mib(server_pid))
+    {
+        println!(
+            "server memory  RSS before the purge {rss_before:.1} MiB, after {rss_after:.1} MiB, process peak {hwm:.1} MiB"
+        );
+    }
+    let event: Value = client
+        .get(format!("{base}/api/v1/events/{}", doomed.event_id))
+        .bearer_auth(&doomed.token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!(
+        "event {}: purged_at {}",
+        doomed.slug,
+        event["purged_at"].as_str().unwrap_or("(not set)")
+    );
+    match failure {
+        Some(why) => bail!(why),
+        None => Ok(()),
+    }
 }
 
 #[tokio::main]
@@ -541,6 +927,18 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Phase::Purge(args) => {
+            purge_phase(
+                &client,
+                &base,
+                &setup,
+                concurrency,
+                cli.sponsors,
+                cli.server_pid,
+                args,
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -567,5 +965,30 @@ mod tests {
         ] {
             assert!(loopback_base(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_dry_run_shows_which_events_the_purge_would_take() {
+        let dry_run = "as of 2026-11-23T05:04:47Z\n\
+            due      bench-a  due 2026-11-23T05:04:46Z  100000 registrations  (01a2)\n\
+            purging  bench-b  due 2026-11-20T00:00:00Z  10 registrations  (01a3)\n\
+            kept     consentry-demo  due 2026-12-23T12:00:00Z  0 registrations  (01a4)\n\
+            purged   bench-c  due 2026-11-01T00:00:00Z  0 registrations  (01a5)\n";
+        assert_eq!(
+            purgeable_events(dry_run),
+            [("due", "bench-a"), ("purging", "bench-b")]
+        );
+        assert!(
+            purgeable_events("as of 2026-11-23T05:04:47Z\nno event holds attendee data\n")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn purged_registrations_are_read_from_the_purge_output() {
+        let output = "as of 2026-11-23T05:04:47Z\npurged 01a2: 100000 registrations\npurged 01a3: 7 registrations\n";
+        assert_eq!(purged_registrations(output, "01a2"), Some(100_000));
+        assert_eq!(purged_registrations(output, "01a3"), Some(7));
+        assert_eq!(purged_registrations(output, "01a4"), None);
     }
 }

@@ -11,6 +11,7 @@ mod m20261123_000003_kiosks_scans_leads;
 mod m20261123_000004_exports_audit;
 mod m20261123_000005_leads_keyset_index;
 mod m20261123_000006_retention;
+mod m20261123_000007_scan_requests_lead_index;
 
 mod k20261123_000001_keystore;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_exports_audit::Migration),
             Box::new(m20261123_000005_leads_keyset_index::Migration),
             Box::new(m20261123_000006_retention::Migration),
+            Box::new(m20261123_000007_scan_requests_lead_index::Migration),
         ]
     }
 }

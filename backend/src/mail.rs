@@ -96,7 +96,7 @@ impl Mailer {
         let message = self.message(mail)?;
         match &self.transport {
             Transport::Outbox(dir) => {
-                let dir = dir.join(event_id.to_string());
+                let dir = event_dir(dir, event_id);
                 let path = dir.join(format!("{about}.{}.eml", Uuid::now_v7()));
                 let bytes = message.formatted();
                 tokio::task::spawn_blocking(move || write_private(&dir, &path, &bytes))
@@ -118,12 +118,9 @@ impl Mailer {
         let Transport::Outbox(dir) = &self.transport else {
             return Ok(());
         };
-        let dir = dir.join(event_id.to_string());
         let prefix = format!("{registration_id}.");
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let Some(mut entries) = read_dir_if_any(&event_dir(dir, event_id)).await? else {
+            return Ok(());
         };
         while let Some(entry) = entries.next_entry().await? {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
@@ -132,6 +129,46 @@ impl Mailer {
         }
         Ok(())
     }
+}
+
+/// The outbox folder of one event's mails.
+fn event_dir(outbox: &Path, event_id: Uuid) -> PathBuf {
+    outbox.join(event_id.to_string())
+}
+
+/// The entries of `dir`; `None` when it does not exist (nothing was ever written there).
+async fn read_dir_if_any(dir: &Path) -> std::io::Result<Option<tokio::fs::ReadDir>> {
+    match tokio::fs::read_dir(dir).await {
+        Ok(entries) => Ok(Some(entries)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove every mail about `event_id` from the outbox at `outbox`.
+pub async fn remove_event_mails(outbox: &Path, event_id: Uuid) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(event_dir(outbox, event_id)).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The events that have mails in the outbox at `outbox`.
+pub async fn events_with_mails(outbox: &Path) -> std::io::Result<Vec<Uuid>> {
+    let Some(mut entries) = read_dir_if_any(outbox).await? else {
+        return Ok(Vec::new());
+    };
+    let mut events = Vec::new();
+    while let Some(entry) = entries.next_entry().await? {
+        if let Some(id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| Uuid::parse_str(n).ok())
+        {
+            events.push(id);
+        }
+    }
+    Ok(events)
 }
 
 /// The kind of an SMTP failure without the server's text, which can quote the recipient.

@@ -45,7 +45,7 @@ use crate::{
     events::{entity as event, rules::purge_due_at},
     exports::entity::recipient,
     keystore::{self, Keystore},
-    kiosks, leads,
+    kiosks, leads, mail,
     registrations::entity::{manage_token, registration},
     scans::entity::request as scan_request,
     stats::{self, AttendeeCounts},
@@ -92,7 +92,7 @@ pub async fn kept_counts(
         .filter(sponsor_aggregate::Column::EventId.eq(event.id))
         .all(db)
         .await?;
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let n = stats::count_of;
     Ok(AttendeeCounts {
         registrations: n(event.registrations_at_purge.unwrap_or(0)),
         marketing_opt_ins: n(event.marketing_opt_ins_at_purge.unwrap_or(0)),
@@ -191,13 +191,7 @@ impl Purger {
             out.push(Scheduled {
                 event_id: e.id,
                 due_at: purge_due_at(e.ends_at, e.retention_days),
-                stage: Stage::of(
-                    e.ends_at,
-                    e.retention_days,
-                    e.purge_started_at,
-                    e.purged_at,
-                    now,
-                ),
+                stage: stage_of(&e, now),
                 slug: e.slug,
                 registrations,
             });
@@ -303,7 +297,7 @@ impl Purger {
             return Ok(Outcome::Busy);
         }
         let registrations = match e.registrations_at_purge {
-            Some(n) => u64::try_from(n).unwrap_or(0),
+            Some(n) => stats::count_of(n),
             None => match self.start(&e).await? {
                 Some(n) => n,
                 None => return Ok(Outcome::Busy),
@@ -526,40 +520,32 @@ pub async fn delete_registrations(
     Ok(())
 }
 
-/// Remove the outbox folder of `event_id`. A failure is logged: the next run's sweep retries.
+/// Remove the outbox mails of `event_id`. A failure is logged: the next run's sweep retries.
 async fn remove_outbox_of(dir: &Path, event_id: Uuid) {
-    let path = dir.join(event_id.to_string());
-    match tokio::fs::remove_dir_all(&path).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(%event_id, error = %e, "cannot remove the event's outbox"),
+    if let Err(e) = mail::remove_event_mails(dir, event_id).await {
+        tracing::warn!(%event_id, error = %e, "cannot remove the event's outbox");
     }
 }
 
-/// Remove outbox folders of events that are purged or gone. Every instance runs this over its own
+/// Remove outbox mails of events that are purged or gone. Every instance runs this over its own
 /// outbox, so mails written on an instance that did not run the purge go too.
 pub async fn sweep_outbox(db: &DatabaseConnection, dir: &Path) -> anyhow::Result<()> {
-    let mut entries = match tokio::fs::read_dir(dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    while let Some(entry) = entries.next_entry().await? {
-        let Some(event_id) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| Uuid::parse_str(name).ok())
-        else {
-            continue;
-        };
-        let held = event::Entity::find_by_id(event_id)
-            .filter(event::Column::PurgeStartedAt.is_null())
-            .count(db)
-            .await?
-            > 0;
-        if !held {
-            remove_outbox_of(dir, event_id).await;
-        }
+    let in_outbox = mail::events_with_mails(dir).await?;
+    if in_outbox.is_empty() {
+        return Ok(());
+    }
+    let held: std::collections::BTreeSet<Uuid> = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::Id.is_in(in_outbox.clone()))
+        .filter(event::Column::PurgeStartedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    for event_id in in_outbox.into_iter().filter(|id| !held.contains(id)) {
+        remove_outbox_of(dir, event_id).await;
     }
     Ok(())
 }

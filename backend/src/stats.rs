@@ -82,7 +82,8 @@ pub struct AttendeeCounts {
     pub leads: BTreeMap<Uuid, u64>,
 }
 
-fn to_u64(n: i64) -> u64 {
+/// A count as stored (`i64`, never negative in practice) as the dashboard reports it.
+pub fn count_of(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -115,9 +116,9 @@ pub async fn attendee_counts(
     };
     for (purpose, n) in grants {
         match purpose.parse::<Purpose>() {
-            Ok(Purpose::Marketing) => counts.marketing_opt_ins = to_u64(n),
+            Ok(Purpose::Marketing) => counts.marketing_opt_ins = count_of(n),
             Ok(Purpose::Sponsor(id)) => {
-                counts.opt_ins.insert(id, to_u64(n));
+                counts.opt_ins.insert(id, count_of(n));
             }
             Err(_) => {}
         }
@@ -132,7 +133,7 @@ pub async fn attendee_counts(
         .all(db)
         .await?
         .into_iter()
-        .map(|(id, n)| (id, to_u64(n)))
+        .map(|(id, n)| (id, count_of(n)))
         .collect();
     Ok(counts)
 }
@@ -176,7 +177,7 @@ async fn event_stats(
         .await?
         .into_iter()
         .collect();
-    let count = |n: Option<&i64>| u64::try_from(n.copied().unwrap_or(0)).unwrap_or(0);
+    let count = |n: Option<&i64>| count_of(n.copied().unwrap_or(0));
 
     let sponsors = sponsors::list_for_event(db, event_id)
         .await?
@@ -186,7 +187,7 @@ async fn event_stats(
             let mut scans_accepted = 0;
             let mut scans_refused = BTreeMap::new();
             for c in counters.iter().filter(|c| c.sponsor_id == s.id) {
-                let n = u64::try_from(c.count).unwrap_or(0);
+                let n = count_of(c.count);
                 if c.outcome == "accepted" {
                     scans_accepted += n;
                 } else {
@@ -211,10 +212,7 @@ async fn event_stats(
         marketing_opt_ins: marketing,
         marketing_opt_in_rate: rate(marketing, registrations),
         sponsors,
-        exports: export_counts
-            .values()
-            .map(|n| u64::try_from(*n).unwrap_or(0))
-            .sum(),
+        exports: export_counts.values().map(|n| count_of(*n)).sum(),
         purge_due_at: purge_due_at(event.ends_at, event.retention_days),
         purged_at: event.purged_at,
     }))

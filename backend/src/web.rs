@@ -26,17 +26,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         // The token is in the path, which the page reads; the answer is never cached.
         .route(
             "/m/{token}",
-            get(|| async { no_store(file("manage.html")) }),
+            get(|| async { crate::rights::no_store(file("manage.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         .route("/admin", get(|| async { file("admin.html") }))
-}
-
-fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// Serve `uri`'s file from `web/`. Unknown paths are a problem+json 404.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use sea_orm::{
@@ -382,9 +382,7 @@ async fn register(
         consents: granted,
         confirmation_email_sent: sent,
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(rights::no_store(
+        (StatusCode::CREATED, Json(body)).into_response(),
+    ))
 }

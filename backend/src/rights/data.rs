@@ -293,11 +293,11 @@ pub struct Restriction {
 }
 
 async fn set_restriction(state: &AppState, h: &Holder, restrict: bool) -> ApiResult<Restriction> {
-    let restricted_at = match (h.registration.restricted_at, restrict) {
-        (Some(since), true) => Some(since),
-        (None, false) => None,
-        (_, true) => Some(state.clock.now()),
-        (Some(_), false) => None,
+    // Restricting again keeps the first time.
+    let restricted_at = if restrict {
+        h.registration.restricted_at.or(Some(state.clock.now()))
+    } else {
+        None
     };
     if restricted_at != h.registration.restricted_at {
         registration::ActiveModel {

@@ -131,7 +131,8 @@ async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResul
     resolve(&state.db, token, state.clock.now()).await
 }
 
-fn no_store(mut response: Response) -> Response {
+/// Mark a response as never to be stored: everything behind a manage link is personal.
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -234,7 +234,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     // One shutdown signal for the HTTP server and the purge loop.
-    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopping = stop_on_signal();
     let purger = Purger::new(db.clone(), keystore.clone(), clock.clone())
         .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf));
     let purging = tokio::spawn(retention::run_periodically(
@@ -248,10 +248,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopping.wait_for(|stop| *stop).await;
         }
     };
-    tokio::spawn(async move {
-        http::shutdown_signal().await;
-        let _ = stop.send(true);
-    });
     let served = http::serve(listener, state, shutdown).await;
     housekeeping.abort();
     if purging.await.is_err() {
@@ -262,6 +258,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served.context("server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A flag that turns true on Ctrl-C or SIGTERM.
+fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        http::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    stopping
 }
 
 async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
@@ -291,11 +297,7 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
     }
     if !args.dry_run {
         // Ctrl-C stops between two batches; the next run resumes.
-        let (stop, stopping) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            http::shutdown_signal().await;
-            let _ = stop.send(true);
-        });
+        let stopping = stop_on_signal();
         let report = purger.run_once(&stopping).await?;
         for p in &report.purged {
             println!("purged {}: {} registrations", p.event_id, p.registrations);

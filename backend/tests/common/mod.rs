@@ -178,14 +178,19 @@ impl TestApp {
 
     pub async fn organiser(&self, organisation: &str) -> Organiser {
         let (email, organisation_id) = self.create_organiser(organisation).await;
-        let response = self.login(&email, PASSWORD).await;
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
         Organiser {
+            token: self.session_token(&email).await,
             email,
-            token: body["token"].as_str().unwrap().to_owned(),
             organisation_id,
         }
+    }
+
+    /// Log `email` in with the test password; the session's bearer token.
+    pub async fn session_token(&self, email: &str) -> String {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
@@ -516,10 +521,7 @@ impl TestApp {
     /// a jump of days ends the old one).
     pub async fn travel_to(&self, at: OffsetDateTime, event: &mut PublicEvent) {
         self.clock.set(at);
-        let response = self.login(&event.organiser.email, PASSWORD).await;
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        event.organiser.token = body["token"].as_str().unwrap().to_owned();
+        event.organiser.token = self.session_token(&event.organiser.email).await;
     }
 
     /// A purger over this app's database and key store, on the app's clock, clearing its outbox.

@@ -5,6 +5,7 @@
 // HttpOnly cookie the login sets; the page never sees the token.
 
 import { api, h, status, ApiProblem } from './api.js';
+import { clearFieldErrors, showFieldError } from './fields.js';
 import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
 const view = document.getElementById('view');
@@ -13,7 +14,7 @@ let countdown = null;
 function fail(err) {
   if (!(err instanceof ApiProblem)) throw err;
   if (err.status === 401) return showLogin(problemText(err.problem));
-  status(err.code === 'network' ? t('error.network') : problemText(err.problem), 'error');
+  status(problemText(err.problem), 'error');
 }
 
 /** A form whose fields are [name, label key, attributes]; failures are shown at the field. */
@@ -28,23 +29,12 @@ function form(id, fields, submitKey, onSubmit) {
     h('button', { type: 'submit' }, t(submitKey)));
   el.addEventListener('submit', async (e) => {
     e.preventDefault();
-    for (const err of el.querySelectorAll('.error')) { err.hidden = true; err.textContent = ''; }
-    for (const inv of el.querySelectorAll('[aria-invalid]')) inv.removeAttribute('aria-invalid');
+    clearFieldErrors(el);
     const values = Object.fromEntries(fields.map(([name]) => [name, el.elements[name].value]));
     try {
       await onSubmit(values);
     } catch (err) {
-      const input = err instanceof ApiProblem && err.field && el.elements[err.field];
-      if (input) {
-        const slot = document.getElementById(`${id}-${err.field}-error`);
-        slot.textContent = problemText(err.problem);
-        slot.hidden = false;
-        input.setAttribute('aria-invalid', 'true');
-        input.focus();
-        status(t('form.invalid'), 'error');
-      } else {
-        fail(err);
-      }
+      if (!(err instanceof ApiProblem && showFieldError(err.problem, `${id}-`))) fail(err);
     }
   });
   return el;

@@ -19,7 +19,7 @@ function token() {
 
 function fail(err) {
   if (!(err instanceof ApiProblem)) throw err;
-  status(err.code === 'network' ? t('error.network') : problemText(err.problem), 'error');
+  status(problemText(err.problem), 'error');
   if (['kiosk_revoked', 'kiosk_token_expired', 'invalid_kiosk_token'].includes(err.code)) {
     unpair(false);
   }

@@ -2,6 +2,7 @@
 // the sponsors that received my data, download, correction, restriction and erasure.
 
 import { api, h, status, ApiProblem } from './api.js';
+import { clearFieldErrors, showFieldError } from './fields.js';
 import { t, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -11,7 +12,7 @@ let me = null;
 
 function fail(err) {
   if (!(err instanceof ApiProblem)) throw err;
-  status(err.code === 'network' ? t('error.network') : problemText(err.problem), 'error');
+  status(problemText(err.problem), 'error');
 }
 
 function purposeLabel(consent) {
@@ -98,8 +99,7 @@ async function change(consents, withdrawAll = false) {
 
 async function correct(e) {
   e.preventDefault();
-  for (const el of document.querySelectorAll('.error')) { el.hidden = true; el.textContent = ''; }
-  for (const el of document.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  clearFieldErrors();
   const change = {};
   for (const name of FIELDS) {
     const value = document.getElementById(name).value.trim();
@@ -112,17 +112,7 @@ async function correct(e) {
     render();
     status(t('manage.saved'));
   } catch (err) {
-    if (err instanceof ApiProblem && err.field && document.getElementById(err.field)) {
-      const slot = document.getElementById(`${err.field}-error`);
-      slot.textContent = problemText(err.problem);
-      slot.hidden = false;
-      const input = document.getElementById(err.field);
-      input.setAttribute('aria-invalid', 'true');
-      input.focus();
-      status(t('form.invalid'), 'error');
-    } else {
-      fail(err);
-    }
+    if (!(err instanceof ApiProblem && showFieldError(err.problem))) fail(err);
   }
 }
 

@@ -3,6 +3,7 @@
 // success the badge, the printable badge and the manage link.
 
 import { api, h, status, ApiProblem } from './api.js';
+import { clearFieldErrors, showFieldError } from './fields.js';
 import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
 const slug = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -68,7 +69,7 @@ async function load() {
   try {
     event = await api('GET', `/events/${encodeURIComponent(slug)}`);
   } catch (e) {
-    status(e.code === 'network' ? t('error.network') : problemText(e.problem), 'error');
+    status(problemText(e.problem), 'error');
     return;
   }
   status('');
@@ -78,35 +79,19 @@ async function load() {
   document.getElementById('closed').hidden = event.registration_open;
 }
 
-function clearErrors() {
-  for (const el of document.querySelectorAll('.error')) {
-    el.hidden = true;
-    el.textContent = '';
-  }
-  for (const el of document.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-}
-
+/** A refusal that names no field of the form is shown above the submit button. */
 function showError(problem) {
-  const field = problem.field && document.getElementById(problem.field);
+  if (showFieldError(problem)) return;
   const message = problemText(problem);
-  if (field) {
-    const slot = document.getElementById(`${problem.field}-error`);
-    slot.textContent = message;
-    slot.hidden = false;
-    field.setAttribute('aria-invalid', 'true');
-    field.focus();
-    status(t('form.invalid'), 'error');
-  } else {
-    const slot = document.getElementById('form-error');
-    slot.textContent = message;
-    slot.hidden = false;
-    status(message, 'error');
-  }
+  const slot = document.getElementById('form-error');
+  slot.textContent = message;
+  slot.hidden = false;
+  status(message, 'error');
 }
 
 async function submit(e) {
   e.preventDefault();
-  clearErrors();
+  clearFieldErrors();
   const value = (id) => document.getElementById(id).value;
   const optional = (id) => value(id).trim() || null;
   const body = {
@@ -131,8 +116,7 @@ async function submit(e) {
     showDone(created);
   } catch (err) {
     if (!(err instanceof ApiProblem)) throw err;
-    if (err.code === 'network') status(t('error.network'), 'error');
-    else showError(err.problem);
+    showError(err.problem);
     if (err.code === 'notice_outdated') await load();
   } finally {
     button.disabled = false;

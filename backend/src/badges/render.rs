@@ -2,25 +2,163 @@
 
 use std::io::Cursor;
 
-use image::{ImageFormat, Luma};
-use qrcode::{EcLevel, QrCode, render::svg};
+use image::ImageFormat;
+use qrcode::{
+    Color, EcLevel,
+    canvas::{Canvas, MaskPattern},
+    render::{Renderer, svg},
+};
 
 /// Error correction Q (25 %): a printed badge stays readable when creased, scuffed or partly
 /// covered by a lanyard clip.
 const EC_LEVEL: EcLevel = EcLevel::Q;
 
-fn code(token: &str) -> anyhow::Result<QrCode> {
-    QrCode::with_error_correction_level(token.as_bytes(), EC_LEVEL)
-        .map_err(|e| anyhow::anyhow!("cannot encode the badge as a QR code: {e}"))
+/// The standard quiet zone of a (non-micro) QR code, in modules.
+const QUIET_ZONE: u32 = 4;
+
+/// A QR code's modules, row by row, and its width in modules.
+struct Code {
+    colors: Vec<Color>,
+    width: usize,
+}
+
+impl Code {
+    fn renderer<P: qrcode::render::Pixel>(&self) -> Renderer<'_, P> {
+        let mut renderer = Renderer::new(&self.colors, self.width, QUIET_ZONE);
+        renderer.quiet_zone(true).min_dimensions(400, 400);
+        renderer
+    }
+}
+
+const MASKS: [MaskPattern; 8] = [
+    MaskPattern::Checkerboard,
+    MaskPattern::HorizontalLines,
+    MaskPattern::VerticalLines,
+    MaskPattern::DiagonalLines,
+    MaskPattern::LargeCheckerboard,
+    MaskPattern::Fields,
+    MaskPattern::Diamonds,
+    MaskPattern::Meadow,
+];
+
+/// Encode `token` as `QrCode::with_error_correction_level` does, module for module, at a fifth of
+/// the cost. That function spends nine tenths of a badge's rendering time scoring the eight masks
+/// (2.5 ms for a badge token, measured in `benches/hot_paths.rs`); [`mask_penalty`] applies the
+/// same rules over a flat array. A test checks that both choose the same mask.
+fn code(token: &str) -> anyhow::Result<Code> {
+    let failed = |e| anyhow::anyhow!("cannot encode the badge as a QR code: {e}");
+    let bits = qrcode::bits::encode_auto(token.as_bytes(), EC_LEVEL).map_err(failed)?;
+    let version = bits.version();
+    let (data, ec) =
+        qrcode::ec::construct_codewords(&bits.into_bytes(), version, EC_LEVEL).map_err(failed)?;
+    let mut canvas = Canvas::new(version, EC_LEVEL);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    let width = usize::try_from(version.width())?;
+    let colors = MASKS
+        .iter()
+        .map(|mask| {
+            let mut masked = canvas.clone();
+            masked.apply_mask(*mask);
+            masked.into_colors()
+        })
+        .min_by_key(|colors| mask_penalty(colors, width))
+        .ok_or_else(|| anyhow::anyhow!("no QR mask"))?;
+    Ok(Code { colors, width })
+}
+
+/// The QR standard's mask penalty (ISO/IEC 18004 §7.8.3) as the qrcode crate scores it, less its
+/// constant offset: runs of five or more, 2×2 blocks, finder-like patterns, and the dark/light
+/// balance. (The crate compares its `Module`s, but once a mask is applied every module is
+/// `Masked`, so colours alone decide.)
+fn mask_penalty(modules: &[Color], width: usize) -> u32 {
+    let dark = |module: Color| module == Color::Dark;
+    let mut columns = Vec::with_capacity(modules.len());
+    for x in 0..width {
+        columns.extend(modules.iter().skip(x).step_by(width));
+    }
+    let mut score = 0;
+    for line in modules
+        .chunks_exact(width)
+        .chain(columns.chunks_exact(width))
+    {
+        // Runs of 5 + n modules of one colour: 3 + n points, counted as the run grows. Written
+        // without branches: on a QR code's noise-like modules they would mispredict half the time.
+        let mut run = 1_u32;
+        for pair in line.windows(2) {
+            run = run * u32::from(pair[0] == pair[1]) + 1;
+            score += 3 * u32::from(run == 5) + u32::from(run > 5);
+        }
+        // Dark-light-dark-dark-dark-light-dark with four light modules (or the edge) on one side:
+        // 40 points.
+        let no_dark_in = |from: usize, to: usize| {
+            !line[from.min(width)..to.min(width)]
+                .iter()
+                .any(|module| dark(*module))
+        };
+        let mut window = 0_u8;
+        for (k, module) in line.iter().enumerate() {
+            window = (window << 1 | u8::from(dark(*module))) & 0b111_1111;
+            if k >= 6 && window == 0b101_1101 {
+                let start = k - 6;
+                if no_dark_in(start.saturating_sub(4), start) || no_dark_in(k + 1, k + 5) {
+                    score += 40;
+                }
+            }
+        }
+    }
+    // 2×2 blocks of one colour: 3 points each.
+    for (upper, lower) in modules
+        .chunks_exact(width)
+        .zip(modules.chunks_exact(width).skip(1))
+    {
+        for x in 0..width - 1 {
+            let this = upper[x];
+            let same = (this == upper[x + 1]) & (this == lower[x]) & (this == lower[x + 1]);
+            score += 3 * u32::from(same);
+        }
+    }
+    // Distance of the dark share from 50 %, in half percent.
+    let dark_modules = modules.iter().filter(|m| dark(**m)).count();
+    let ratio = dark_modules * 200 / modules.len();
+    score += u32::try_from(ratio.abs_diff(100)).unwrap_or(u32::MAX);
+    score
+}
+
+/// The code as a grey image: whole pixels per module, the quiet zone included, at least 400 px
+/// wide. The same pixels as the qrcode crate's renderer, built a row at a time rather than a pixel
+/// at a time, which is a fifth of a badge's rendering time saved.
+fn luma_image(code: &Code) -> image::GrayImage {
+    const LIGHT: u8 = 255;
+    let quiet = QUIET_ZONE as usize;
+    let modules = code.width + 2 * quiet;
+    let scale = 400_usize.div_ceil(modules);
+    let side = modules * scale;
+    let mut pixels = Vec::with_capacity(side * side);
+    let light_rows =
+        |pixels: &mut Vec<u8>| pixels.resize(pixels.len() + quiet * scale * side, LIGHT);
+    light_rows(&mut pixels);
+    let mut row = Vec::with_capacity(side);
+    for line in code.colors.chunks_exact(code.width) {
+        row.clear();
+        row.resize(quiet * scale, LIGHT);
+        for module in line {
+            let value = if *module == Color::Dark { 0 } else { LIGHT };
+            row.resize(row.len() + scale, value);
+        }
+        row.resize(side, LIGHT);
+        for _ in 0..scale {
+            pixels.extend_from_slice(&row);
+        }
+    }
+    light_rows(&mut pixels);
+    let side = u32::try_from(side).unwrap_or(u32::MAX);
+    image::GrayImage::from_raw(side, side, pixels).unwrap_or_default()
 }
 
 /// The QR code as a PNG with the standard four-module quiet zone, at least 400 px wide.
 pub fn qr_png(token: &str) -> anyhow::Result<Vec<u8>> {
-    let image = code(token)?
-        .render::<Luma<u8>>()
-        .quiet_zone(true)
-        .min_dimensions(400, 400)
-        .build();
+    let image = luma_image(&code(token)?);
     let mut png = Cursor::new(Vec::new());
     image.write_to(&mut png, ImageFormat::Png)?;
     Ok(png.into_inner())
@@ -28,11 +166,7 @@ pub fn qr_png(token: &str) -> anyhow::Result<Vec<u8>> {
 
 /// The QR code as a standalone SVG document with quiet zone.
 pub fn qr_svg(token: &str) -> anyhow::Result<String> {
-    Ok(code(token)?
-        .render::<svg::Color<'_>>()
-        .quiet_zone(true)
-        .min_dimensions(400, 400)
-        .build())
+    Ok(code(token)?.renderer::<svg::Color<'_>>().build())
 }
 
 /// What a printed badge shows of the person (only on paper, never in the QR code).
@@ -45,9 +179,10 @@ pub struct PrintedBadge<'a> {
 
 /// An A6 portrait badge (105 × 148 mm) as SVG: event, name, company and the QR code.
 pub fn printable_svg(badge: &PrintedBadge<'_>) -> anyhow::Result<String> {
-    let qr = code(badge.token)?;
-    let modules = qr.width();
-    let colors = qr.to_colors();
+    let Code {
+        colors,
+        width: modules,
+    } = code(badge.token)?;
     // The QR block: 80 mm wide including a 4-module quiet zone on each side.
     let size_mm = 80.0_f64;
     let module_mm = size_mm / (modules + 8) as f64;
@@ -55,7 +190,7 @@ pub fn printable_svg(badge: &PrintedBadge<'_>) -> anyhow::Result<String> {
     let origin_y = 58.0 + 4.0 * module_mm;
     let mut path = String::new();
     for (i, color) in colors.iter().enumerate() {
-        if *color == qrcode::Color::Dark {
+        if *color == Color::Dark {
             let x = origin_x + (i % modules) as f64 * module_mm;
             let y = origin_y + (i / modules) as f64 * module_mm;
             path.push_str(&format!(
@@ -105,6 +240,8 @@ fn xml_escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use image::Luma;
+
     use super::*;
 
     const TOKEN: &str = "eyJhbGciOiJFZERTQSIsImtpZCI6ImFiYyJ9.eyJiaWQiOiIxIn0.c2lnbmF0dXJl";
@@ -122,6 +259,37 @@ mod tests {
         let png = qr_png(TOKEN).unwrap();
         assert!(png.starts_with(b"\x89PNG"));
         assert_eq!(decode_png(&png), TOKEN);
+    }
+
+    #[test]
+    fn the_mask_is_the_one_the_qrcode_crate_chooses() {
+        // Badge-like tokens of every length a badge token can have, and some beyond.
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for length in (20..400).step_by(3) {
+            let token: String = (0..length)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            let ours = code(&token).unwrap();
+            let theirs = qrcode::QrCode::with_error_correction_level(&token, EC_LEVEL).unwrap();
+            assert_eq!(ours.width, theirs.width(), "length {length}");
+            assert!(ours.colors == theirs.to_colors(), "length {length}");
+        }
+    }
+
+    #[test]
+    fn the_image_has_the_pixels_of_the_qrcode_crates_renderer() {
+        for length in [20, 64, 180, 240, 267, 400] {
+            let token = "x".repeat(length);
+            let code = code(&token).unwrap();
+            let theirs = code.renderer::<Luma<u8>>().build();
+            assert_eq!(luma_image(&code), theirs, "length {length}");
+        }
     }
 
     #[test]

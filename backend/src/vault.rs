@@ -47,7 +47,8 @@ pub struct EventVault {
 }
 
 impl EventVault {
-    fn from_data_key(data_key: &[u8]) -> Self {
+    /// The vault of an already unwrapped data key (use [`EventVault::load`] in the server).
+    pub fn from_data_key(data_key: &[u8]) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(b"consentry-event"), data_key);
         let mut seal_key = [0u8; 32];
         let mut index_key = [0u8; 32];

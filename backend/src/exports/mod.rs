@@ -197,7 +197,9 @@ impl From<leads::LeadView> for ExportedLead {
     }
 }
 
-fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
+/// One lead as a CSV row: the shared contact fields, then scan times, count, rating, note, tags
+/// and lead id, every text cell neutralised against formula injection.
+pub fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
     let mut row: Vec<String> = shared
         .iter()
         .map(|f| neutralise(lead.contact.field(*f).unwrap_or_default()))
@@ -214,7 +216,8 @@ fn csv_row(lead: &ExportedLead, shared: &[ContactField]) -> Vec<String> {
     row
 }
 
-fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
+/// Rows as CSV (CRLF line ends, quoting where needed).
+pub fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
@@ -482,7 +485,7 @@ fn download(
 /// Start one sponsor's export and answer with its stream.
 async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     let now = state.clock.now();
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, spec.event.id).await?;
+    let vault = state.vault(spec.event.id).await?;
     let export_id = open_record(&state.db, &spec, now).await?;
     let file_name = format!(
         "{}-{}-leads.{}",
@@ -518,7 +521,7 @@ async fn export_zip(state: &AppState, specs: Vec<Spec>, event_slug: &str) -> Api
     let Some(first) = specs.first() else {
         return Err(ApiError::NotFound);
     };
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, first.event.id).await?;
+    let vault = state.vault(first.event.id).await?;
     let mut records = Vec::with_capacity(specs.len());
     for spec in specs {
         let id = open_record(&state.db, &spec, now).await?;
@@ -598,10 +601,7 @@ async fn organiser_spec(
 }
 
 async fn kiosk_spec(state: &AppState, auth: &KioskAuth, format: Format) -> ApiResult<Spec> {
-    let event = event::Entity::find_by_id(auth.event_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let event = auth.event.clone();
     let sponsor = sponsors::entity::Entity::find_by_id(auth.sponsor_id)
         .one(&state.db)
         .await?

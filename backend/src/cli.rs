@@ -236,7 +236,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One shutdown signal for the HTTP server and the purge loop.
     let stopping = stop_on_signal();
     let purger = Purger::new(db.clone(), keystore.clone(), clock.clone())
-        .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf));
+        .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf))
+        .with_unwrapped_keys(state.unwrapped.clone());
     let purging = tokio::spawn(retention::run_periodically(
         purger,
         Duration::from_secs(args.purge_interval_secs),

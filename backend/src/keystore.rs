@@ -10,14 +10,26 @@
 //! backups are kept for a shorter time than the retention; without it the keys live in the main
 //! database, which still works but loses the backup guarantee (the server says so at start).
 
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
 use anyhow::Context;
+use consentry_badge::BadgeSigner;
 use consentry_migration::{KeystoreMigrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
-use crate::{badges, db, vault};
+use crate::{
+    badges, db,
+    error::ApiResult,
+    vault::{self, EventVault},
+};
 
 /// The key store's connection, and whether it is a database of its own.
 #[derive(Clone)]
@@ -121,4 +133,73 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
             .await?;
     }
     Ok(())
+}
+
+/// How long an unwrapped key stays in memory.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Keys unwrapped from the key store, kept in memory per event so that a scan or a registration
+/// neither reads the key store nor unwraps a key on every request (an event's keys do not change
+/// until its purge). An entry lives at most [`KEY_CACHE_TTL`]. The purge evicts its event at
+/// once on the instance that runs it; another instance drops its copy within the TTL. Until then
+/// that copy opens nothing, since the ciphertexts are deleted, and every route refuses the event's
+/// data from its due date on (`retention::ensure_data_held`).
+pub struct KeyCache<T> {
+    entries: RwLock<HashMap<Uuid, (Instant, Arc<T>)>>,
+}
+
+impl<T> Default for KeyCache<T> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> KeyCache<T> {
+    /// The event's key, from memory while fresh, else from `load`.
+    pub async fn get_or_load<F, Fut>(&self, event_id: Uuid, load: F) -> ApiResult<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ApiResult<T>>,
+    {
+        let now = Instant::now();
+        let fresh = |loaded: &Instant| now.duration_since(*loaded) < KEY_CACHE_TTL;
+        let cached = self.entries.read().ok().and_then(|entries| {
+            entries
+                .get(&event_id)
+                .filter(|(loaded, _)| fresh(loaded))
+                .map(|(_, key)| key.clone())
+        });
+        if let Some(key) = cached {
+            return Ok(key);
+        }
+        let key = Arc::new(load().await?);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|_, (loaded, _)| fresh(loaded));
+            entries.insert(event_id, (now, key.clone()));
+        }
+        Ok(key)
+    }
+
+    fn forget(&self, event_id: Uuid) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(&event_id);
+        }
+    }
+}
+
+/// The server's unwrapped keys: each event's vault and current badge signer.
+#[derive(Default)]
+pub struct UnwrappedKeys {
+    pub vaults: KeyCache<EventVault>,
+    pub signers: KeyCache<BadgeSigner>,
+}
+
+impl UnwrappedKeys {
+    /// Drop everything held for the event (its keys are being destroyed).
+    pub fn forget(&self, event_id: Uuid) {
+        self.vaults.forget(event_id);
+        self.signers.forget(event_id);
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use consentry_badge::BadgeSigner;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::DatabaseConnection;
 
@@ -10,9 +11,11 @@ use crate::{
     clock::Clock,
     config::HttpConfig,
     crypto::{KeyPurpose, MasterKey},
-    keystore::Keystore,
+    error::ApiResult,
+    keystore::{Keystore, UnwrappedKeys},
     mail::Mailer,
     rate_limit::RateLimits,
+    vault::EventVault,
 };
 
 #[derive(Clone)]
@@ -26,6 +29,7 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub mailer: Arc<Mailer>,
     pub badge_keys: Arc<BadgeKeyCache>,
+    pub unwrapped: Arc<UnwrappedKeys>,
 }
 
 impl AppState {
@@ -46,7 +50,28 @@ impl AppState {
             config: Arc::new(config),
             mailer: Arc::new(mailer),
             badge_keys: Arc::new(BadgeKeyCache::default()),
+            unwrapped: Arc::new(UnwrappedKeys::default()),
         }
+    }
+
+    /// The event's data keys (cached: see [`crate::keystore::KeyCache`]).
+    pub async fn vault(&self, event_id: uuid::Uuid) -> ApiResult<Arc<EventVault>> {
+        self.unwrapped
+            .vaults
+            .get_or_load(event_id, || {
+                EventVault::load(&self.keystore.db, &self.keys.master, event_id)
+            })
+            .await
+    }
+
+    /// The event's current badge signing key (cached likewise).
+    pub async fn badge_signer(&self, event_id: uuid::Uuid) -> ApiResult<Arc<BadgeSigner>> {
+        self.unwrapped
+            .signers
+            .get_or_load(event_id, || {
+                crate::badges::current_signer(&self.keystore.db, &self.keys.master, event_id)
+            })
+            .await
     }
 }
 

@@ -70,12 +70,16 @@ pub async fn revoke_all_of_event(
     Ok(())
 }
 
-/// A paired, unrevoked kiosk, from its Bearer token. Every kiosk endpoint takes this.
-#[derive(Debug, Clone, Copy)]
+/// A paired, unrevoked kiosk, from its Bearer token, with its event. Every kiosk endpoint takes
+/// this.
+#[derive(Debug, Clone)]
 pub struct KioskAuth {
     pub kiosk_id: Uuid,
     pub event_id: Uuid,
     pub sponsor_id: Uuid,
+    /// The kiosk's event as it stands now, read in the same query as the kiosk (every kiosk
+    /// endpoint needs it, and a scan cannot afford a second round trip).
+    pub event: crate::events::entity::Model,
 }
 
 impl FromRequestParts<AppState> for KioskAuth {
@@ -89,10 +93,12 @@ impl FromRequestParts<AppState> for KioskAuth {
         let claims = rules::verify_token(&state.keys.kiosk_decoding, token, now)?;
         // The row is read on every request: a revocation takes effect on the very next one, on
         // every instance.
-        let kiosk = entity::Entity::find_by_id(claims.jti)
+        let (kiosk, event) = entity::Entity::find_by_id(claims.jti)
+            .find_also_related(crate::events::entity::Entity)
             .one(&state.db)
             .await?
-            .filter(|k| {
+            .and_then(|(kiosk, event)| Some((kiosk, event?)))
+            .filter(|(k, _)| {
                 k.revoked_at.is_none()
                     && k.paired_at.is_some()
                     && k.event_id == claims.eid
@@ -116,6 +122,7 @@ impl FromRequestParts<AppState> for KioskAuth {
             kiosk_id: kiosk.id,
             event_id: kiosk.event_id,
             sponsor_id: kiosk.sponsor_id,
+            event,
         })
     }
 }

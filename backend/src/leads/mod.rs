@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use axum::{Json, extract::State};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -175,10 +175,11 @@ pub fn view(
     })
 }
 
-/// Record an accepted scan: a new lead, or one more scan of an existing one. The count and times
-/// change in single statements (`scan_count = scan_count + 1`), so concurrent scans of one badge
-/// lose no increment on any database; two first scans racing meet at the unique
-/// (sponsor, registration) key, and the caller retries the loser as a repeat.
+/// Record an accepted scan: a new lead, or one more scan of an existing one. A repeat is one
+/// statement that counts it, widens the first/last range (queued offline scans arrive out of
+/// order) and returns the lead, so concurrent scans of one badge lose no increment on any
+/// database; two first scans racing meet at the unique (sponsor, registration) key, and the
+/// caller retries the loser as a repeat.
 pub async fn record_scan(
     db: &impl ConnectionTrait,
     event_id: Uuid,
@@ -188,49 +189,42 @@ pub async fn record_scan(
     now: OffsetDateTime,
 ) -> Result<entity::Model, sea_orm::DbErr> {
     use entity::Column;
-    let this = || {
-        Condition::all()
-            .add(Column::SponsorId.eq(sponsor_id))
-            .add(Column::RegistrationId.eq(registration_id))
-    };
     let counted = entity::Entity::update_many()
         .col_expr(Column::ScanCount, Expr::col(Column::ScanCount).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(this())
-        .exec(db)
+        .col_expr(
+            Column::LastScannedAt,
+            Expr::case(Expr::col(Column::LastScannedAt).lt(at), at)
+                .finally(Expr::col(Column::LastScannedAt))
+                .into(),
+        )
+        .col_expr(
+            Column::FirstScannedAt,
+            Expr::case(Expr::col(Column::FirstScannedAt).gt(at), at)
+                .finally(Expr::col(Column::FirstScannedAt))
+                .into(),
+        )
+        .filter(Column::SponsorId.eq(sponsor_id))
+        .filter(Column::RegistrationId.eq(registration_id))
+        .exec_with_returning(db)
         .await?;
-    if counted.rows_affected == 0 {
-        return entity::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            event_id: Set(event_id),
-            sponsor_id: Set(sponsor_id),
-            registration_id: Set(registration_id),
-            first_scanned_at: Set(at),
-            last_scanned_at: Set(at),
-            scan_count: Set(1),
-            rating: Set(None),
-            annotations: Set(None),
-            updated_at: Set(now),
-        }
-        .insert(db)
-        .await;
+    if let Some(lead) = counted.into_iter().next() {
+        return Ok(lead);
     }
-    // Queued offline scans arrive out of order: widen the first/last range, never narrow it.
-    entity::Entity::update_many()
-        .col_expr(Column::LastScannedAt, Expr::value(at))
-        .filter(this().add(Column::LastScannedAt.lt(at)))
-        .exec(db)
-        .await?;
-    entity::Entity::update_many()
-        .col_expr(Column::FirstScannedAt, Expr::value(at))
-        .filter(this().add(Column::FirstScannedAt.gt(at)))
-        .exec(db)
-        .await?;
-    entity::Entity::find()
-        .filter(this())
-        .one(db)
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("lead".into()))
+    entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(event_id),
+        sponsor_id: Set(sponsor_id),
+        registration_id: Set(registration_id),
+        first_scanned_at: Set(at),
+        last_scanned_at: Set(at),
+        scan_count: Set(1),
+        rating: Set(None),
+        annotations: Set(None),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
 }
 
 /// A sponsor's visible leads: consent still granted, processing not restricted. Both checks are
@@ -352,11 +346,8 @@ async fn list_leads(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<LeadPage>> {
     let (offset, limit) = page_window(page.page, page.per_page, 200)?;
-    let event = event::Entity::find_by_id(auth.event_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    crate::retention::ensure_data_held(&event, state.clock.now())?;
+    let event = &auth.event;
+    crate::retention::ensure_data_held(event, state.clock.now())?;
     let query = entity::Entity::find()
         .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
         .filter(visible(auth.sponsor_id));
@@ -368,8 +359,8 @@ async fn list_leads(
         .limit(limit)
         .all(&state.db)
         .await?;
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
-    let leads = views(&state.db, &vault, &event, &leads).await?;
+    let vault = state.vault(event.id).await?;
+    let leads = views(&state.db, &vault, event, &leads).await?;
     audit::record(
         &state.db,
         audit::Entry {
@@ -452,7 +443,7 @@ async fn annotate_lead(
         .await?
         .ok_or(ApiError::NotFound)?;
     crate::retention::ensure_data_held(&event, state.clock.now())?;
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
+    let vault = state.vault(event.id).await?;
     let mut annotations = open_annotations(&vault, &lead)?;
     if let Some(note) = note {
         annotations.note = note.filter(|n| !n.is_empty());

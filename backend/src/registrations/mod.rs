@@ -281,7 +281,7 @@ async fn register(
         country: request.country,
     })?;
 
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
+    let vault = state.vault(event.id).await?;
     let email_index = vault.email_index(&details.email);
     let already_registered = || ApiError::Conflict {
         code: "already_registered",
@@ -302,6 +302,9 @@ async fn register(
 
     let registration_id = Uuid::now_v7();
     let badge_id = Uuid::new_v4();
+    // Signed before the transaction: SQLite's single write lock is held for the writes only.
+    let signer = state.badge_signer(event.id).await?;
+    let badge_token = badges::badge_token(&signer, badge_id, event.id, now)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let inserted = registration::ActiveModel {
         id: Set(registration_id),
@@ -353,8 +356,6 @@ async fn register(
         consents::set(&txn, &context, Purpose::Marketing, true, &hash).await?;
         granted.push(Purpose::Marketing);
     }
-    let signer = badges::current_signer(&state.keystore.db, &state.keys.master, event.id).await?;
-    let badge_token = badges::badge_token(&signer, badge_id, event.id, now)?;
     txn.commit().await?;
     tracing::info!(%registration_id, event_id = %event.id, "registered");
 

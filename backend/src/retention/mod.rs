@@ -44,7 +44,7 @@ use crate::{
     error::ApiError,
     events::{entity as event, rules::purge_due_at},
     exports::entity::recipient,
-    keystore::{self, Keystore},
+    keystore::{self, Keystore, UnwrappedKeys},
     kiosks, leads, mail,
     registrations::entity::{manage_token, registration},
     scans::entity::request as scan_request,
@@ -149,6 +149,7 @@ pub struct Purger {
     clock: Arc<dyn Clock>,
     owner: Uuid,
     outbox: Option<PathBuf>,
+    unwrapped: Option<Arc<UnwrappedKeys>>,
     pub batch_size: u64,
     pub lease: Duration,
     pub pause: StdDuration,
@@ -162,6 +163,7 @@ impl Purger {
             clock,
             owner: Uuid::new_v4(),
             outbox: None,
+            unwrapped: None,
             batch_size: DEFAULT_BATCH_SIZE,
             lease: DEFAULT_LEASE,
             pause: DEFAULT_PAUSE,
@@ -171,6 +173,12 @@ impl Purger {
     /// Also remove each purged event's mails from this outbox directory.
     pub fn with_outbox(mut self, dir: Option<PathBuf>) -> Self {
         self.outbox = dir;
+        self
+    }
+
+    /// The server's unwrapped keys, to drop each event's as its keys are destroyed.
+    pub fn with_unwrapped_keys(mut self, unwrapped: Arc<UnwrappedKeys>) -> Self {
+        self.unwrapped = Some(unwrapped);
         self
     }
 
@@ -304,6 +312,9 @@ impl Purger {
             },
         };
         keystore::destroy_event_keys(&self.keystore.db, e.id).await?;
+        if let Some(unwrapped) = &self.unwrapped {
+            unwrapped.forget(e.id);
+        }
 
         loop {
             if *stop.borrow() {

@@ -33,7 +33,6 @@ use crate::{
     },
     retention, sponsors,
     state::AppState,
-    vault::EventVault,
 };
 
 /// Everything Consentry holds about me, as one JSON document.
@@ -105,7 +104,7 @@ pub(super) async fn export_my_data(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Response> {
     let h = holder(&state, ip, &token).await?;
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let vault = state.vault(h.event.id).await?;
     let r = &h.registration;
     let sponsor_names: BTreeMap<Uuid, String> = sponsors::list_for_event(&state.db, h.event.id)
         .await?
@@ -243,7 +242,7 @@ pub(super) async fn correct_details(
             "Give at least one field to correct.",
         ));
     }
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let vault = state.vault(h.event.id).await?;
     let current = registrations::open_details(&vault, &h.registration)?;
     let corrected = registrations::rules::validate_details(change.applied_to(current))?;
     let now = state.clock.now();

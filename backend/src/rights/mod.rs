@@ -36,7 +36,6 @@ use crate::{
         rules::ContactDetails,
     },
     state::AppState,
-    vault::EventVault,
 };
 
 mod data;
@@ -215,7 +214,7 @@ impl From<consents::entity::ledger::Model> for ConsentRecord {
 
 /// The badge token of a holder.
 async fn holder_badge_token(state: &AppState, h: &Holder) -> ApiResult<String> {
-    let signer = badges::current_signer(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let signer = state.badge_signer(h.event.id).await?;
     badges::badge_token(
         &signer,
         h.registration.badge_id,
@@ -258,7 +257,7 @@ async fn my_registration(
     h: Holder,
     manage_token: &str,
 ) -> ApiResult<MyRegistration> {
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let vault = state.vault(h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let token = holder_badge_token(state, &h).await?;
     let png = render::qr_png(&token)?;
@@ -484,7 +483,7 @@ async fn badge_printable(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Response> {
     let h = holder(&state, ip, &token).await?;
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, h.event.id).await?;
+    let vault = state.vault(h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let badge = holder_badge_token(&state, &h).await?;
     let svg = render::printable_svg(&render::PrintedBadge {

@@ -13,8 +13,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, IntoCondition, OnConflict},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -34,9 +35,8 @@ use crate::{
     extract::ApiJson,
     kiosks::{self, KioskAuth},
     leads::{self, LeadView},
-    registrations::entity::registration,
+    registrations::{self, entity::registration},
     state::AppState,
-    vault::EventVault,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -122,24 +122,28 @@ async fn decide(
         Ok(claims) => claims,
         Err(rejection) => return refuse(rejection.into()),
     };
-    let registration = registration::Entity::find()
+    // The registration and its grant for this sponsor, in one round trip.
+    let purpose = Purpose::Sponsor(auth.sponsor_id).to_string();
+    let this_sponsors_grant = grant::Entity::belongs_to(registration::Entity)
+        .from(grant::Column::RegistrationId)
+        .to(registration::Column::Id)
+        .on_condition(move |_, _| {
+            Expr::col((grant::Entity, grant::Column::Purpose))
+                .eq(purpose.clone())
+                .into_condition()
+        });
+    let found = registration::Entity::find()
+        .join_rev(JoinType::LeftJoin, this_sponsors_grant.into())
+        .select_also(grant::Entity)
         .filter(registration::Column::BadgeId.eq(claims.bid))
         .filter(registration::Column::EventId.eq(event.id))
         .one(&state.db)
         .await?;
-    let attendee = match &registration {
-        Some(r) => Some(rules::Attendee {
-            restricted: r.restricted_at.is_some(),
-            consented_to_this_sponsor: grant::Entity::find_by_id((
-                r.id,
-                Purpose::Sponsor(auth.sponsor_id).to_string(),
-            ))
-            .one(&state.db)
-            .await?
-            .is_some(),
-        }),
-        None => None,
-    };
+    let attendee = found.as_ref().map(|(r, grant)| rules::Attendee {
+        restricted: r.restricted_at.is_some(),
+        consented_to_this_sponsor: grant.is_some(),
+    });
+    let registration = found.map(|(r, _)| r);
     match (
         rules::decide(attendee, at, event.starts_at, event.ends_at),
         registration,
@@ -224,11 +228,28 @@ async fn lead_view(
     event: &event::Model,
     lead: &leads::entity::Model,
 ) -> ApiResult<LeadView> {
-    let vault = EventVault::load(&state.keystore.db, &state.keys.master, event.id).await?;
+    let vault = state.vault(event.id).await?;
     leads::views(&state.db, &vault, event, std::slice::from_ref(lead))
         .await?
         .pop()
         .ok_or(ApiError::NotFound)
+}
+
+/// The view of a lead just recorded, from the registration the decision already read.
+async fn new_lead_view(
+    state: &AppState,
+    event: &event::Model,
+    lead: &leads::entity::Model,
+    registration: &registration::Model,
+) -> ApiResult<LeadView> {
+    let vault = state.vault(event.id).await?;
+    let details = registrations::open_details(&vault, registration)?;
+    leads::view(
+        &vault,
+        lead,
+        &details,
+        &crate::events::rules::parse_shared_fields(&event.shared_fields),
+    )
 }
 
 /// Decide and record once. `Ok(None)` means another request with the same client scan id won a
@@ -271,8 +292,8 @@ async fn attempt(
     count(&txn, auth, outcome, at).await?;
     txn.commit().await?;
     Ok(Some(match (decision, lead) {
-        (Decision::Accepted { .. }, Some(lead)) => ScanResult::Accepted {
-            lead: Box::new(lead_view(state, event, &lead).await?),
+        (Decision::Accepted { registration, .. }, Some(lead)) => ScanResult::Accepted {
+            lead: Box::new(new_lead_view(state, event, &lead, &registration).await?),
         },
         (Decision::Refused { reason, .. }, _) => ScanResult::Refused { reason },
         (Decision::Accepted { .. }, None) => ScanResult::Refused {
@@ -305,21 +326,18 @@ async fn scan(
     auth: KioskAuth,
     ApiJson(request): ApiJson<ScanRequest>,
 ) -> ApiResult<ScanResult> {
-    let event = event::Entity::find_by_id(auth.event_id)
-        .one(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let event = &auth.event;
     // Kiosk tokens expire at the purge date they were issued with; a retention shortened since
     // must hold too.
-    crate::retention::ensure_data_held(&event, state.clock.now())?;
+    crate::retention::ensure_data_held(event, state.clock.now())?;
     for _ in 0..3 {
         let previous = request::Entity::find_by_id((auth.kiosk_id, request.client_scan_id))
             .one(&state.db)
             .await?;
         if let Some(previous) = previous {
-            return replay(&state, &event, previous).await;
+            return replay(&state, event, previous).await;
         }
-        if let Some(result) = attempt(&state, &auth, &event, &request).await? {
+        if let Some(result) = attempt(&state, &auth, event, &request).await? {
             return Ok(result);
         }
     }

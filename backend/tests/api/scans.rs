@@ -182,6 +182,41 @@ async fn a_badge_scanned_again_is_one_lead_with_a_count() {
 }
 
 #[tokio::test]
+async fn a_queued_scan_arriving_late_widens_the_lead_range_and_never_narrows_it() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let attendee = app
+        .attendee(&event, "ada@example.org", &[&event.sponsors[0]])
+        .await;
+    let kiosk = app.kiosk(&event, &event.sponsors[0]).await;
+    let badge = attendee["badge"]["token"].as_str().unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let at = |minutes_ago: i64| now - Duration::minutes(minutes_ago);
+    let range = |body: &serde_json::Value| {
+        let parse = |field: &str| {
+            OffsetDateTime::parse(
+                body["lead"][field].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        (
+            parse("first_scanned_at"),
+            parse("last_scanned_at"),
+            body["lead"]["scan_count"].as_i64().unwrap(),
+        )
+    };
+    app.scan_with(&kiosk, badge, Uuid::new_v4(), at(30)).await;
+    // An offline queue synced later: one scan from before the first, one between.
+    let (_, earlier) = app.scan_with(&kiosk, badge, Uuid::new_v4(), at(90)).await;
+    assert_eq!(range(&earlier), (at(90), at(30), 2));
+    let (_, between) = app.scan_with(&kiosk, badge, Uuid::new_v4(), at(60)).await;
+    assert_eq!(range(&between), (at(90), at(30), 3));
+    let (_, later) = app.scan_with(&kiosk, badge, Uuid::new_v4(), at(5)).await;
+    assert_eq!(range(&later), (at(90), at(5), 4));
+}
+
+#[tokio::test]
 async fn withdrawing_consent_removes_the_lead_and_refuses_the_next_scan() {
     let app = spawn_app().await;
     let event = app.public_event("summit").await;

@@ -131,6 +131,23 @@ pub async fn record(
     entry: Entry,
     at: OffsetDateTime,
 ) -> Result<(), sea_orm::DbErr> {
+    row(entry, at).insert(db).await?;
+    Ok(())
+}
+
+/// Several entries at once, in one statement.
+pub async fn record_all(
+    db: &impl ConnectionTrait,
+    entries: impl IntoIterator<Item = Entry>,
+    at: OffsetDateTime,
+) -> Result<(), sea_orm::DbErr> {
+    entity::Entity::insert_many(entries.into_iter().map(|entry| row(entry, at)))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+fn row(entry: Entry, at: OffsetDateTime) -> entity::ActiveModel {
     entity::ActiveModel {
         id: Set(Uuid::now_v7()),
         organisation_id: Set(entry.organisation_id),
@@ -142,9 +159,6 @@ pub async fn record(
         count: Set(entry.count),
         at: Set(at),
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -99,6 +99,58 @@ pub async fn set(
     Ok(true)
 }
 
+/// The consents given with a new registration, which has no earlier state to compare with: the
+/// grants, their audit entries and their ledger entries, one statement each whatever their number.
+/// `given` pairs each purpose with the SHA-256 of the sentence the attendee agreed to.
+pub async fn record_first(
+    db: &impl ConnectionTrait,
+    context: &ConsentContext,
+    given: &[(Purpose, String)],
+) -> ApiResult<()> {
+    if given.is_empty() {
+        return Ok(());
+    }
+    grant::Entity::insert_many(given.iter().map(|(purpose, _)| grant::ActiveModel {
+        registration_id: Set(context.registration_id),
+        purpose: Set(purpose.to_string()),
+        sponsor_id: Set(purpose.sponsor_id()),
+        granted_at: Set(context.at),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    audit::record_all(
+        db,
+        given.iter().map(|(purpose, _)| audit::Entry {
+            organisation_id: context.organisation_id,
+            event_id: Some(context.event_id),
+            actor: audit::Actor::Attendee,
+            action: audit::Action::ConsentGranted,
+            subject_id: purpose.sponsor_id(),
+            count: None,
+        }),
+        context.at,
+    )
+    .await?;
+    ledger::Entity::insert_many(
+        given
+            .iter()
+            .map(|(purpose, text_sha256)| ledger::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                registration_id: Set(context.registration_id),
+                event_id: Set(context.event_id),
+                purpose: Set(purpose.to_string()),
+                granted: Set(true),
+                channel: Set(context.channel.as_str().to_owned()),
+                notice_version: Set(context.notice_version),
+                text_sha256: Set(text_sha256.clone()),
+                recorded_at: Set(context.at),
+            }),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 /// The purposes currently granted.
 pub async fn granted(
     db: &impl ConnectionTrait,

@@ -334,28 +334,25 @@ async fn register(
         notice_version: event.privacy_notice_version,
         at: now,
     };
-    let mut granted = Vec::new();
+    let mut given = Vec::new();
     let mut sponsor_names = Vec::new();
     for (sponsor, text) in &texts.sponsors {
         if opt_ins.binary_search(&sponsor.id).is_ok() {
-            let purpose = Purpose::Sponsor(sponsor.id);
-            consents::set(
-                &txn,
-                &context,
-                purpose,
-                true,
-                &crypto::sha256_hex(text.as_bytes()),
-            )
-            .await?;
-            granted.push(purpose);
+            given.push((
+                Purpose::Sponsor(sponsor.id),
+                crypto::sha256_hex(text.as_bytes()),
+            ));
             sponsor_names.push(sponsor.name.clone());
         }
     }
     if request.marketing_opt_in {
-        let hash = crypto::sha256_hex(texts.marketing.as_bytes());
-        consents::set(&txn, &context, Purpose::Marketing, true, &hash).await?;
-        granted.push(Purpose::Marketing);
+        given.push((
+            Purpose::Marketing,
+            crypto::sha256_hex(texts.marketing.as_bytes()),
+        ));
     }
+    consents::record_first(&txn, &context, &given).await?;
+    let granted: Vec<Purpose> = given.into_iter().map(|(purpose, _)| purpose).collect();
     txn.commit().await?;
     tracing::info!(%registration_id, event_id = %event.id, "registered");
 

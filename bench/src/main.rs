@@ -57,12 +57,16 @@ enum Phase {
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         count: u32,
     },
-    /// Seed attendees (half consenting to the first sponsor), pair kiosks for that sponsor, then
+    /// Seed attendees (some consenting to the first sponsor), pair kiosks for that sponsor, then
     /// measure accepted scans, refused scans and repeated (idempotent) scans.
     Scans {
         /// Attendees to register first.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
         attendees: u32,
+        /// Share of them consenting to the first sponsor, evenly spread (1–99 %: both accepted
+        /// and refused scans need badges).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=99))]
+        consenting_percent: u8,
         /// Scans per phase.
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
         scans: u32,
@@ -382,7 +386,7 @@ async fn seed_attendees(
     setup: &Setup,
     count: usize,
     concurrency: usize,
-    consents: fn(usize) -> bool,
+    consents: impl Fn(usize) -> bool + Clone + Send + 'static,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let url = format!("{base}/api/v1/events/{}/registrations", setup.slug);
     let next = Arc::new(AtomicUsize::new(0));
@@ -390,6 +394,7 @@ async fn seed_attendees(
     for _ in 0..concurrency {
         let (client, url, next) = (client.clone(), url.clone(), next.clone());
         let (sponsor, notice) = (setup.sponsors[0].clone(), setup.notice_version);
+        let consents = consents.clone();
         workers.push(tokio::spawn(async move {
             let mut badges = Vec::new();
             loop {
@@ -429,6 +434,13 @@ async fn seed_attendees(
         }
     }
     Ok((yes, no))
+}
+
+/// `percent` of attendees, evenly spread: attendee `i` consents when the running share
+/// `(i + 1) × percent / 100` passes a whole number (50 % is every second one).
+fn spread(percent: u8) -> impl Fn(usize) -> bool + Clone + Send + 'static {
+    let percent = usize::from(percent);
+    move |i| (i + 1) * percent / 100 > i * percent / 100
 }
 
 /// Create and pair `count` kiosks for the first sponsor; returns their tokens.
@@ -808,6 +820,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Phase::Scans {
             attendees,
+            consenting_percent,
             scans,
             kiosks,
         } => {
@@ -817,7 +830,7 @@ async fn main() -> anyhow::Result<()> {
                 &setup,
                 attendees as usize,
                 concurrency,
-                |i| i.is_multiple_of(2),
+                spread(consenting_percent),
             )
             .await?;
             let kiosks = Arc::new(pair_kiosks(&client, &base, &setup, kiosks).await?);
@@ -946,6 +959,20 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consent_shares_are_spread_evenly() {
+        let share = |percent| (0..1000).filter(|i| spread(percent)(*i)).count();
+        assert_eq!(
+            (share(50), share(1), share(25), share(99)),
+            (500, 10, 250, 990)
+        );
+        let half = spread(50);
+        assert_eq!(
+            (half(0), half(1), half(2), half(3)),
+            (false, true, false, true)
+        );
+    }
 
     #[test]
     fn only_loopback_servers_are_accepted() {

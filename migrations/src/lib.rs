@@ -12,6 +12,7 @@ mod m20261123_000004_exports_audit;
 mod m20261123_000005_leads_keyset_index;
 mod m20261123_000006_retention;
 mod m20261123_000007_scan_requests_lead_index;
+mod m20261123_000008_restricted_registrations_index;
 
 mod k20261123_000001_keystore;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_leads_keyset_index::Migration),
             Box::new(m20261123_000006_retention::Migration),
             Box::new(m20261123_000007_scan_requests_lead_index::Migration),
+            Box::new(m20261123_000008_restricted_registrations_index::Migration),
         ]
     }
 }

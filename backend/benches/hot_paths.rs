@@ -4,7 +4,7 @@
 //! (every registration seals, every lead view and export row opens).
 //!
 //! `cargo bench --workspace --bench hot_paths` (figures in docs/BENCHMARKS.md);
-//! `cargo test --workspace --benches` runs each once as a smoke test.
+//! `cargo test --workspace` runs each once as a smoke test (criterion's test mode).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;

@@ -203,3 +203,71 @@ impl UnwrappedKeys {
         self.signers.forget(event_id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::error::ApiError;
+
+    /// A cache of numbers whose loads are counted.
+    async fn get(cache: &KeyCache<usize>, event: Uuid, loads: &AtomicUsize) -> ApiResult<usize> {
+        cache
+            .get_or_load(event, || async { Ok(loads.fetch_add(1, Ordering::SeqCst)) })
+            .await
+            .map(|key| *key)
+    }
+
+    #[tokio::test]
+    async fn a_key_is_loaded_once_per_event_until_forgotten() {
+        let cache = KeyCache::default();
+        let loads = AtomicUsize::new(0);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(get(&cache, a, &loads).await.unwrap(), 0);
+        assert_eq!(get(&cache, a, &loads).await.unwrap(), 0);
+        assert_eq!(get(&cache, b, &loads).await.unwrap(), 1);
+        cache.forget(a);
+        assert_eq!(get(&cache, a, &loads).await.unwrap(), 2);
+        assert_eq!(get(&cache, b, &loads).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn forgetting_an_event_drops_both_its_vault_and_its_signer() {
+        let keys = UnwrappedKeys::default();
+        let (event, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let loads = AtomicUsize::new(0);
+        let vault = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(EventVault::from_data_key(&[1; 32]))
+        };
+        let signer = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(BadgeSigner::from_seed("kid".into(), &[2; 32])?)
+        };
+        for id in [event, other] {
+            keys.vaults.get_or_load(id, vault).await.unwrap();
+            keys.signers.get_or_load(id, signer).await.unwrap();
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+        keys.forget(event);
+        for id in [event, other] {
+            keys.vaults.get_or_load(id, vault).await.unwrap();
+            keys.signers.get_or_load(id, signer).await.unwrap();
+        }
+        // Only the forgotten event's two keys were loaded again.
+        assert_eq!(loads.load(Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_not_remembered() {
+        let cache = KeyCache::<usize>::default();
+        let event = Uuid::new_v4();
+        let failed = cache
+            .get_or_load(event, || async { Err(ApiError::NotFound) })
+            .await;
+        assert!(matches!(failed, Err(ApiError::NotFound)));
+        let loads = AtomicUsize::new(7);
+        assert_eq!(get(&cache, event, &loads).await.unwrap(), 7);
+    }
+}

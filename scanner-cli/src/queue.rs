@@ -210,12 +210,6 @@ mod tests {
     }
 
     proptest! {
-        // Every step syncs a file to disk: 32 cases in the test suite, `PROPTEST_CASES` in
-        // tests/fuzz.sh.
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(32)
-        ))]
-
         /// Whatever a crash leaves in the files, every scan queued and not answered is pending,
         /// exactly once, in order, and nothing else is.
         #[test]

@@ -130,6 +130,8 @@ pub struct Server {
     /// Every line the server printed on standard output so far.
     pub stdout: Vec<String>,
     lines: mpsc::Receiver<String>,
+    /// Its log (standard error), when started with [`Server::start_logging`].
+    log: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl Server {
@@ -147,18 +149,65 @@ impl Server {
         args: &[&str],
         extra_lines: usize,
     ) -> Self {
-        let mut child = Command::new(bin("consentry"))
+        Self::spawn(bind, data_dir, db, args, extra_lines, false)
+    }
+
+    /// The same as [`start`](Self::start), logging as in production (the default log level, no
+    /// `CONSENTRY_LOG`) into [`log`](Self::log) instead of the test's output.
+    pub fn start_logging(
+        data_dir: &Path,
+        db: &TestDatabase,
+        args: &[&str],
+        extra_lines: usize,
+    ) -> Self {
+        Self::spawn("127.0.0.1:0", data_dir, db, args, extra_lines, true)
+    }
+
+    /// Every log line so far (empty unless started with [`start_logging`](Self::start_logging)).
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .and_then(|log| log.lock().ok().map(|lines| lines.clone()))
+            .unwrap_or_default()
+    }
+
+    fn spawn(
+        bind: &str,
+        data_dir: &Path,
+        db: &TestDatabase,
+        args: &[&str],
+        extra_lines: usize,
+        capture_log: bool,
+    ) -> Self {
+        let mut command = Command::new(bin("consentry"));
+        command
             .arg("serve")
             .args(["--bind", bind, "--data-dir"])
             .arg(data_dir)
             .args(db.args())
             .args(args)
-            .env("CONSENTRY_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::piped());
+        if capture_log {
+            command.env_remove("CONSENTRY_LOG").stderr(Stdio::piped());
+        } else {
+            command
+                .env("CONSENTRY_LOG", "warn")
+                .stderr(Stdio::inherit());
+        }
+        let mut child = command.spawn().unwrap();
+        let log = child.stderr.take().map(|stderr| {
+            let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let lines = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(mut lines) = lines.lock() {
+                        lines.push(line);
+                    }
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -173,6 +222,7 @@ impl Server {
             base: String::new(),
             stdout: Vec::new(),
             lines,
+            log,
         };
         let first = server.next_line();
         server.base = first

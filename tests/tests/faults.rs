@@ -1,0 +1,268 @@
+//! Fault injection on the real binary: the server is killed with SIGKILL again and again while
+//! kiosks scan, and the kiosks retry as `consentry-scan` does (the same client scan id until
+//! an answer comes). Afterwards every scan exists exactly once and no lead exists without consent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use consentry_e2e::{Server, TestDatabase};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+const ATTENDEES: usize = 12;
+const SCANS: usize = 240;
+const KILLS: usize = 6;
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = client().post(format!("{base}{path}")).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
+    let base = server.base.clone();
+    let address = server.address().to_owned();
+    let password = server
+        .stdout
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("login:"))
+        .and_then(|l| l.split_once(" / "))
+        .map(|(_, password)| password.trim().to_owned())
+        .unwrap();
+    let (_, login) = post(
+        &base,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "demo@consentry.example", "password": password}),
+    )
+    .await;
+    let organiser = login["token"].as_str().unwrap().to_owned();
+    let public: Value = client()
+        .get(format!("{base}/api/v1/events/consentry-demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Value = client()
+        .get(format!("{base}/api/v1/events"))
+        .bearer_auth(&organiser)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event_id = events[0]["id"].as_str().unwrap().to_owned();
+    let sponsor = public["sponsors"][0]["id"].as_str().unwrap().to_owned();
+
+    // Every second attendee consents to the sponsor whose kiosk scans.
+    let mut badges = Vec::new();
+    let mut consenting = HashSet::new();
+    for i in 0..ATTENDEES {
+        let opt_ins = if i % 2 == 0 {
+            json!([sponsor])
+        } else {
+            json!([])
+        };
+        let (status, registered) = post(
+            &base,
+            "/api/v1/events/consentry-demo/registrations",
+            None,
+            json!({
+                "first_name": "Fault", "last_name": format!("Tester {i}"),
+                "email": format!("fault-{i}@example.org"), "age_confirmed": true,
+                "notice_version": public["privacy_notice_version"], "sponsor_opt_ins": opt_ins,
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let registration = registered["registration_id"].as_str().unwrap().to_owned();
+        if i % 2 == 0 {
+            consenting.insert(registration.clone());
+        }
+        badges.push((
+            registered["badge"]["token"].as_str().unwrap().to_owned(),
+            registration,
+        ));
+    }
+    let (_, created) = post(
+        &base,
+        &format!("/api/v1/events/{event_id}/sponsors/{sponsor}/kiosks"),
+        Some(&organiser),
+        json!({}),
+    )
+    .await;
+    let (_, paired) = post(
+        &base,
+        "/api/v1/kiosks/pair",
+        None,
+        json!({"code": created["pairing_code"], "device_name": "Booth"}),
+    )
+    .await;
+    let kiosk = paired["token"].as_str().unwrap().to_owned();
+    let kiosk_id = created["kiosk_id"].as_str().unwrap().to_owned();
+
+    // Four kiosk loops scan while the server is killed and restarted under them.
+    let scans: Vec<(Uuid, usize)> = (0..SCANS)
+        .map(|i| (Uuid::new_v4(), i % ATTENDEES))
+        .collect();
+    let next = Arc::new(Mutex::new(0_usize));
+    let answers = Arc::new(Mutex::new(HashMap::new()));
+    let retries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut loops = Vec::new();
+    for _ in 0..4 {
+        let (next, answers, scans, badges) =
+            (next.clone(), answers.clone(), scans.clone(), badges.clone());
+        let (base, kiosk, retries) = (base.clone(), kiosk.clone(), retries.clone());
+        loops.push(tokio::spawn(async move {
+            loop {
+                let i = {
+                    let mut next = next.lock().await;
+                    *next += 1;
+                    *next - 1
+                };
+                let Some((client_scan_id, attendee)) = scans.get(i).copied() else {
+                    break;
+                };
+                let body = json!({
+                    "badge_token": badges[attendee].0,
+                    "client_scan_id": client_scan_id,
+                    "scanned_at": time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap(),
+                });
+                // Retry the same scan until the server answers it, as the kiosk's queue does.
+                let outcome = loop {
+                    let sent = client()
+                        .post(format!("{base}/api/v1/scans"))
+                        .bearer_auth(&kiosk)
+                        .json(&body)
+                        .send()
+                        .await;
+                    if let Ok(response) = sent
+                        && matches!(response.status().as_u16(), 200 | 201)
+                        && let Ok(answer) = response.json::<Value>().await
+                    {
+                        break answer["outcome"].as_str().unwrap().to_owned();
+                    }
+                    retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                };
+                answers
+                    .lock()
+                    .await
+                    .insert(client_scan_id, (attendee, outcome));
+            }
+        }));
+    }
+    let mut server = Some(server);
+    for _ in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        drop(server.take()); // SIGKILL, mid-request more often than not
+        server = Some(Server::start_at(
+            &address,
+            dir.path(),
+            &db,
+            &["--disable-rate-limits"],
+            0,
+        ));
+    }
+    for scanning in loops {
+        tokio::time::timeout(Duration::from_secs(120), scanning)
+            .await
+            .expect("the scans finished")
+            .unwrap();
+    }
+    drop(server);
+    // The kills did land while scans were under way.
+    assert!(retries.load(std::sync::atomic::Ordering::Relaxed) > 0);
+
+    // Every answer is the truth: accepted exactly when the attendee consented.
+    let answers = answers.lock().await;
+    assert_eq!(answers.len(), SCANS);
+    for (attendee, outcome) in answers.values() {
+        let expected = if consenting.contains(&badges[*attendee].1) {
+            "accepted"
+        } else {
+            "refused"
+        };
+        assert_eq!(outcome, expected);
+    }
+
+    // Each scan is stored exactly once, and each lead counts exactly its accepted scans.
+    let store = consentry::db::connect(&db.url_in(dir.path()), None)
+        .await
+        .unwrap();
+    let backend = store.get_database_backend();
+    let kiosk_uuid = Uuid::parse_str(&kiosk_id).unwrap();
+    let stored = store
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "SELECT client_scan_id FROM scan_requests WHERE kiosk_id = $1"
+                }
+                _ => "SELECT client_scan_id FROM scan_requests WHERE kiosk_id = ?",
+            },
+            [kiosk_uuid.into()],
+        ))
+        .await
+        .unwrap();
+    let stored: Vec<Uuid> = stored
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "client_scan_id").unwrap())
+        .collect();
+    assert_eq!(stored.len(), SCANS, "one record per scan, no more, no less");
+    let distinct: HashSet<&Uuid> = stored.iter().collect();
+    assert_eq!(distinct.len(), SCANS);
+    assert!(stored.iter().all(|id| answers.contains_key(id)));
+
+    let leads = store
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT registration_id, scan_count FROM leads",
+        ))
+        .await
+        .unwrap();
+    let mut counted: HashMap<String, i64> = HashMap::new();
+    for row in &leads {
+        let registration: Uuid = row.try_get("", "registration_id").unwrap();
+        let count: i32 = row.try_get("", "scan_count").unwrap();
+        counted.insert(registration.to_string(), i64::from(count));
+    }
+    let mut expected: HashMap<String, i64> = HashMap::new();
+    for (attendee, outcome) in answers.values() {
+        if outcome == "accepted" {
+            *expected.entry(badges[*attendee].1.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        counted, expected,
+        "a lead per consenting attendee, counting each scan once"
+    );
+    assert!(counted.keys().all(|r| consenting.contains(r)));
+}

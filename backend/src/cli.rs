@@ -69,6 +69,11 @@ pub struct PurgeArgs {
     /// Decide what is due as of this time (RFC 3339) instead of now.
     #[arg(long, value_parser = parse_timestamp)]
     pub as_of: Option<time::OffsetDateTime>,
+    /// Registrations deleted per transaction. Smaller batches hold SQLite's write lock for less
+    /// time, so scans at other events wait less, and the purge takes longer.
+    #[arg(long, default_value_t = retention::DEFAULT_BATCH_SIZE,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch_size: u64,
 }
 
 fn parse_timestamp(value: &str) -> Result<time::OffsetDateTime, String> {
@@ -279,7 +284,8 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
     };
     let now = clock.now();
     let outbox = args.store.data_dir.join("outbox");
-    let purger = Purger::new(db.clone(), keystore.clone(), clock).with_outbox(Some(outbox));
+    let mut purger = Purger::new(db.clone(), keystore.clone(), clock).with_outbox(Some(outbox));
+    purger.batch_size = args.batch_size;
     let fmt = &time::format_description::well_known::Rfc3339;
     let schedule = purger.schedule().await?;
     println!("as of {}", now.format(fmt)?);

@@ -266,3 +266,272 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
     );
     assert!(counted.keys().all(|r| consenting.contains(r)));
 }
+
+/// A count from `sql` (one `?`/`$1` placeholder for `id`).
+async fn count(store: &sea_orm::DatabaseConnection, sql: &str, id: Uuid) -> i64 {
+    let backend = store.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => sql.replace('?', "$1"),
+        _ => sql.to_owned(),
+    };
+    let row = store
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn a_purge_killed_at_random_points_ends_as_an_uninterrupted_one() {
+    const REGISTRATIONS: usize = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
+    let base = server.base.clone();
+    let password = server
+        .stdout
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("login:"))
+        .and_then(|l| l.split_once(" / "))
+        .map(|(_, password)| password.trim().to_owned())
+        .unwrap();
+    let (_, login) = post(
+        &base,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "demo@consentry.example", "password": password}),
+    )
+    .await;
+    let organiser = login["token"].as_str().unwrap().to_owned();
+    let public: Value = client()
+        .get(format!("{base}/api/v1/events/consentry-demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Value = client()
+        .get(format!("{base}/api/v1/events"))
+        .bearer_auth(&organiser)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event_id = Uuid::parse_str(events[0]["id"].as_str().unwrap()).unwrap();
+    let sponsors: Vec<String> = (0..3)
+        .map(|i| public["sponsors"][i]["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Attendee i opts in to sponsor 0 when i % 3 == 0, to sponsor 1 when i % 5 == 0, and to
+    // marketing when i is even; sponsor 0's kiosk scans every one who opted in to it.
+    let mut consenting_badges = Vec::new();
+    for i in 0..REGISTRATIONS {
+        let opt_ins: Vec<&String> = [(3, &sponsors[0]), (5, &sponsors[1])]
+            .into_iter()
+            .filter(|(every, _)| i % every == 0)
+            .map(|(_, sponsor)| sponsor)
+            .collect();
+        let (status, registered) = post(
+            &base,
+            "/api/v1/events/consentry-demo/registrations",
+            None,
+            json!({
+                "first_name": "Purge", "last_name": format!("Tester {i}"),
+                "email": format!("purge-{i}@example.org"), "age_confirmed": true,
+                "notice_version": public["privacy_notice_version"], "sponsor_opt_ins": opt_ins,
+                "marketing_opt_in": i % 2 == 0,
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+        if i % 3 == 0 {
+            consenting_badges.push(registered["badge"]["token"].as_str().unwrap().to_owned());
+        }
+    }
+    let (_, created) = post(
+        &base,
+        &format!("/api/v1/events/{event_id}/sponsors/{}/kiosks", sponsors[0]),
+        Some(&organiser),
+        json!({}),
+    )
+    .await;
+    let (_, paired) = post(
+        &base,
+        "/api/v1/kiosks/pair",
+        None,
+        json!({"code": created["pairing_code"], "device_name": "Booth"}),
+    )
+    .await;
+    let kiosk = paired["token"].as_str().unwrap().to_owned();
+    for badge in &consenting_badges {
+        let (status, _) = post(
+            &base,
+            "/api/v1/scans",
+            Some(&kiosk),
+            json!({
+                "badge_token": badge, "client_scan_id": Uuid::new_v4(),
+                "scanned_at": time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339).unwrap(),
+            }),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let status = server.terminate();
+    assert!(status.success());
+
+    // `consentry purge`, 3 registrations per batch, killed at a random moment until one run
+    // finishes. Each run is "as of" ten minutes after the last, past the killed run's lease.
+    let mut kills = 0;
+    let mut finished = false;
+    for attempt in 0..60_i64 {
+        let as_of =
+            time::macros::datetime!(2100-01-01 00:00 UTC) + time::Duration::minutes(10 * attempt);
+        let mut purge = std::process::Command::new(consentry_e2e::bin("consentry"))
+            .args(["purge", "--batch-size", "3", "--as-of"])
+            .arg(
+                as_of
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap(),
+            )
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(db.args())
+            .env("CONSENTRY_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first run is always cut short: its 50 batches pause 10 ms each, so it cannot be
+        // done at 150 ms. The others stop anywhere, or finish.
+        let kill_after = Duration::from_millis(if attempt == 0 {
+            150
+        } else {
+            50 + (Uuid::new_v4().as_u128() % 700) as u64
+        });
+        let started = std::time::Instant::now();
+        let exited = loop {
+            if let Some(status) = purge.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() >= kill_after {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        match exited {
+            Some(status) => {
+                assert!(status.success(), "purge failed: {status}");
+                finished = true;
+                break;
+            }
+            None => {
+                purge.kill().unwrap(); // SIGKILL
+                purge.wait().unwrap();
+                kills += 1;
+            }
+        }
+    }
+    println!("{kills} purge runs killed before one finished");
+    assert!(finished, "a purge run finished");
+    assert!(kills > 0, "at least one run was killed part-way");
+
+    // The same end state as an uninterrupted purge: the counts kept, everything else gone.
+    let store = consentry::db::connect(&db.url_in(dir.path()), None)
+        .await
+        .unwrap();
+    let keystore = consentry::db::connect(&db.keystore_url_in(dir.path()), None)
+        .await
+        .unwrap();
+    let opted_in = |every: usize| (0..REGISTRATIONS).filter(|i| i % every == 0).count() as i64;
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM events WHERE id = ? AND purged_at IS NOT NULL",
+            event_id
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT registrations_at_purge FROM events WHERE id = ?",
+            event_id
+        )
+        .await,
+        REGISTRATIONS as i64
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT marketing_opt_ins_at_purge FROM events WHERE id = ?",
+            event_id
+        )
+        .await,
+        opted_in(2)
+    );
+    let sponsor0 = Uuid::parse_str(&sponsors[0]).unwrap();
+    let sponsor1 = Uuid::parse_str(&sponsors[1]).unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT opt_ins FROM sponsor_aggregates WHERE sponsor_id = ?",
+            sponsor0
+        )
+        .await,
+        opted_in(3)
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT leads FROM sponsor_aggregates WHERE sponsor_id = ?",
+            sponsor0
+        )
+        .await,
+        opted_in(3)
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT opt_ins FROM sponsor_aggregates WHERE sponsor_id = ?",
+            sponsor1
+        )
+        .await,
+        opted_in(5)
+    );
+    for table in ["registrations", "leads", "scan_requests"] {
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT COUNT(*) FROM {table} WHERE event_id = ?"),
+                event_id
+            )
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM audit_events WHERE event_id = ? AND action = 'event_purged'",
+            event_id
+        )
+        .await,
+        1,
+        "one purge recorded, however many runs it took"
+    );
+    assert_eq!(
+        count(
+            &keystore,
+            "SELECT COUNT(*) FROM event_keys WHERE event_id = ?",
+            event_id
+        )
+        .await,
+        0
+    );
+}

@@ -53,7 +53,7 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
         license(name = "AGPL-3.0-or-later")
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, crate::audit::Action)),
     tags(
         (name = "auth", description = "Organiser login and sessions"),
         (name = "events", description = "An organiser's events"),
@@ -69,6 +69,67 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
     )
 )]
 struct ApiDoc;
+
+/// Every operation that takes a JSON body can answer what `extract::ApiJson` answers before the
+/// handler runs: 400 `malformed_json`/`unreadable_body`, 413 `payload_too_large`, 415
+/// `unsupported_media_type`. Documented here once rather than on each route (found by
+/// schemathesis: the routes listed only their own problems).
+struct JsonBodyProblems;
+
+impl Modify for JsonBodyProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            ContentBuilder, Ref, RefOr, ResponseBuilder, request_body::RequestBody,
+        };
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let takes_json = |body: &Option<RefOr<RequestBody>>| match body {
+            Some(RefOr::T(body)) => body.content.keys().any(|c| c.contains("json")),
+            Some(RefOr::Ref(_)) => true,
+            None => false,
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !takes_json(&operation.request_body) {
+                    continue;
+                }
+                for (status, description) in [
+                    ("400", "`malformed_json`, `unreadable_body`"),
+                    ("413", "`payload_too_large`"),
+                    (
+                        "415",
+                        "`unsupported_media_type`: the body must be `application/json`",
+                    ),
+                ] {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description));
+                }
+            }
+        }
+    }
+}
 
 struct SecuritySchemes;
 
@@ -120,11 +181,15 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(exports::router())
         .merge(stats::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(utoipa_axum::routes!(healthz))
         .routes(utoipa_axum::routes!(readyz))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: the derive's modifiers run before any path exists.
+    let (router, mut openapi) = api;
+    JsonBodyProblems.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.

@@ -248,6 +248,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The demo organiser's password, from the `login:` line a `--demo` start prints.
+    pub fn demo_password(&self) -> String {
+        self.stdout
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix("login:"))
+            .and_then(|l| l.split_once(" / "))
+            .map(|(_, password)| password.trim().to_owned())
+            .expect("the demo prints its login")
+    }
+
     /// `127.0.0.1:PORT` of this server.
     pub fn address(&self) -> &str {
         self.base.trim_start_matches("http://")

@@ -61,13 +61,7 @@ async fn canaries_appear_in_no_log_no_qr_code_no_refused_scan_and_nowhere_after_
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::new().await;
     let server = Server::start_logging(dir.path(), &db, &["--demo"], 5);
-    let password = server
-        .stdout
-        .iter()
-        .find_map(|l| l.trim_start().strip_prefix("login:"))
-        .and_then(|l| l.split_once(" / "))
-        .map(|(_, password)| password.trim().to_owned())
-        .expect("the demo prints its login");
+    let password = server.demo_password();
     let (_, login) = call(
         reqwest::Method::POST,
         server.url("/api/v1/auth/login"),

@@ -37,6 +37,39 @@ async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> (u16,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The demo organiser's session, the demo event's public view, and its id.
+struct Demo {
+    organiser: String,
+    public: Value,
+    event_id: String,
+}
+
+async fn demo(server: &Server) -> Demo {
+    let base = &server.base;
+    let (_, login) = post(
+        base,
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "demo@consentry.example", "password": server.demo_password()}),
+    )
+    .await;
+    let organiser = login["token"].as_str().unwrap().to_owned();
+    let get = |path: String, token: Option<String>| async move {
+        let mut request = client().get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json::<Value>().await.unwrap()
+    };
+    let public = get("/api/v1/events/consentry-demo".into(), None).await;
+    let events = get("/api/v1/events".into(), Some(organiser.clone())).await;
+    Demo {
+        event_id: events[0]["id"].as_str().unwrap().to_owned(),
+        organiser,
+        public,
+    }
+}
+
 #[tokio::test]
 async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_consent() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,39 +77,11 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
     let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
     let base = server.base.clone();
     let address = server.address().to_owned();
-    let password = server
-        .stdout
-        .iter()
-        .find_map(|l| l.trim_start().strip_prefix("login:"))
-        .and_then(|l| l.split_once(" / "))
-        .map(|(_, password)| password.trim().to_owned())
-        .unwrap();
-    let (_, login) = post(
-        &base,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "demo@consentry.example", "password": password}),
-    )
-    .await;
-    let organiser = login["token"].as_str().unwrap().to_owned();
-    let public: Value = client()
-        .get(format!("{base}/api/v1/events/consentry-demo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Value = client()
-        .get(format!("{base}/api/v1/events"))
-        .bearer_auth(&organiser)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let event_id = events[0]["id"].as_str().unwrap().to_owned();
+    let Demo {
+        organiser,
+        public,
+        event_id,
+    } = demo(&server).await;
     let sponsor = public["sponsors"][0]["id"].as_str().unwrap().to_owned();
 
     // Every second attendee consents to the sponsor whose kiosk scans.
@@ -289,39 +294,12 @@ async fn a_purge_killed_at_random_points_ends_as_an_uninterrupted_one() {
     let db = TestDatabase::new().await;
     let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
     let base = server.base.clone();
-    let password = server
-        .stdout
-        .iter()
-        .find_map(|l| l.trim_start().strip_prefix("login:"))
-        .and_then(|l| l.split_once(" / "))
-        .map(|(_, password)| password.trim().to_owned())
-        .unwrap();
-    let (_, login) = post(
-        &base,
-        "/api/v1/auth/login",
-        None,
-        json!({"email": "demo@consentry.example", "password": password}),
-    )
-    .await;
-    let organiser = login["token"].as_str().unwrap().to_owned();
-    let public: Value = client()
-        .get(format!("{base}/api/v1/events/consentry-demo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Value = client()
-        .get(format!("{base}/api/v1/events"))
-        .bearer_auth(&organiser)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let event_id = Uuid::parse_str(events[0]["id"].as_str().unwrap()).unwrap();
+    let Demo {
+        organiser,
+        public,
+        event_id,
+    } = demo(&server).await;
+    let event_id = Uuid::parse_str(&event_id).unwrap();
     let sponsors: Vec<String> = (0..3)
         .map(|i| public["sponsors"][i]["id"].as_str().unwrap().to_owned())
         .collect();

@@ -27,6 +27,54 @@ pub struct ConsentContext {
     pub at: OffsetDateTime,
 }
 
+impl ConsentContext {
+    /// The current-state row of a granted purpose.
+    fn grant_row(&self, purpose: Purpose) -> grant::ActiveModel {
+        grant::ActiveModel {
+            registration_id: Set(self.registration_id),
+            purpose: Set(purpose.to_string()),
+            sponsor_id: Set(purpose.sponsor_id()),
+            granted_at: Set(self.at),
+        }
+    }
+
+    /// The audit entry of a grant or withdrawal (the attendee by kind only, the sponsor by id).
+    fn audit_entry(&self, purpose: Purpose, granted: bool) -> audit::Entry {
+        audit::Entry {
+            organisation_id: self.organisation_id,
+            event_id: Some(self.event_id),
+            actor: audit::Actor::Attendee,
+            action: if granted {
+                audit::Action::ConsentGranted
+            } else {
+                audit::Action::ConsentWithdrawn
+            },
+            subject_id: purpose.sponsor_id(),
+            count: None,
+        }
+    }
+
+    /// The ledger's proof of a grant or withdrawal of the sentence hashed as `text_sha256`.
+    fn ledger_row(
+        &self,
+        purpose: Purpose,
+        granted: bool,
+        text_sha256: &str,
+    ) -> ledger::ActiveModel {
+        ledger::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            registration_id: Set(self.registration_id),
+            event_id: Set(self.event_id),
+            purpose: Set(purpose.to_string()),
+            granted: Set(granted),
+            channel: Set(self.channel.as_str().to_owned()),
+            notice_version: Set(self.notice_version),
+            text_sha256: Set(text_sha256.to_owned()),
+            recorded_at: Set(self.at),
+        }
+    }
+}
+
 /// Grant or withdraw one purpose. Records a ledger entry and updates the current state only when
 /// the state changes; returns whether it did.
 pub async fn set(
@@ -43,17 +91,10 @@ pub async fn set(
     match (existing.is_some(), granted) {
         (true, true) | (false, false) => return Ok(false),
         (false, true) => {
-            grant::ActiveModel {
-                registration_id: Set(context.registration_id),
-                purpose: Set(purpose_text.clone()),
-                sponsor_id: Set(purpose.sponsor_id()),
-                granted_at: Set(context.at),
-            }
-            .insert(db)
-            .await?;
+            context.grant_row(purpose).insert(db).await?;
         }
         (true, false) => {
-            grant::Entity::delete_by_id((context.registration_id, purpose_text.clone()))
+            grant::Entity::delete_by_id((context.registration_id, purpose_text))
                 .exec(db)
                 .await?;
             // Withdrawing a sponsor's consent removes the attendee from that sponsor's leads.
@@ -66,36 +107,11 @@ pub async fn set(
             }
         }
     }
-    audit::record(
-        db,
-        audit::Entry {
-            organisation_id: context.organisation_id,
-            event_id: Some(context.event_id),
-            actor: audit::Actor::Attendee,
-            action: if granted {
-                audit::Action::ConsentGranted
-            } else {
-                audit::Action::ConsentWithdrawn
-            },
-            subject_id: purpose.sponsor_id(),
-            count: None,
-        },
-        context.at,
-    )
-    .await?;
-    ledger::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        registration_id: Set(context.registration_id),
-        event_id: Set(context.event_id),
-        purpose: Set(purpose_text),
-        granted: Set(granted),
-        channel: Set(context.channel.as_str().to_owned()),
-        notice_version: Set(context.notice_version),
-        text_sha256: Set(text_sha256.to_owned()),
-        recorded_at: Set(context.at),
-    }
-    .insert(db)
-    .await?;
+    audit::record(db, context.audit_entry(purpose, granted), context.at).await?;
+    context
+        .ledger_row(purpose, granted, text_sha256)
+        .insert(db)
+        .await?;
     Ok(true)
 }
 
@@ -110,41 +126,21 @@ pub async fn record_first(
     if given.is_empty() {
         return Ok(());
     }
-    grant::Entity::insert_many(given.iter().map(|(purpose, _)| grant::ActiveModel {
-        registration_id: Set(context.registration_id),
-        purpose: Set(purpose.to_string()),
-        sponsor_id: Set(purpose.sponsor_id()),
-        granted_at: Set(context.at),
-    }))
-    .exec_without_returning(db)
-    .await?;
+    grant::Entity::insert_many(given.iter().map(|(purpose, _)| context.grant_row(*purpose)))
+        .exec_without_returning(db)
+        .await?;
     audit::record_all(
         db,
-        given.iter().map(|(purpose, _)| audit::Entry {
-            organisation_id: context.organisation_id,
-            event_id: Some(context.event_id),
-            actor: audit::Actor::Attendee,
-            action: audit::Action::ConsentGranted,
-            subject_id: purpose.sponsor_id(),
-            count: None,
-        }),
+        given
+            .iter()
+            .map(|(purpose, _)| context.audit_entry(*purpose, true)),
         context.at,
     )
     .await?;
     ledger::Entity::insert_many(
         given
             .iter()
-            .map(|(purpose, text_sha256)| ledger::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                registration_id: Set(context.registration_id),
-                event_id: Set(context.event_id),
-                purpose: Set(purpose.to_string()),
-                granted: Set(true),
-                channel: Set(context.channel.as_str().to_owned()),
-                notice_version: Set(context.notice_version),
-                text_sha256: Set(text_sha256.clone()),
-                recorded_at: Set(context.at),
-            }),
+            .map(|(purpose, text_sha256)| context.ledger_row(*purpose, true, text_sha256)),
     )
     .exec_without_returning(db)
     .await?;

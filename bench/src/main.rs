@@ -488,6 +488,32 @@ fn scan_body(badge: &str, client_scan_id: uuid::Uuid) -> Value {
     json!({"badge_token": badge, "client_scan_id": client_scan_id, "scanned_at": now})
 }
 
+/// Scan each badge once with `kiosk`: a lead and a scan record each. Prints the phase.
+async fn seed_scans(
+    client: &reqwest::Client,
+    base: &str,
+    kiosk: String,
+    badges: Vec<String>,
+    concurrency: usize,
+) {
+    let count = badges.len();
+    let (client, url) = (client.clone(), format!("{base}/api/v1/scans"));
+    run_phase(
+        "seed scans",
+        count,
+        concurrency,
+        Duration::from_secs(3600),
+        move |i| {
+            client
+                .post(&url)
+                .bearer_auth(&kiosk)
+                .json(&scan_body(&badges[i], uuid::Uuid::new_v4()))
+        },
+    )
+    .await
+    .print();
+}
+
 /// Lines of `consentry purge --dry-run` output that name an event which the purge would touch
 /// (due, or a purge left unfinished): `(stage, slug)`.
 fn purgeable_events(dry_run: &str) -> Vec<(&str, &str)> {
@@ -587,22 +613,7 @@ async fn purge_phase(
         .await?
         .pop()
         .context("no kiosk")?;
-    let badges = Arc::new(yes);
-    let (client2, url) = (client.clone(), format!("{base}/api/v1/scans"));
-    run_phase(
-        "seed scans",
-        badges.len(),
-        concurrency,
-        Duration::from_secs(3600),
-        move |i| {
-            client2
-                .post(&url)
-                .bearer_auth(&kiosk)
-                .json(&scan_body(&badges[i], uuid::Uuid::new_v4()))
-        },
-    )
-    .await
-    .print();
+    seed_scans(client, base, kiosk, yes, concurrency).await;
     // One export, so that the purge also deletes the rows recording who received whose data.
     let mut export = client
         .get(format!(
@@ -885,23 +896,7 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?;
             let kiosk = pair_kiosks(&client, &base, &setup, 1).await?.remove(0);
-            let badges = Arc::new(yes);
-            let (client2, url) = (client.clone(), format!("{base}/api/v1/scans"));
-            let seeded = badges.len();
-            run_phase(
-                "seed scans",
-                seeded,
-                concurrency,
-                Duration::from_secs(3600),
-                move |i| {
-                    client2
-                        .post(&url)
-                        .bearer_auth(&kiosk)
-                        .json(&scan_body(&badges[i], uuid::Uuid::new_v4()))
-                },
-            )
-            .await
-            .print();
+            seed_scans(&client, &base, kiosk, yes, concurrency).await;
             let before = memory_mib(cli.server_pid);
             let started = Instant::now();
             let mut response = client

@@ -248,14 +248,20 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// The demo organiser's password, from the `login:` line a `--demo` start prints.
-    pub fn demo_password(&self) -> String {
+    /// The demo organiser's e-mail and password, from the `login: EMAIL / PASSWORD` line a
+    /// `--demo` start prints.
+    pub fn demo_login(&self) -> (String, String) {
         self.stdout
             .iter()
             .find_map(|l| l.trim_start().strip_prefix("login:"))
-            .and_then(|l| l.split_once(" / "))
-            .map(|(_, password)| password.trim().to_owned())
-            .expect("the demo prints its login")
+            .and_then(|l| l.trim().split_once(" / "))
+            .map(|(email, password)| (email.to_owned(), password.to_owned()))
+            .unwrap_or_else(|| panic!("the demo prints its login: {:?}", self.stdout))
+    }
+
+    /// The demo organiser's password.
+    pub fn demo_password(&self) -> String {
+        self.demo_login().1
     }
 
     /// `127.0.0.1:PORT` of this server.

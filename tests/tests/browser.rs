@@ -75,23 +75,6 @@ fn prerequisites() {
     );
 }
 
-/// The demo's `login: EMAIL / PASSWORD` line.
-fn demo_login(server: &Server) -> (String, String) {
-    let line = server
-        .stdout
-        .iter()
-        .find(|l| l.trim_start().starts_with("login:"))
-        .unwrap_or_else(|| panic!("the demo prints its login: {:?}", server.stdout));
-    let (email, password) = line
-        .split_once(':')
-        .unwrap()
-        .1
-        .trim()
-        .split_once(" / ")
-        .unwrap();
-    (email.to_owned(), password.to_owned())
-}
-
 async fn run_scenario(name: &str) {
     let _one = ONE_AT_A_TIME.lock().await;
     prerequisites();
@@ -108,7 +91,7 @@ async fn run_scenario(name: &str) {
     let db = TestDatabase::new().await;
     // listening + "demo created:" + 4 lines.
     let server = Server::start(dir.path(), &db, &["--demo"], 5);
-    let (email, password) = demo_login(&server);
+    let (email, password) = server.demo_login();
 
     let stdout_path = artifacts.join("stdout.log");
     let stderr_path = artifacts.join("stderr.log");

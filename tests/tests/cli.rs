@@ -22,20 +22,9 @@ fn consentry(args: &[&str], db: &TestDatabase, data_dir: &std::path::Path, stdin
 }
 
 fn demo_password(server: &Server) -> String {
-    let line = server
-        .stdout
-        .iter()
-        .find(|l| l.trim_start().starts_with("login:"))
-        .expect("the demo prints its login");
-    let (email, password) = line
-        .split_once(':')
-        .unwrap()
-        .1
-        .trim()
-        .split_once(" / ")
-        .unwrap();
+    let (email, password) = server.demo_login();
     assert_eq!(email, "demo@consentry.example");
-    password.to_owned()
+    password
 }
 
 async fn login(server: &Server, email: &str, password: &str) -> reqwest::Response {

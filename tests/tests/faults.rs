@@ -37,6 +37,44 @@ async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> (u16,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A kiosk of `sponsor`, created by the organiser and paired: (kiosk id, kiosk token).
+async fn paired_kiosk(
+    base: &str,
+    organiser: &str,
+    event_id: &str,
+    sponsor: &str,
+) -> (String, String) {
+    let (_, created) = post(
+        base,
+        &format!("/api/v1/events/{event_id}/sponsors/{sponsor}/kiosks"),
+        Some(organiser),
+        json!({}),
+    )
+    .await;
+    let (_, paired) = post(
+        base,
+        "/api/v1/kiosks/pair",
+        None,
+        json!({"code": created["pairing_code"], "device_name": "Booth"}),
+    )
+    .await;
+    (
+        created["kiosk_id"].as_str().unwrap().to_owned(),
+        paired["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A scan of `badge` now.
+fn scan_body(badge: &str, client_scan_id: Uuid) -> Value {
+    json!({
+        "badge_token": badge,
+        "client_scan_id": client_scan_id,
+        "scanned_at": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    })
+}
+
 /// The demo organiser's session, the demo event's public view, and its id.
 struct Demo {
     organiser: String,
@@ -114,22 +152,7 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
             registration,
         ));
     }
-    let (_, created) = post(
-        &base,
-        &format!("/api/v1/events/{event_id}/sponsors/{sponsor}/kiosks"),
-        Some(&organiser),
-        json!({}),
-    )
-    .await;
-    let (_, paired) = post(
-        &base,
-        "/api/v1/kiosks/pair",
-        None,
-        json!({"code": created["pairing_code"], "device_name": "Booth"}),
-    )
-    .await;
-    let kiosk = paired["token"].as_str().unwrap().to_owned();
-    let kiosk_id = created["kiosk_id"].as_str().unwrap().to_owned();
+    let (kiosk_id, kiosk) = paired_kiosk(&base, &organiser, &event_id, &sponsor).await;
 
     // Four kiosk loops scan while the server is killed and restarted under them.
     let scans: Vec<(Uuid, usize)> = (0..SCANS)
@@ -153,13 +176,7 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
                 let Some((client_scan_id, attendee)) = scans.get(i).copied() else {
                     break;
                 };
-                let body = json!({
-                    "badge_token": badges[attendee].0,
-                    "client_scan_id": client_scan_id,
-                    "scanned_at": time::OffsetDateTime::now_utc()
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap(),
-                });
+                let body = scan_body(&badges[attendee].0, client_scan_id);
                 // Retry the same scan until the server answers it, as the kiosk's queue does.
                 let outcome = loop {
                     let sent = client()
@@ -330,31 +347,13 @@ async fn a_purge_killed_at_random_points_ends_as_an_uninterrupted_one() {
             consenting_badges.push(registered["badge"]["token"].as_str().unwrap().to_owned());
         }
     }
-    let (_, created) = post(
-        &base,
-        &format!("/api/v1/events/{event_id}/sponsors/{}/kiosks", sponsors[0]),
-        Some(&organiser),
-        json!({}),
-    )
-    .await;
-    let (_, paired) = post(
-        &base,
-        "/api/v1/kiosks/pair",
-        None,
-        json!({"code": created["pairing_code"], "device_name": "Booth"}),
-    )
-    .await;
-    let kiosk = paired["token"].as_str().unwrap().to_owned();
+    let (_, kiosk) = paired_kiosk(&base, &organiser, &event_id.to_string(), &sponsors[0]).await;
     for badge in &consenting_badges {
         let (status, _) = post(
             &base,
             "/api/v1/scans",
             Some(&kiosk),
-            json!({
-                "badge_token": badge, "client_scan_id": Uuid::new_v4(),
-                "scanned_at": time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339).unwrap(),
-            }),
+            scan_body(badge, Uuid::new_v4()),
         )
         .await;
         assert_eq!(status, 201);

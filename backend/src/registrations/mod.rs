@@ -218,6 +218,21 @@ pub struct NewRegistration {
     pub channel: Channel,
 }
 
+impl NewRegistration {
+    /// The contact details, moved out for `rules::validate_details` (the choices stay).
+    pub fn take_details(&mut self) -> SubmittedDetails {
+        SubmittedDetails {
+            first_name: std::mem::take(&mut self.first_name),
+            last_name: std::mem::take(&mut self.last_name),
+            email: std::mem::take(&mut self.email),
+            company: self.company.take(),
+            job_title: self.job_title.take(),
+            phone: self.phone.take(),
+            country: self.country.take(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationCreated {
     pub registration_id: Uuid,
@@ -252,7 +267,7 @@ async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(request): ApiJson<NewRegistration>,
+    ApiJson(mut request): ApiJson<NewRegistration>,
 ) -> ApiResult<Response> {
     state.limits.registration_per_ip.check(&ip)?;
     let event = events::find_public(&state.db, &slug).await?;
@@ -271,15 +286,7 @@ async fn register(
     })?;
     opt_ins.sort();
     opt_ins.dedup();
-    let details = rules::validate_details(SubmittedDetails {
-        first_name: request.first_name,
-        last_name: request.last_name,
-        email: request.email,
-        company: request.company,
-        job_title: request.job_title,
-        phone: request.phone,
-        country: request.country,
-    })?;
+    let details = rules::validate_details(request.take_details())?;
 
     let vault = state.vault(event.id).await?;
     let email_index = vault.email_index(&details.email);

@@ -75,7 +75,6 @@ pub async fn revoke_all_of_event(
 #[derive(Debug, Clone)]
 pub struct KioskAuth {
     pub kiosk_id: Uuid,
-    pub event_id: Uuid,
     pub sponsor_id: Uuid,
     /// The kiosk's event as it stands now, read in the same query as the kiosk (every kiosk
     /// endpoint needs it, and a scan cannot afford a second round trip).
@@ -120,7 +119,6 @@ impl FromRequestParts<AppState> for KioskAuth {
         }
         Ok(Self {
             kiosk_id: kiosk.id,
-            event_id: kiosk.event_id,
             sponsor_id: kiosk.sponsor_id,
             event,
         })

@@ -164,7 +164,7 @@ async fn count(
 ) -> Result<(), sea_orm::DbErr> {
     let day = at.date().to_string();
     counter::Entity::insert(counter::ActiveModel {
-        event_id: Set(auth.event_id),
+        event_id: Set(auth.event.id),
         sponsor_id: Set(auth.sponsor_id),
         day: Set(day),
         outcome: Set(outcome.to_owned()),

@@ -438,11 +438,9 @@ async fn annotate_lead(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let event = event::Entity::find_by_id(lead.event_id)
-        .one(&txn)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    crate::retention::ensure_data_held(&event, state.clock.now())?;
+    // The lead is this kiosk's sponsor's, so its event is the kiosk's, read with the kiosk.
+    let event = &auth.event;
+    crate::retention::ensure_data_held(event, state.clock.now())?;
     let vault = state.vault(event.id).await?;
     let mut annotations = open_annotations(&vault, &lead)?;
     if let Some(note) = note {
@@ -464,7 +462,7 @@ async fn annotate_lead(
     }
     .update(&txn)
     .await?;
-    let view = views(&txn, &vault, &event, std::slice::from_ref(&updated))
+    let view = views(&txn, &vault, event, std::slice::from_ref(&updated))
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;

@@ -177,13 +177,18 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiE
 
 /// The `(offset, limit)` of a 1-based `page` of `per_page` items, `per_page` at most `max`.
 pub fn page_window(page: u64, per_page: u64, max: u64) -> Result<(u64, u64), ApiError> {
-    if page == 0 || !(1..=max).contains(&per_page) {
+    // Databases take signed 64-bit offsets, so pages are documented as int64 and larger ones are
+    // refused (sea-query's SQLite binding panicked on them; found by schemathesis).
+    let last_page = i64::MAX.unsigned_abs();
+    if !(1..=last_page).contains(&page) || !(1..=max).contains(&per_page) {
         return Err(ApiError::BadRequest {
             code: "invalid_query",
-            detail: format!("page starts at 1; per_page is 1 to {max}."),
+            detail: format!("page is 1 to {last_page}; per_page is 1 to {max}."),
         });
     }
-    Ok(((page - 1).saturating_mul(per_page), per_page))
+    // Any offset past the largest a database takes is past the end anyway.
+    let offset = (page - 1).saturating_mul(per_page).min(last_page);
+    Ok((offset, per_page))
 }
 
 fn invalid_query() -> ApiError {

@@ -1,6 +1,6 @@
 //! The HTTP application: routes of every capability, OpenAPI, health checks, and the middleware
 //! every request passes (request ids, tracing without personal data, security headers, body limit,
-//! timeout, problem+json for errors the router itself produces).
+//! timeout, problem+json for errors the router itself produces and for panics).
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
@@ -70,16 +71,18 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
 )]
 struct ApiDoc;
 
-/// Every operation that takes a JSON body can answer what `extract::ApiJson` answers before the
-/// handler runs: 400 `malformed_json`/`unreadable_body`, 413 `payload_too_large`, 415
-/// `unsupported_media_type`. Documented here once rather than on each route (found by
-/// schemathesis: the routes listed only their own problems).
-struct JsonBodyProblems;
+/// What the extractors answer before a handler runs, documented once here rather than on each
+/// route (found by schemathesis: routes listed only their own problems):
+/// - an operation with a JSON body, what `extract::ApiJson` answers: 400
+///   `malformed_json`/`unreadable_body`, 413 `payload_too_large`, 415 `unsupported_media_type`;
+/// - an operation with query parameters, what `extract::ApiQuery` answers: 400 `invalid_query`.
+struct ExtractorProblems;
 
-impl Modify for JsonBodyProblems {
+impl Modify for ExtractorProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{
-            ContentBuilder, Ref, RefOr, ResponseBuilder, request_body::RequestBody,
+            ContentBuilder, Ref, RefOr, ResponseBuilder, path::ParameterIn,
+            request_body::RequestBody,
         };
         let problem = |description: &str| {
             RefOr::T(
@@ -101,6 +104,7 @@ impl Modify for JsonBodyProblems {
         };
         for item in openapi.paths.paths.values_mut() {
             for operation in [
+                &mut item.get,
                 &mut item.post,
                 &mut item.put,
                 &mut item.patch,
@@ -109,22 +113,31 @@ impl Modify for JsonBodyProblems {
             .into_iter()
             .flatten()
             {
-                if !takes_json(&operation.request_body) {
-                    continue;
+                let mut problems: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+                if takes_json(&operation.request_body) {
+                    for (status, description) in [
+                        ("400", "`malformed_json`, `unreadable_body`"),
+                        ("413", "`payload_too_large`"),
+                        (
+                            "415",
+                            "`unsupported_media_type`: the body must be `application/json`",
+                        ),
+                    ] {
+                        problems.entry(status).or_default().push(description);
+                    }
                 }
-                for (status, description) in [
-                    ("400", "`malformed_json`, `unreadable_body`"),
-                    ("413", "`payload_too_large`"),
-                    (
-                        "415",
-                        "`unsupported_media_type`: the body must be `application/json`",
-                    ),
-                ] {
+                let has_query = operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+                if has_query {
+                    problems.entry("400").or_default().push("`invalid_query`");
+                }
+                for (status, descriptions) in problems {
                     operation
                         .responses
                         .responses
                         .entry(status.to_owned())
-                        .or_insert_with(|| problem(description));
+                        .or_insert_with(|| problem(&descriptions.join(", ")));
                 }
             }
         }
@@ -188,7 +201,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     // After the routes are in: the derive's modifiers run before any path exists.
     let (router, mut openapi) = api;
-    JsonBodyProblems.modify(&mut openapi);
+    ExtractorProblems.modify(&mut openapi);
     (router, openapi)
 }
 
@@ -239,9 +252,17 @@ pub fn app(state: AppState) -> Router {
                     StatusCode::REQUEST_TIMEOUT,
                     timeout,
                 ))
+                .layer(CatchPanicLayer::custom(panic_problem))
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         .with_state(state)
+}
+
+/// A handler that panics answers 500 problem+json, like any other internal error, instead of
+/// closing the connection without an answer. Its transaction, if any, is dropped: rolled back.
+/// The panic's message is not repeated here: it may quote a value (the panic hook has printed it).
+fn panic_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -372,4 +393,38 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_problem_json() {
+        let router: Router = Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    let offset: u64 = "-1".parse().expect("an offset");
+                    offset.to_string()
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_problem));
+        let response = router
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "internal_error");
+        assert!(!problem.to_string().contains("an offset"));
+    }
 }

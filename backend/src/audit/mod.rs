@@ -178,10 +178,13 @@ pub struct AuditFilter {
     pub to: Option<OffsetDateTime>,
     /// Only this event's entries (organisation-wide listing only).
     pub event_id: Option<Uuid>,
+    /// 1-based page number.
     #[serde(default = "first_page")]
+    #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub page: u64,
     /// 1–500.
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: u64,
 }
 

@@ -307,9 +307,11 @@ pub async fn views_by_registration(
 pub struct Page {
     /// 1-based page number.
     #[serde(default = "first_page")]
+    #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub page: u64,
     /// Leads per page, 1–200.
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: u64,
 }
 

@@ -136,15 +136,21 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
             "unresolved schema {name}"
         );
     }
-    // Every operation that takes JSON documents the problems of reading it.
-    let mut with_bodies = 0;
+    // Every operation that takes JSON or a query string documents the problems of reading it.
+    let (mut with_bodies, mut with_queries) = (0, 0);
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
-            if operation["requestBody"]["content"]["application/json"].is_null() {
-                continue;
+            let mut statuses = Vec::new();
+            if !operation["requestBody"]["content"]["application/json"].is_null() {
+                with_bodies += 1;
+                statuses.extend(["400", "413", "415"]);
             }
-            with_bodies += 1;
-            for status in ["400", "413", "415"] {
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            if parameters.clone().any(|p| p["in"] == "query") {
+                with_queries += 1;
+                statuses.push("400");
+            }
+            for status in statuses {
                 assert!(
                     operation["responses"][status].is_object(),
                     "{method} {path} does not document {status}"
@@ -152,7 +158,7 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
             }
         }
     }
-    assert!(with_bodies > 10);
+    assert!(with_bodies > 10 && with_queries > 5);
 
     let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(ui.status(), 200);
@@ -259,6 +265,43 @@ async fn bad_requests_get_problem_json_never_a_500() {
         .await
         .unwrap();
     assert!(list.is_empty());
+}
+
+/// A page far past the end is an empty page, on every paginated list, up to the largest page
+/// number the API documents (int64); past that, a problem. Schemathesis found that a page one
+/// past it crashed the request.
+#[tokio::test]
+async fn any_page_number_gets_a_page_or_a_problem() {
+    let app = spawn_app().await;
+    let event = app.public_event("paging").await;
+    let kiosk = app.kiosk(&event, &event.sponsors[0]).await;
+    let organiser = &event.organiser.token;
+    let lists = [
+        (organiser.as_str(), "/api/v1/audit".to_owned(), "entries"),
+        (
+            organiser.as_str(),
+            format!("/api/v1/events/{}/audit", event.id),
+            "entries",
+        ),
+        (kiosk.token.as_str(), "/api/v1/leads".to_owned(), "leads"),
+    ];
+    for (token, path, items) in &lists {
+        for page in ["2", "9223372036854775807"] {
+            let response = app.get(token, &format!("{path}?page={page}")).await;
+            assert_eq!(response.status(), 200, "{path}?page={page}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body[items], json!([]), "{path}?page={page}");
+        }
+        for page in [
+            "0",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            let response = app.get(token, &format!("{path}?page={page}")).await;
+            assert_problem(response, 400, "invalid_query").await;
+        }
+    }
 }
 
 /// The same router in-process, without a socket (tower's `oneshot`), as a library user embeds it.

@@ -234,7 +234,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if let Self::Internal(cause) = &self {
             // The cause may quote SQL but never bound values: sea-orm errors carry no parameters.
-            tracing::error!(error = ?cause, "internal error");
+            // Its chain only (`{:#}`), never its backtrace: with RUST_BACKTRACE set, resolving one
+            // blocks the worker thread for seconds under a process-wide lock, so a burst of errors
+            // (the database going away) would stall every request, `/readyz` included.
+            tracing::error!(error = format!("{cause:#}"), "internal error");
         }
         let retry_after = match &self {
             Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),

@@ -18,6 +18,9 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
     )
 }
 
+/// How long a PostgreSQL session may sit idle inside a transaction before the server ends it.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
 /// Connect to `url`. SQLite connections get WAL, a busy timeout, foreign keys and secure delete
 /// (freed pages are zeroed, so deleted personal data does not linger in the file).
 pub async fn connect(
@@ -42,6 +45,17 @@ pub async fn connect(
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("secure_delete", "ON")
+        });
+    } else {
+        // A transaction left open by a request that was cancelled mid-way (the client went away)
+        // stays "idle in transaction", holding its locks, until its connection is next used.
+        // No request of ours is idle inside a transaction for more than a moment, so PostgreSQL
+        // may end such a session after a minute.
+        options.map_sqlx_postgres_opts(|o| {
+            o.options([(
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            )])
         });
     }
     let db = Database::connect(options)

@@ -22,6 +22,28 @@ async fn health_and_readiness() {
     assert_eq!(ready["status"], "ready");
 }
 
+/// A request cancelled inside a transaction leaves its PostgreSQL session idle in it; the server
+/// ends such a session after a minute instead of letting it hold its locks (SQLite has no
+/// sessions: there the test has nothing to check).
+#[tokio::test]
+async fn postgresql_ends_sessions_left_idle_in_a_transaction() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_setting('idle_in_transaction_session_timeout') AS timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "timeout").unwrap(), "1min");
+}
+
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = spawn_app().await;

@@ -7,6 +7,7 @@ mod common;
 
 mod attendee;
 mod auth;
+mod authorization;
 mod events;
 mod exports;
 mod kiosks;

@@ -48,11 +48,22 @@ pub fn install_crypto_provider() {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with_smtp(None).await
+    spawn(None, true).await
 }
 
 /// The app, sending mail through the SMTP server at `smtp_url` instead of the outbox.
 pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
+    spawn(smtp_url, true).await
+}
+
+/// The app with every rate limit off, for a test that sends hundreds of requests from one address
+/// to check something else (the authorization matrix): no answer then depends on how many came
+/// before it. The limits themselves are tested with `spawn_app`.
+pub async fn spawn_app_without_rate_limits() -> TestApp {
+    spawn(None, false).await
+}
+
+async fn spawn(smtp_url: Option<&str>, rate_limits: bool) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new().await;
@@ -68,6 +79,7 @@ pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
     let outbox = dir.path().join("outbox");
     let config = HttpConfig {
         public_url: format!("http://{addr}"),
+        rate_limits,
         ..HttpConfig::for_tests()
     };
     let state = AppState::new(
@@ -267,16 +279,20 @@ pub fn event_body(slug: &str) -> Value {
     })
 }
 
-/// Assert a problem+json response with `status` and `code`; returns the problem body.
-pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let content_type = response
+/// The response's `Content-Type`, or "" without one.
+pub fn content_type(response: &Response) -> String {
+    response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
+        .to_owned()
+}
+
+/// Assert a problem+json response with `status` and `code`; returns the problem body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    assert_eq!(content_type(&response), "application/problem+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "problem: {body}");
     assert_eq!(body["status"], status);
@@ -321,15 +337,7 @@ impl TestApp {
         for name in ["Acme Analytics", "Globex Cloud", "Initech Security"] {
             self.create_sponsor(&organiser.token, &id, name).await;
         }
-        let view: Value = self
-            .client
-            .get(self.url(&format!("/api/v1/events/{slug}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = self.anonymous_json(&format!("/api/v1/events/{slug}")).await;
         let sponsors = view["sponsors"]
             .as_array()
             .unwrap()
@@ -613,6 +621,15 @@ impl TestApp {
             ),
         )
         .await
+    }
+
+    /// GET `path` without credentials and read its JSON (a public page, the OpenAPI document).
+    pub async fn anonymous_json(&self, path: &str) -> Value {
+        self.anonymous(reqwest::Method::GET, path)
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// GET `path` (a manage-link path such as `/api/v1/me/{token}`) without credentials.

@@ -13,6 +13,9 @@ use std::{
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
+mod own_postgres;
+pub use own_postgres::OwnPostgres;
+
 /// Path of a binary of this workspace, built by `cargo test --workspace` next to the test binary.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -38,29 +41,33 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn new() -> Self {
         match std::env::var("CONSENTRY_TEST_DATABASE_URL") {
-            Ok(admin_url) if admin_url.starts_with("postgres") => {
-                let name = format!("consentry_test_{}", Uuid::new_v4().simple());
-                let admin = consentry::db::connect(&admin_url, Some(1)).await.unwrap();
-                // The main database and, apart from it, the key store.
-                for db in [name.clone(), format!("{name}_keys")] {
-                    admin
-                        .execute_unprepared(&format!("CREATE DATABASE \"{db}\""))
-                        .await
-                        .unwrap();
-                }
-                admin.close().await.ok();
-                let (base, _) = admin_url.rsplit_once('/').unwrap();
-                Self {
-                    url: Some(format!("{base}/{name}")),
-                    admin_url: Some(admin_url),
-                    name,
-                }
-            }
+            Ok(admin_url) if admin_url.starts_with("postgres") => Self::create_on(&admin_url).await,
             _ => Self {
                 url: None,
                 admin_url: None,
                 name: String::new(),
             },
+        }
+    }
+
+    /// Fresh databases on the PostgreSQL server that `admin_url` reaches, whatever the
+    /// environment says.
+    pub async fn create_on(admin_url: &str) -> Self {
+        let name = format!("consentry_test_{}", Uuid::new_v4().simple());
+        let admin = consentry::db::connect(admin_url, Some(1)).await.unwrap();
+        // The main database and, apart from it, the key store.
+        for db in [name.clone(), format!("{name}_keys")] {
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{db}\""))
+                .await
+                .unwrap();
+        }
+        admin.close().await.ok();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self {
+            url: Some(format!("{base}/{name}")),
+            admin_url: Some(admin_url.to_owned()),
+            name,
         }
     }
 

@@ -1,15 +1,23 @@
-//! Fault injection on the real binary: the server is killed with SIGKILL again and again while
-//! kiosks scan, and the kiosks retry as `consentry-scan` does (the same client scan id until
-//! an answer comes). Afterwards every scan exists exactly once and no lead exists without consent.
+//! Fault injection on the real binary, loopback only and bounded in time:
+//! - the server is killed with SIGKILL again and again while kiosks scan;
+//! - PostgreSQL stops as in a crash while kiosks scan, and comes back;
+//! - the purge is killed at random points until one run finishes.
+//!
+//! The kiosks retry as `consentry-scan` does (the same client scan id until an answer comes).
+//! Afterwards every scan exists exactly once, no lead exists without consent, and the purge ends
+//! as an uninterrupted one would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
-use consentry_e2e::{Server, TestDatabase};
+use consentry_e2e::{OwnPostgres, Server, TestDatabase};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -108,21 +116,15 @@ async fn demo(server: &Server) -> Demo {
     }
 }
 
-#[tokio::test]
-async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_consent() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::new().await;
-    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
-    let base = server.base.clone();
-    let address = server.address().to_owned();
-    let Demo {
-        organiser,
-        public,
-        event_id,
-    } = demo(&server).await;
-    let sponsor = public["sponsors"][0]["id"].as_str().unwrap().to_owned();
+/// Attendees of the demo event; every second one consents to `sponsor`.
+struct Attendees {
+    /// (badge token, registration id), by attendee.
+    badges: Vec<(String, String)>,
+    /// Registration ids of those who consented.
+    consenting: HashSet<String>,
+}
 
-    // Every second attendee consents to the sponsor whose kiosk scans.
+async fn register_attendees(base: &str, public: &Value, sponsor: &str) -> Attendees {
     let mut badges = Vec::new();
     let mut consenting = HashSet::new();
     for i in 0..ATTENDEES {
@@ -132,7 +134,7 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
             json!([])
         };
         let (status, registered) = post(
-            &base,
+            base,
             "/api/v1/events/consentry-demo/registrations",
             None,
             json!({
@@ -152,79 +154,112 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
             registration,
         ));
     }
-    let (kiosk_id, kiosk) = paired_kiosk(&base, &organiser, &event_id, &sponsor).await;
+    Attendees { badges, consenting }
+}
 
-    // Four kiosk loops scan while the server is killed and restarted under them.
-    let scans: Vec<(Uuid, usize)> = (0..SCANS)
-        .map(|i| (Uuid::new_v4(), i % ATTENDEES))
-        .collect();
-    let next = Arc::new(Mutex::new(0_usize));
-    let answers = Arc::new(Mutex::new(HashMap::new()));
-    let retries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut loops = Vec::new();
-    for _ in 0..4 {
-        let (next, answers, scans, badges) =
-            (next.clone(), answers.clone(), scans.clone(), badges.clone());
-        let (base, kiosk, retries) = (base.clone(), kiosk.clone(), retries.clone());
-        loops.push(tokio::spawn(async move {
-            loop {
-                let i = {
-                    let mut next = next.lock().await;
-                    *next += 1;
-                    *next - 1
-                };
-                let Some((client_scan_id, attendee)) = scans.get(i).copied() else {
-                    break;
-                };
-                let body = scan_body(&badges[attendee].0, client_scan_id);
-                // Retry the same scan until the server answers it, as the kiosk's queue does.
-                let outcome = loop {
-                    let sent = client()
-                        .post(format!("{base}/api/v1/scans"))
-                        .bearer_auth(&kiosk)
-                        .json(&body)
-                        .send()
-                        .await;
-                    if let Ok(response) = sent
-                        && matches!(response.status().as_u16(), 200 | 201)
-                        && let Ok(answer) = response.json::<Value>().await
-                    {
-                        break answer["outcome"].as_str().unwrap().to_owned();
-                    }
-                    retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                };
-                answers
-                    .lock()
-                    .await
-                    .insert(client_scan_id, (attendee, outcome));
-            }
-        }));
-    }
-    let mut server = Some(server);
-    for _ in 0..KILLS {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        drop(server.take()); // SIGKILL, mid-request more often than not
-        server = Some(Server::start_at(
-            &address,
-            dir.path(),
-            &db,
-            &["--disable-rate-limits"],
-            0,
-        ));
-    }
-    for scanning in loops {
-        tokio::time::timeout(Duration::from_secs(120), scanning)
-            .await
-            .expect("the scans finished")
-            .unwrap();
-    }
-    drop(server);
-    // The kills did land while scans were under way.
-    assert!(retries.load(std::sync::atomic::Ordering::Relaxed) > 0);
+/// The demo event with its attendees registered (every second one consenting to the first
+/// sponsor) and a paired kiosk of that sponsor: (attendees, kiosk id, kiosk token).
+async fn scanning_setup(server: &Server) -> (Attendees, String, String) {
+    let Demo {
+        organiser,
+        public,
+        event_id,
+    } = demo(server).await;
+    let sponsor = public["sponsors"][0]["id"].as_str().unwrap().to_owned();
+    let attendees = register_attendees(&server.base, &public, &sponsor).await;
+    let (kiosk_id, kiosk) = paired_kiosk(&server.base, &organiser, &event_id, &sponsor).await;
+    (attendees, kiosk_id, kiosk)
+}
 
-    // Every answer is the truth: accepted exactly when the attendee consented.
-    let answers = answers.lock().await;
+/// Each scan's attendee and the outcome the server finally answered, by client scan id.
+type Answers = HashMap<Uuid, (usize, String)>;
+
+/// `SCANS` scans of the attendees in turn, from four kiosk loops that retry each scan as
+/// `consentry-scan` does: the same client scan id until an answer comes.
+struct ScanLoad {
+    answers: Arc<Mutex<Answers>>,
+    retries: Arc<AtomicUsize>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ScanLoad {
+    fn start(base: &str, kiosk: &str, attendees: &Attendees) -> Self {
+        let scans: Vec<(Uuid, usize)> = (0..SCANS)
+            .map(|i| (Uuid::new_v4(), i % ATTENDEES))
+            .collect();
+        let badges: Vec<String> = attendees.badges.iter().map(|(b, _)| b.clone()).collect();
+        let next = Arc::new(Mutex::new(0_usize));
+        let answers = Arc::new(Mutex::new(HashMap::new()));
+        let retries = Arc::new(AtomicUsize::new(0));
+        let mut loops = Vec::new();
+        for _ in 0..4 {
+            let (next, answers, scans, badges) =
+                (next.clone(), answers.clone(), scans.clone(), badges.clone());
+            let (base, kiosk, retries) = (base.to_owned(), kiosk.to_owned(), retries.clone());
+            loops.push(tokio::spawn(async move {
+                loop {
+                    let i = {
+                        let mut next = next.lock().await;
+                        *next += 1;
+                        *next - 1
+                    };
+                    let Some((client_scan_id, attendee)) = scans.get(i).copied() else {
+                        break;
+                    };
+                    let body = scan_body(&badges[attendee], client_scan_id);
+                    let outcome = loop {
+                        let sent = client()
+                            .post(format!("{base}/api/v1/scans"))
+                            .bearer_auth(&kiosk)
+                            .json(&body)
+                            .send()
+                            .await;
+                        if let Ok(response) = sent
+                            && matches!(response.status().as_u16(), 200 | 201)
+                            && let Ok(answer) = response.json::<Value>().await
+                        {
+                            break answer["outcome"].as_str().unwrap().to_owned();
+                        }
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    };
+                    answers
+                        .lock()
+                        .await
+                        .insert(client_scan_id, (attendee, outcome));
+                }
+            }));
+        }
+        Self {
+            answers,
+            retries,
+            loops,
+        }
+    }
+
+    /// Wait for every scan to be answered: the answers, and how many attempts failed on the way.
+    async fn finish(self) -> (Answers, usize) {
+        for scanning in self.loops {
+            tokio::time::timeout(Duration::from_secs(120), scanning)
+                .await
+                .expect("the scans finished")
+                .unwrap();
+        }
+        let answers = self.answers.lock().await.clone();
+        (answers, self.retries.load(Ordering::Relaxed))
+    }
+}
+
+/// Every answer is the truth, every scan is stored exactly once, and each lead counts exactly
+/// its accepted scans: none without consent.
+async fn assert_each_scan_once(
+    db: &TestDatabase,
+    data_dir: &std::path::Path,
+    kiosk_id: &str,
+    attendees: &Attendees,
+    answers: &Answers,
+) {
+    let Attendees { badges, consenting } = attendees;
     assert_eq!(answers.len(), SCANS);
     for (attendee, outcome) in answers.values() {
         let expected = if consenting.contains(&badges[*attendee].1) {
@@ -235,12 +270,11 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
         assert_eq!(outcome, expected);
     }
 
-    // Each scan is stored exactly once, and each lead counts exactly its accepted scans.
-    let store = consentry::db::connect(&db.url_in(dir.path()), None)
+    let store = consentry::db::connect(&db.url_in(data_dir), None)
         .await
         .unwrap();
     let backend = store.get_database_backend();
-    let kiosk_uuid = Uuid::parse_str(&kiosk_id).unwrap();
+    let kiosk_uuid = Uuid::parse_str(kiosk_id).unwrap();
     let stored = store
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -287,6 +321,105 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
         "a lead per consenting attendee, counting each scan once"
     );
     assert!(counted.keys().all(|r| consenting.contains(r)));
+    store.close().await.ok();
+}
+
+#[tokio::test]
+async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
+    let base = server.base.clone();
+    let address = server.address().to_owned();
+    let (attendees, kiosk_id, kiosk) = scanning_setup(&server).await;
+
+    // The server is killed and restarted under the kiosks.
+    let load = ScanLoad::start(&base, &kiosk, &attendees);
+    let mut server = Some(server);
+    for _ in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        drop(server.take()); // SIGKILL, mid-request more often than not
+        server = Some(Server::start_at(
+            &address,
+            dir.path(),
+            &db,
+            &["--disable-rate-limits"],
+            0,
+        ));
+    }
+    let (answers, retries) = load.finish().await;
+    drop(server);
+    // The kills did land while scans were under way.
+    assert!(retries > 0);
+    assert_each_scan_once(&db, dir.path(), &kiosk_id, &attendees, &answers).await;
+}
+
+/// GET `path`: its status and JSON body.
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    match client().get(format!("{base}{path}")).send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+/// Poll `path` until it answers `status`; panics after `within`.
+async fn wait_for(base: &str, path: &str, status: u16, within: Duration) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let (answered, body) = get(base, path).await;
+        if answered == status {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} still answers {answered} {body}, not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// PostgreSQL stops as in a crash while kiosks scan, stays down a while, and comes back on the
+/// same port. The server, never restarted, says it is not ready while the database is gone, is
+/// ready again by itself once it is back, and no scan was lost, doubled, or kept without consent.
+/// The test runs a PostgreSQL server of its own (the shared one serves every other test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_rides_out_a_postgresql_restart_and_readyz_says_while_it_cannot() {
+    let postgres = OwnPostgres::start();
+    let db = TestDatabase::create_on(&postgres.admin_url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
+    let base = server.base.clone();
+    let (attendees, kiosk_id, kiosk) = scanning_setup(&server).await;
+    assert_eq!(
+        get(&base, "/readyz").await,
+        (200, json!({"status": "ready", "database": "postgres"}))
+    );
+
+    let load = ScanLoad::start(&base, &kiosk, &attendees);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `pg_ctl` waits for the server to stop; the kiosks go on scanning meanwhile.
+    tokio::task::block_in_place(|| postgres.stop_immediately());
+    // Not ready, but alive: restarting the server would not bring the database back.
+    let readiness = wait_for(&base, "/readyz", 503, Duration::from_secs(15)).await;
+    assert_eq!(
+        readiness,
+        json!({"status": "unavailable", "database": "postgres"})
+    );
+    assert_eq!(get(&base, "/healthz").await.0, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(get(&base, "/readyz").await.0, 503);
+
+    tokio::task::block_in_place(|| postgres.start_again());
+    wait_for(&base, "/readyz", 200, Duration::from_secs(30)).await;
+    let (answers, retries) = load.finish().await;
+    // The outage did hit scans under way, and the same server process answered them all.
+    assert!(retries > 0);
+    assert_eq!(get(&base, "/readyz").await.0, 200);
+    drop(server);
+    assert_each_scan_once(&db, dir.path(), &kiosk_id, &attendees, &answers).await;
 }
 
 /// A count from `sql` (one `?`/`$1` placeholder for `id`).
@@ -424,62 +557,43 @@ async fn a_purge_killed_at_random_points_ends_as_an_uninterrupted_one() {
         .await
         .unwrap();
     let opted_in = |every: usize| (0..REGISTRATIONS).filter(|i| i % every == 0).count() as i64;
-    assert_eq!(
-        count(
-            &store,
-            "SELECT COUNT(*) FROM events WHERE id = ? AND purged_at IS NOT NULL",
-            event_id
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &store,
-            "SELECT registrations_at_purge FROM events WHERE id = ?",
-            event_id
-        )
-        .await,
-        REGISTRATIONS as i64
-    );
-    assert_eq!(
-        count(
-            &store,
-            "SELECT marketing_opt_ins_at_purge FROM events WHERE id = ?",
-            event_id
-        )
-        .await,
-        opted_in(2)
-    );
     let sponsor0 = Uuid::parse_str(&sponsors[0]).unwrap();
     let sponsor1 = Uuid::parse_str(&sponsors[1]).unwrap();
-    assert_eq!(
-        count(
-            &store,
+    let kept = [
+        (
+            "SELECT COUNT(*) FROM events WHERE id = ? AND purged_at IS NOT NULL",
+            event_id,
+            1,
+        ),
+        (
+            "SELECT registrations_at_purge FROM events WHERE id = ?",
+            event_id,
+            REGISTRATIONS as i64,
+        ),
+        (
+            "SELECT marketing_opt_ins_at_purge FROM events WHERE id = ?",
+            event_id,
+            opted_in(2),
+        ),
+        (
             "SELECT opt_ins FROM sponsor_aggregates WHERE sponsor_id = ?",
-            sponsor0
-        )
-        .await,
-        opted_in(3)
-    );
-    assert_eq!(
-        count(
-            &store,
+            sponsor0,
+            opted_in(3),
+        ),
+        (
             "SELECT leads FROM sponsor_aggregates WHERE sponsor_id = ?",
-            sponsor0
-        )
-        .await,
-        opted_in(3)
-    );
-    assert_eq!(
-        count(
-            &store,
+            sponsor0,
+            opted_in(3),
+        ),
+        (
             "SELECT opt_ins FROM sponsor_aggregates WHERE sponsor_id = ?",
-            sponsor1
-        )
-        .await,
-        opted_in(5)
-    );
+            sponsor1,
+            opted_in(5),
+        ),
+    ];
+    for (sql, id, expected) in kept {
+        assert_eq!(count(&store, sql, id).await, expected, "{sql}");
+    }
     for table in ["registrations", "leads", "scan_requests"] {
         assert_eq!(
             count(

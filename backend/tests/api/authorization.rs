@@ -245,13 +245,13 @@ impl World {
             .await;
         assert_eq!(response.status(), 204);
 
-        let spare_kiosk_id = unpaired_kiosk(app, organiser, &event.id, &s1).await["kiosk_id"]
+        let spare_kiosk_id = app.unpaired_kiosk(&event, &s1).await["kiosk_id"]
             .as_str()
             .unwrap()
             .to_owned();
         let mut pairing_codes = Vec::new();
         for _ in ACTORS {
-            let created = unpaired_kiosk(app, organiser, &event.id, &s1).await;
+            let created = app.unpaired_kiosk(&event, &s1).await;
             pairing_codes.push(created["pairing_code"].as_str().unwrap().to_owned());
         }
 
@@ -359,14 +359,6 @@ impl World {
             _ => vec![&self.attendee_email, &self.lead_id],
         }
     }
-}
-
-/// A kiosk of `sponsor_id`, created but not paired.
-async fn unpaired_kiosk(app: &TestApp, organiser: &str, event_id: &str, sponsor_id: &str) -> Value {
-    let path = format!("/api/v1/events/{event_id}/sponsors/{sponsor_id}/kiosks");
-    let response = app.post(organiser, &path, &json!({})).await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
 }
 
 /// The OpenAPI path a row's template stands for.

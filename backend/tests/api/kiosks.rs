@@ -7,15 +7,7 @@ async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
     let app = spawn_app().await;
     let event = app.public_event("summit").await;
     let sponsor = &event.sponsors[0];
-    let created = app
-        .post(
-            &event.organiser.token,
-            &format!("/api/v1/events/{}/sponsors/{sponsor}/kiosks", event.id),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.unwrap();
+    let created = app.unpaired_kiosk(&event, sponsor).await;
     let code = created["pairing_code"].as_str().unwrap();
     assert_eq!(code.len(), 8);
 
@@ -72,16 +64,7 @@ async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
 async fn pairing_codes_expire_after_fifteen_minutes() {
     let app = spawn_app().await;
     let event = app.public_event("summit").await;
-    let path = format!(
-        "/api/v1/events/{}/sponsors/{}/kiosks",
-        event.id, event.sponsors[0]
-    );
-    let created: Value = app
-        .post(&event.organiser.token, &path, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = app.unpaired_kiosk(&event, &event.sponsors[0]).await;
     app.clock.advance(time::Duration::minutes(15));
     let late = app
         .client

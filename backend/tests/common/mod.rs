@@ -445,18 +445,23 @@ pub struct Kiosk {
 }
 
 impl TestApp {
-    /// Create and pair a kiosk for `sponsor_id` of `event`.
-    pub async fn kiosk(&self, event: &PublicEvent, sponsor_id: &str) -> Kiosk {
-        let created: Value = self
+    /// A kiosk of `sponsor_id` of `event`, created by its organiser but not paired: the answer,
+    /// with its `kiosk_id` and one-time `pairing_code`.
+    pub async fn unpaired_kiosk(&self, event: &PublicEvent, sponsor_id: &str) -> Value {
+        let created = self
             .post(
                 &event.organiser.token,
                 &format!("/api/v1/events/{}/sponsors/{sponsor_id}/kiosks", event.id),
                 &json!({}),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(created.status(), 201);
+        created.json().await.unwrap()
+    }
+
+    /// Create and pair a kiosk for `sponsor_id` of `event`.
+    pub async fn kiosk(&self, event: &PublicEvent, sponsor_id: &str) -> Kiosk {
+        let created = self.unpaired_kiosk(event, sponsor_id).await;
         let paired = self
             .client
             .post(self.url("/api/v1/kiosks/pair"))

@@ -35,14 +35,23 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut request = client().post(format!("{base}{path}")).json(&body);
+/// Send `request`, with `token` as a Bearer token if any: the status and the JSON body (null if
+/// there is none).
+async fn answer(mut request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
+    let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(base: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    answer(client().post(format!("{base}{path}")).json(&body), token).await
+}
+
+async fn get(base: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    answer(client().get(format!("{base}{path}")), token).await
 }
 
 /// A kiosk of `sponsor`, created by the organiser and paired: (kiosk id, kiosk token).
@@ -100,15 +109,8 @@ async fn demo(server: &Server) -> Demo {
     )
     .await;
     let organiser = login["token"].as_str().unwrap().to_owned();
-    let get = |path: String, token: Option<String>| async move {
-        let mut request = client().get(format!("{base}{path}"));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap().json::<Value>().await.unwrap()
-    };
-    let public = get("/api/v1/events/consentry-demo".into(), None).await;
-    let events = get("/api/v1/events".into(), Some(organiser.clone())).await;
+    let (_, public) = get(base, "/api/v1/events/consentry-demo", None).await;
+    let (_, events) = get(base, "/api/v1/events", Some(&organiser)).await;
     Demo {
         event_id: events[0]["id"].as_str().unwrap().to_owned(),
         organiser,
@@ -276,15 +278,10 @@ async fn assert_each_scan_once(
     let backend = store.get_database_backend();
     let kiosk_uuid = Uuid::parse_str(kiosk_id).unwrap();
     let stored = store
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            match backend {
-                sea_orm::DbBackend::Postgres => {
-                    "SELECT client_scan_id FROM scan_requests WHERE kiosk_id = $1"
-                }
-                _ => "SELECT client_scan_id FROM scan_requests WHERE kiosk_id = ?",
-            },
-            [kiosk_uuid.into()],
+        .query_all_raw(by_id(
+            &store,
+            "SELECT client_scan_id FROM scan_requests WHERE kiosk_id = ?",
+            kiosk_uuid,
         ))
         .await
         .unwrap();
@@ -354,22 +351,11 @@ async fn scans_through_repeated_kill_9_exist_exactly_once_and_never_without_cons
     assert_each_scan_once(&db, dir.path(), &kiosk_id, &attendees, &answers).await;
 }
 
-/// GET `path`: its status and JSON body.
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    match client().get(format!("{base}{path}")).send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            (status, response.json().await.unwrap_or(Value::Null))
-        }
-        Err(e) => panic!("GET {path}: {e}"),
-    }
-}
-
 /// Poll `path` until it answers `status`; panics after `within`.
 async fn wait_for(base: &str, path: &str, status: u16, within: Duration) -> Value {
     let deadline = std::time::Instant::now() + within;
     loop {
-        let (answered, body) = get(base, path).await;
+        let (answered, body) = get(base, path, None).await;
         if answered == status {
             return body;
         }
@@ -394,7 +380,7 @@ async fn the_server_rides_out_a_postgresql_restart_and_readyz_says_while_it_cann
     let base = server.base.clone();
     let (attendees, kiosk_id, kiosk) = scanning_setup(&server).await;
     assert_eq!(
-        get(&base, "/readyz").await,
+        get(&base, "/readyz", None).await,
         (200, json!({"status": "ready", "database": "postgres"}))
     );
 
@@ -408,29 +394,34 @@ async fn the_server_rides_out_a_postgresql_restart_and_readyz_says_while_it_cann
         readiness,
         json!({"status": "unavailable", "database": "postgres"})
     );
-    assert_eq!(get(&base, "/healthz").await.0, 200);
+    assert_eq!(get(&base, "/healthz", None).await.0, 200);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(get(&base, "/readyz").await.0, 503);
+    assert_eq!(get(&base, "/readyz", None).await.0, 503);
 
     tokio::task::block_in_place(|| postgres.start_again());
     wait_for(&base, "/readyz", 200, Duration::from_secs(30)).await;
     let (answers, retries) = load.finish().await;
     // The outage did hit scans under way, and the same server process answered them all.
     assert!(retries > 0);
-    assert_eq!(get(&base, "/readyz").await.0, 200);
+    assert_eq!(get(&base, "/readyz", None).await.0, 200);
     drop(server);
     assert_each_scan_once(&db, dir.path(), &kiosk_id, &attendees, &answers).await;
 }
 
-/// A count from `sql` (one `?`/`$1` placeholder for `id`).
-async fn count(store: &sea_orm::DatabaseConnection, sql: &str, id: Uuid) -> i64 {
+/// `sql` with its one `?` placeholder bound to `id`, written for `store`'s database.
+fn by_id(store: &sea_orm::DatabaseConnection, sql: &str, id: Uuid) -> Statement {
     let backend = store.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => sql.replace('?', "$1"),
         _ => sql.to_owned(),
     };
+    Statement::from_sql_and_values(backend, sql, [id.into()])
+}
+
+/// A count from `sql` (one `?` placeholder for `id`).
+async fn count(store: &sea_orm::DatabaseConnection, sql: &str, id: Uuid) -> i64 {
     let row = store
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .query_one_raw(by_id(store, sql, id))
         .await
         .unwrap()
         .unwrap();

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 pub use jsonwebtoken::jwk::JwkSet as KeySet;
 
+pub mod spreadsheet;
+
 /// Everything a badge says. Deliberately nothing about the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

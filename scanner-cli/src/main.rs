@@ -17,6 +17,7 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
+use consentry_badge::spreadsheet::neutralise;
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -529,15 +530,6 @@ async fn sync(client: &reqwest::Client, path: &Path, queue: &Queue, out: &Out) -
     Ok(exit::OK)
 }
 
-/// Spreadsheet programs run cells starting with these as formulas: prefix a quote.
-fn neutralise(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
-
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
@@ -575,5 +567,9 @@ mod tests {
         assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise("+31 20"), "'+31 20");
         assert_eq!(neutralise("Ada"), "Ada");
+        assert_eq!(
+            neutralise("Ada;=cmd|' /C calc'!A0"),
+            "'Ada;=cmd|' /C calc'!A0"
+        );
     }
 }

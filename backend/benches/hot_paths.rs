@@ -11,11 +11,12 @@ use std::hint::black_box;
 
 use consentry::{
     badges::render,
+    consents::Coverage,
+    disclosure,
     events::rules::ContactField,
     exports::{self, ExportedLead},
-    leads::LeadContact,
     registrations::{self, rules::ContactDetails},
-    scans::rules::{self as scan_rules, Attendee},
+    scans::rules as scan_rules,
     vault::EventVault,
 };
 use consentry_badge::{BadgeClaims, BadgePublicKey, BadgeSigner};
@@ -79,38 +80,51 @@ fn scan_decision(c: &mut Criterion) {
     let starts_at = datetime!(2026-12-01 09:00 UTC);
     let ends_at = datetime!(2026-12-02 17:00 UTC);
     let at = datetime!(2026-12-01 11:30 UTC);
-    let consenting = Attendee {
-        restricted: false,
-        consented_to_this_sponsor: true,
-    };
-    assert_eq!(
-        scan_rules::decide(Some(consenting), at, starts_at, ends_at),
-        Ok(())
-    );
+    let grant = coverage();
+    let facts = gate_facts(&grant);
+    assert_eq!(scan_rules::decide(true, at, starts_at, ends_at), Ok(()));
+    assert!(disclosure::decide(&facts).is_ok());
     c.bench_function("scan/decide", |b| {
         b.iter(|| {
-            scan_rules::decide(
-                black_box(Some(consenting)),
-                black_box(at),
-                starts_at,
-                ends_at,
-            )
+            scan_rules::decide(black_box(true), black_box(at), starts_at, ends_at)
+                .and_then(|()| disclosure::decide(black_box(&facts)).map_err(Into::into))
         })
     });
 }
 
+fn coverage() -> Coverage {
+    Coverage {
+        sponsor_name: "Acme Analytics".into(),
+        privacy_policy_url: "https://acme.example/privacy".into(),
+        fields: ContactField::ALL.to_vec(),
+    }
+}
+
+fn gate_facts(grant: &Coverage) -> disclosure::Facts<'_> {
+    disclosure::Facts {
+        event_fields: &ContactField::ALL,
+        sponsor_name: "Acme Analytics",
+        privacy_policy_url: "https://acme.example/privacy",
+        restricted: false,
+        grant: Some(grant),
+    }
+}
+
 fn exported_lead() -> ExportedLead {
+    let details = ContactDetails {
+        first_name: "Ada".into(),
+        last_name: "Lovelace-Byron".into(),
+        email: "ada.lovelace@example.org".into(),
+        company: Some("=Analytical Engines, Ltd.".into()),
+        job_title: Some("Head of \"Programmes\"".into()),
+        phone: Some("+442071234567".into()),
+        country: Some("GB".into()),
+    };
+    let grant = coverage();
+    let contact = disclosure::disclose(&gate_facts(&grant), &details).expect("consented");
     ExportedLead {
         lead_id: Uuid::now_v7(),
-        contact: LeadContact {
-            first_name: Some("Ada".into()),
-            last_name: Some("Lovelace-Byron".into()),
-            email: Some("ada.lovelace@example.org".into()),
-            company: Some("=Analytical Engines, Ltd.".into()),
-            job_title: Some("Head of \"Programmes\"".into()),
-            phone: Some("+442071234567".into()),
-            country: Some("GB".into()),
-        },
+        contact,
         first_scanned_at: datetime!(2026-12-01 10:15:00 UTC),
         last_scanned_at: datetime!(2026-12-02 14:02:31 UTC),
         scan_count: 3,

@@ -16,6 +16,7 @@ pub mod consents;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod disclosure;
 pub mod error;
 pub mod events;
 pub mod exports;

@@ -44,6 +44,7 @@ fn wrap_context(event_id: Uuid) -> String {
 pub struct EventVault {
     seal_key: [u8; 32],
     index_key: [u8; 32],
+    scan_key: [u8; 32],
 }
 
 impl EventVault {
@@ -52,12 +53,15 @@ impl EventVault {
         let hk = Hkdf::<Sha256>::new(Some(b"consentry-event"), data_key);
         let mut seal_key = [0u8; 32];
         let mut index_key = [0u8; 32];
+        let mut scan_key = [0u8; 32];
         // 32-byte outputs of HKDF-SHA256 cannot fail.
         let _ = hk.expand(b"seal", &mut seal_key);
         let _ = hk.expand(b"email-index", &mut index_key);
+        let _ = hk.expand(b"scan-request", &mut scan_key);
         Self {
             seal_key,
             index_key,
+            scan_key,
         }
     }
 
@@ -113,6 +117,22 @@ impl EventVault {
         mac.update(normalised_email.as_bytes());
         crypto::hex(&mac.finalize().into_bytes())
     }
+
+    /// The key a scan's answer is stored under: HMAC-SHA256 of (kiosk, client scan id) under the
+    /// event's scan key, cut to a UUID. The client's value itself is never stored, so a kiosk that
+    /// chooses a badge's id as its scan id cannot make its scan joinable to the registration; and
+    /// once the event's key is destroyed nobody can tell which client id a record answered.
+    pub fn scan_request_key(&self, kiosk_id: Uuid, client_scan_id: Uuid) -> Uuid {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.scan_key) else {
+            return Uuid::nil();
+        };
+        mac.update(kiosk_id.as_bytes());
+        mac.update(client_scan_id.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(bytes)
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +171,17 @@ mod tests {
             two.email_index("ada@example.org")
         );
         assert_eq!(one.email_index("ada@example.org").len(), 64);
+    }
+
+    #[test]
+    fn scan_request_keys_hide_the_client_value_and_depend_on_kiosk_and_event() {
+        let one = EventVault::from_data_key(&[1; 32]);
+        let two = EventVault::from_data_key(&[2; 32]);
+        let (kiosk, other_kiosk, scan) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::new_v4());
+        let key = one.scan_request_key(kiosk, scan);
+        assert_eq!(key, one.scan_request_key(kiosk, scan));
+        assert_ne!(key, scan, "the client's own value is never the stored key");
+        assert_ne!(key, one.scan_request_key(other_kiosk, scan));
+        assert_ne!(key, two.scan_request_key(kiosk, scan));
     }
 }

@@ -12,9 +12,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use consentry::{
+    consents::Coverage,
+    disclosure,
     events::rules::ContactField,
     exports::{self, ExportedLead},
-    leads::LeadContact,
+    registrations::rules::ContactDetails,
     registrations::{
         NewRegistration,
         rules::{self, RegistrationCheck, SubmittedDetails},
@@ -106,10 +108,7 @@ proptest! {
             let verified = consentry_badge::verify(&request.badge_token, &keys, event_id());
             let at = scan_rules::effective_time(request.scanned_at, datetime!(2026-12-01 12:00 UTC));
             let _ = scan_rules::decide(
-                verified.ok().map(|_| scan_rules::Attendee {
-                    restricted: false,
-                    consented_to_this_sponsor: true,
-                }),
+                verified.is_ok(),
                 at,
                 datetime!(2026-12-01 09:00 UTC),
                 datetime!(2026-12-02 17:00 UTC),
@@ -163,17 +162,30 @@ proptest! {
         tags in proptest::collection::vec("[^;]{0,12}", 0..4),
         rating in proptest::option::of(0_i16..=5),
     ) {
+        let details = ContactDetails {
+            first_name: fields[0].clone(),
+            last_name: fields[1].clone(),
+            email: fields[2].clone(),
+            company: Some(fields[3].clone()),
+            job_title: Some(fields[4].clone()),
+            phone: Some(fields[5].clone()),
+            country: Some(fields[6].clone()),
+        };
+        let grant = Coverage {
+            sponsor_name: "Acme".into(),
+            privacy_policy_url: "https://acme.example/privacy".into(),
+            fields: ContactField::ALL.to_vec(),
+        };
+        let facts = disclosure::Facts {
+            event_fields: &ContactField::ALL,
+            sponsor_name: "Acme",
+            privacy_policy_url: "https://acme.example/privacy",
+            restricted: false,
+            grant: Some(&grant),
+        };
         let lead = ExportedLead {
             lead_id: Uuid::from_u128(7),
-            contact: LeadContact {
-                first_name: Some(fields[0].clone()),
-                last_name: Some(fields[1].clone()),
-                email: Some(fields[2].clone()),
-                company: Some(fields[3].clone()),
-                job_title: Some(fields[4].clone()),
-                phone: Some(fields[5].clone()),
-                country: Some(fields[6].clone()),
-            },
+            contact: disclosure::disclose(&facts, &details).unwrap(),
             first_scanned_at: datetime!(2026-12-01 10:00 UTC),
             last_scanned_at: datetime!(2026-12-01 11:00 UTC),
             scan_count: 2,
@@ -200,8 +212,14 @@ proptest! {
         }
         prop_assert_eq!(cells[11], exports::neutralise(note.as_deref().unwrap_or_default()));
         prop_assert_eq!(cells[12], exports::neutralise(&tags.join(";")));
+        // No cell, nor any piece of one that a spreadsheet splitting at `,` `;` tab or a line
+        // break would make a cell of its own, starts a formula unless the cell is quoted.
         for cell in cells {
-            prop_assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+            let starts_a_formula = cell.starts_with(['\t', '\r'])
+                || cell
+                    .split([',', ';', '\t', '\r', '\n'])
+                    .any(|piece| piece.trim().starts_with(['=', '+', '-', '@']));
+            prop_assert!(!starts_a_formula || cell.starts_with('\''), "{cell:?}");
         }
     }
 }

@@ -13,6 +13,13 @@ pub mod grant {
         pub purpose: String,
         pub sponsor_id: Option<Uuid>,
         pub granted_at: TimeDateTimeWithTimeZone,
+        /// For a sponsor purpose, the parts of the sentence agreed to (its SHA-256 is in the
+        /// ledger): the sponsor's name and privacy-policy URL as shown, and the contact fields
+        /// named, stored like `events.shared_fields`. The disclosure gate releases those fields
+        /// only, and only while the sponsor is still the one shown.
+        pub sponsor_name: Option<String>,
+        pub privacy_policy_url: Option<String>,
+        pub shared_fields: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,8 +13,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::entity::{grant, ledger};
-pub use self::rules::{Channel, Purpose};
-use crate::{audit, error::ApiResult, leads};
+pub use self::rules::{Channel, Coverage, Purpose, Shown};
+use crate::{
+    audit, crypto,
+    error::ApiResult,
+    events::rules::{parse_shared_fields, store_shared_fields},
+    leads,
+};
 
 /// The context in which consents change: whose, where, and which notice was in force.
 #[derive(Debug, Clone, Copy)]
@@ -28,13 +33,17 @@ pub struct ConsentContext {
 }
 
 impl ConsentContext {
-    /// The current-state row of a granted purpose.
-    fn grant_row(&self, purpose: Purpose) -> grant::ActiveModel {
+    /// The current-state row of a granted purpose, with what the sentence shown covered.
+    fn grant_row(&self, purpose: Purpose, shown: &Shown) -> grant::ActiveModel {
+        let coverage = shown.coverage.as_ref();
         grant::ActiveModel {
             registration_id: Set(self.registration_id),
             purpose: Set(purpose.to_string()),
             sponsor_id: Set(purpose.sponsor_id()),
             granted_at: Set(self.at),
+            sponsor_name: Set(coverage.map(|c| c.sponsor_name.clone())),
+            privacy_policy_url: Set(coverage.map(|c| c.privacy_policy_url.clone())),
+            shared_fields: Set(coverage.map(|c| store_shared_fields(&c.fields))),
         }
     }
 
@@ -76,24 +85,32 @@ impl ConsentContext {
 }
 
 /// Grant or withdraw one purpose. Records a ledger entry and updates the current state only when
-/// the state changes; returns whether it did.
+/// the state changes; returns whether it did. Granting a purpose already granted changes nothing,
+/// even when its sentence has changed since (the event now shares more fields): a grant keeps
+/// covering what it covered, and a client re-sending its state cannot widen it. To agree to the
+/// new sentence, an attendee withdraws and grants again.
 pub async fn set(
     db: &impl ConnectionTrait,
     context: &ConsentContext,
     purpose: Purpose,
     granted: bool,
-    text_sha256: &str,
+    shown: &Shown,
 ) -> ApiResult<bool> {
     let purpose_text = purpose.to_string();
     let existing = grant::Entity::find_by_id((context.registration_id, purpose_text.clone()))
         .one(db)
         .await?;
-    match (existing.is_some(), granted) {
-        (true, true) | (false, false) => return Ok(false),
-        (false, true) => {
-            context.grant_row(purpose).insert(db).await?;
+    // The ledger hashes the sentence granted, or for a withdrawal the sentence being withdrawn.
+    let mut text = shown.text.clone();
+    match (existing, granted) {
+        (None, false) | (Some(_), true) => return Ok(false),
+        (None, true) => {
+            context.grant_row(purpose, shown).insert(db).await?;
         }
-        (true, false) => {
+        (Some(current), false) => {
+            if let Some(coverage) = coverage_of(&current) {
+                text = coverage.sentence();
+            }
             grant::Entity::delete_by_id((context.registration_id, purpose_text))
                 .exec(db)
                 .await?;
@@ -109,7 +126,7 @@ pub async fn set(
     }
     audit::record(db, context.audit_entry(purpose, granted), context.at).await?;
     context
-        .ledger_row(purpose, granted, text_sha256)
+        .ledger_row(purpose, granted, &crypto::sha256_hex(text.as_bytes()))
         .insert(db)
         .await?;
     Ok(true)
@@ -117,18 +134,22 @@ pub async fn set(
 
 /// The consents given with a new registration, which has no earlier state to compare with: the
 /// grants, their audit entries and their ledger entries, one statement each whatever their number.
-/// `given` pairs each purpose with the SHA-256 of the sentence the attendee agreed to.
+/// `given` pairs each purpose with the sentence the attendee agreed to.
 pub async fn record_first(
     db: &impl ConnectionTrait,
     context: &ConsentContext,
-    given: &[(Purpose, String)],
+    given: &[(Purpose, Shown)],
 ) -> ApiResult<()> {
     if given.is_empty() {
         return Ok(());
     }
-    grant::Entity::insert_many(given.iter().map(|(purpose, _)| context.grant_row(*purpose)))
-        .exec_without_returning(db)
-        .await?;
+    grant::Entity::insert_many(
+        given
+            .iter()
+            .map(|(purpose, shown)| context.grant_row(*purpose, shown)),
+    )
+    .exec_without_returning(db)
+    .await?;
     audit::record_all(
         db,
         given
@@ -137,14 +158,33 @@ pub async fn record_first(
         context.at,
     )
     .await?;
-    ledger::Entity::insert_many(
-        given
-            .iter()
-            .map(|(purpose, text_sha256)| context.ledger_row(*purpose, true, text_sha256)),
-    )
+    ledger::Entity::insert_many(given.iter().map(|(purpose, shown)| {
+        context.ledger_row(*purpose, true, &crypto::sha256_hex(shown.text.as_bytes()))
+    }))
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// What a sponsor grant covers; `None` for marketing, or for a grant whose parts are missing
+/// (which the disclosure gate then treats as no consent).
+pub fn coverage_of(grant: &grant::Model) -> Option<Coverage> {
+    Some(Coverage {
+        sponsor_name: grant.sponsor_name.clone()?,
+        privacy_policy_url: grant.privacy_policy_url.clone()?,
+        fields: parse_shared_fields(grant.shared_fields.as_deref()?),
+    })
+}
+
+/// The grants in force, one row per purpose.
+pub async fn grants(
+    db: &impl ConnectionTrait,
+    registration_id: Uuid,
+) -> ApiResult<Vec<grant::Model>> {
+    Ok(grant::Entity::find()
+        .filter(grant::Column::RegistrationId.eq(registration_id))
+        .all(db)
+        .await?)
 }
 
 /// The purposes currently granted.

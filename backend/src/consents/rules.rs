@@ -138,6 +138,45 @@ pub fn sponsor_consent_text(
     )
 }
 
+/// What an attendee is shown, and agrees to, for one sponsor: the sponsor's identity and the
+/// contact fields it would receive. The sentence is made from these parts alone, so a stored
+/// coverage proves what was shown: its sentence's SHA-256 is the ledger's `text_sha256`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub sponsor_name: String,
+    pub privacy_policy_url: String,
+    pub fields: Vec<ContactField>,
+}
+
+impl Coverage {
+    pub fn sentence(&self) -> String {
+        sponsor_consent_text(&self.sponsor_name, &self.fields, &self.privacy_policy_url)
+    }
+}
+
+/// The sentence shown for one purpose and, for a sponsor, the parts it was made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub text: String,
+    pub coverage: Option<Coverage>,
+}
+
+impl Shown {
+    pub fn sponsor(coverage: Coverage) -> Self {
+        Self {
+            text: coverage.sentence(),
+            coverage: Some(coverage),
+        }
+    }
+
+    pub fn text_only(text: String) -> Self {
+        Self {
+            text,
+            coverage: None,
+        }
+    }
+}
+
 /// The exact sentence for marketing by the organiser.
 pub fn marketing_consent_text(event_name: &str) -> String {
     format!(

@@ -12,7 +12,7 @@ use super::{
     rules::{self, ContactField},
 };
 use crate::{
-    consents::rules::{marketing_consent_text, sponsor_consent_text},
+    consents::rules::{Coverage, Purpose, Shown, marketing_consent_text},
     error::ApiResult,
     sponsors,
 };
@@ -59,6 +59,32 @@ pub struct PublicSponsor {
 pub struct ConsentTexts {
     pub marketing: String,
     pub sponsors: Vec<(sponsors::entity::Model, String)>,
+    /// The contact fields every sponsor sentence names now.
+    pub fields: Vec<ContactField>,
+}
+
+impl ConsentTexts {
+    /// What an attendee is shown for `purpose` now, with its parts; `None` if it is not a purpose
+    /// of this event.
+    pub fn shown(&self, purpose: Purpose) -> Option<Shown> {
+        match purpose {
+            Purpose::Marketing => Some(Shown::text_only(self.marketing.clone())),
+            Purpose::Sponsor(id) => self
+                .sponsors
+                .iter()
+                .find(|(s, _)| s.id == id)
+                .map(|(s, _)| Shown::sponsor(coverage(s, &self.fields))),
+        }
+    }
+}
+
+/// What a sponsor's sentence covers under the event's current fields.
+pub fn coverage(sponsor: &sponsors::entity::Model, fields: &[ContactField]) -> Coverage {
+    Coverage {
+        sponsor_name: sponsor.name.clone(),
+        privacy_policy_url: sponsor.privacy_policy_url.clone(),
+        fields: fields.to_vec(),
+    }
 }
 
 pub async fn consent_texts(
@@ -70,13 +96,14 @@ pub async fn consent_texts(
         .await?
         .into_iter()
         .map(|s| {
-            let text = sponsor_consent_text(&s.name, &fields, &s.privacy_policy_url);
+            let text = coverage(&s, &fields).sentence();
             (s, text)
         })
         .collect();
     Ok(ConsentTexts {
         marketing: marketing_consent_text(&event.name),
         sponsors,
+        fields,
     })
 }
 

@@ -21,6 +21,8 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::OrganiserAuth,
+    clock::Clock,
+    disclosure::Gate,
     error::{ApiError, ApiResult, Problem},
     events::{
         entity as event,
@@ -133,15 +135,8 @@ pub const TRAILING_HEADERS: [&str; 7] = [
     "Consentry Lead ID",
 ];
 
-/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at the
-/// start) gets a leading apostrophe, so it is shown as text.
-pub fn neutralise(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
+/// The one rule for CSV cells, shared with the command-line kiosk's export.
+pub use consentry_badge::spreadsheet::neutralise;
 
 /// `acme-analytics` from `Acme Analytics!`: a file-name-safe form.
 pub fn file_slug(name: &str) -> String {
@@ -310,6 +305,7 @@ impl Sink for ZipSink<'_> {
 async fn produce(
     db: &DatabaseConnection,
     vault: &EventVault,
+    clock: &dyn Clock,
     spec: &Spec,
     export_id: Uuid,
     sink: &mut impl Sink,
@@ -338,8 +334,12 @@ async fn produce(
     let mut sent: i64 = 0;
     let mut after: Option<Uuid> = None;
     loop {
-        // Re-read per batch: a consent withdrawn while the export runs is respected from the
-        // next batch on.
+        // The gate is opened again for every batch: a withdrawal, a restriction, a change of the
+        // event's fields or the due date reached while the export runs holds from the next batch
+        // on (the stream then ends in an error rather than a truncated file that looks whole).
+        let gate = Gate::open(db, spec.event.id, spec.sponsor.id, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("export stopped by the disclosure gate: {e}"))?;
         let mut query = leads::entity::Entity::find()
             .filter(leads::entity::Column::SponsorId.eq(spec.sponsor.id))
             .filter(leads::visible(spec.sponsor.id));
@@ -354,7 +354,7 @@ async fn produce(
         let Some(last) = batch.last() else { break };
         after = Some(last.id);
         let exported: Vec<(Uuid, ExportedLead)> =
-            leads::views_by_registration(db, vault, &spec.event, &batch)
+            leads::views_by_registration(db, vault, &gate, &batch)
                 .await?
                 .into_iter()
                 .map(|(registration_id, view)| (registration_id, view.into()))
@@ -403,9 +403,13 @@ fn requester_parts(requester: Requester) -> (&'static str, Uuid, audit::Actor) {
 }
 
 /// The export's own row, written before any data leaves.
-async fn open_record(db: &DatabaseConnection, spec: &Spec, now: OffsetDateTime) -> ApiResult<Uuid> {
+async fn open_record(
+    db: &DatabaseConnection,
+    spec: &Spec,
+    export_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), sea_orm::DbErr> {
     let (actor_kind, actor_id, _) = requester_parts(spec.requester);
-    let export_id = Uuid::now_v7();
     entity::export::ActiveModel {
         id: Set(export_id),
         event_id: Set(spec.event.id),
@@ -418,7 +422,27 @@ async fn open_record(db: &DatabaseConnection, spec: &Spec, now: OffsetDateTime) 
     }
     .insert(db)
     .await?;
-    Ok(export_id)
+    Ok(())
+}
+
+/// An export that failed before any lead left has no recipients: its record goes, so that the
+/// organiser's list of exports (and erasure notices) name only exports that carried data.
+async fn abandon_record(db: &DatabaseConnection, export_id: Uuid) {
+    let carried = entity::recipient::Entity::find()
+        .filter(entity::recipient::Column::ExportId.eq(export_id))
+        .one(db)
+        .await;
+    let result = match carried {
+        Ok(None) => entity::export::Entity::delete_by_id(export_id)
+            .exec(db)
+            .await
+            .map(drop),
+        Ok(Some(_)) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!(%export_id, error = %e, "failed export's record not cleared");
+    }
 }
 
 /// After the last byte: the row count, and the audit entry.
@@ -485,8 +509,11 @@ fn download(
 /// Start one sponsor's export and answer with its stream.
 async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     let now = state.clock.now();
+    // Refused before anything is recorded: an event whose data is due, a sponsor that is gone.
+    Gate::open(&state.db, spec.event.id, spec.sponsor.id, now).await?;
     let vault = state.vault(spec.event.id).await?;
-    let export_id = open_record(&state.db, &spec, now).await?;
+    let export_id = Uuid::now_v7();
+    open_record(&state.db, &spec, export_id, now).await?;
     let file_name = format!(
         "{}-{}-leads.{}",
         spec.event.slug,
@@ -499,8 +526,9 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let db = state.db.clone();
+    let clock = state.clock.clone();
     tokio::spawn(async move {
-        match produce(&db, &vault, &spec, export_id, &mut BodySink(&tx)).await {
+        match produce(&db, &vault, &*clock, &spec, export_id, &mut BodySink(&tx)).await {
             Ok(rows) => {
                 if let Err(e) = close_record(&db, &spec, export_id, rows, now).await {
                     tracing::error!(%export_id, error = %e, "export not fully recorded");
@@ -508,6 +536,7 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
             }
             Err(e) => {
                 tracing::error!(%export_id, error = %e, "export failed");
+                abandon_record(&db, export_id).await;
                 let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
             }
         }
@@ -515,37 +544,66 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
     Ok(download(content_type, &file_name, &[export_id], rx))
 }
 
-/// Every sponsor's export of an event in one zip archive, one CSV per sponsor, streamed.
+/// The names of the sponsors' files in the archive, in order: the sponsor's name made file-safe
+/// and the end of its id (the random part of a UUIDv7), so that two sponsors whose names map to
+/// the same file name ("Dup!", "Dup?") get two files; the whole id where even that is taken.
+pub fn zip_entry_names<'a>(
+    sponsors: impl IntoIterator<Item = &'a sponsors::entity::Model>,
+) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    sponsors
+        .into_iter()
+        .map(|sponsor| {
+            let id = sponsor.id.simple().to_string();
+            let short = id.get(id.len().saturating_sub(8)..).unwrap_or(&id);
+            let slug = file_slug(&sponsor.name);
+            let mut name = format!("{slug}-{short}-leads.csv");
+            if !taken.insert(name.clone()) {
+                name = format!("{slug}-{id}-leads.csv");
+                taken.insert(name.clone());
+            }
+            name
+        })
+        .collect()
+}
+
+/// Every sponsor's export of an event in one zip archive, one CSV per sponsor, streamed. Each
+/// sponsor's export is recorded as its file starts, not before: a failure stops the archive
+/// before the sponsors after it, and they have no record.
 async fn export_zip(state: &AppState, specs: Vec<Spec>, event_slug: &str) -> ApiResult<Response> {
     let now = state.clock.now();
     let Some(first) = specs.first() else {
         return Err(ApiError::NotFound);
     };
     let vault = state.vault(first.event.id).await?;
-    let mut records = Vec::with_capacity(specs.len());
-    for spec in specs {
-        let id = open_record(&state.db, &spec, now).await?;
-        records.push((spec, id));
-    }
-    let ids: Vec<Uuid> = records.iter().map(|(_, id)| *id).collect();
+    let names = zip_entry_names(specs.iter().map(|spec| &spec.sponsor));
+    let records: Vec<(Spec, Uuid, String)> = specs
+        .into_iter()
+        .zip(names)
+        .map(|(spec, name)| (spec, Uuid::now_v7(), name))
+        .collect();
+    let ids: Vec<Uuid> = records.iter().map(|(_, id, _)| *id).collect();
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let db = state.db.clone();
+    let clock = state.clock.clone();
     tokio::spawn(async move {
         let buffer = SharedBuffer::default();
         let mut zip = zip::ZipWriter::new_stream(buffer.clone());
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        for (spec, export_id) in &records {
-            let name = format!("{}-leads.csv", file_slug(&spec.sponsor.name));
-            let produced = match zip.start_file(name, options) {
-                Ok(()) => {
-                    let mut sink = ZipSink {
-                        zip: &mut zip,
-                        buffer: buffer.clone(),
-                        chunks: &tx,
-                    };
-                    produce(&db, &vault, spec, *export_id, &mut sink).await
-                }
+        for (spec, export_id, name) in &records {
+            let produced = match zip.start_file(name.as_str(), options) {
+                Ok(()) => match open_record(&db, spec, *export_id, now).await {
+                    Ok(()) => {
+                        let mut sink = ZipSink {
+                            zip: &mut zip,
+                            buffer: buffer.clone(),
+                            chunks: &tx,
+                        };
+                        produce(&db, &vault, &*clock, spec, *export_id, &mut sink).await
+                    }
+                    Err(e) => Err(e.into()),
+                },
                 Err(e) => Err(e.into()),
             };
             match produced {
@@ -556,6 +614,7 @@ async fn export_zip(state: &AppState, specs: Vec<Spec>, event_slug: &str) -> Api
                 }
                 Err(e) => {
                     tracing::error!(%export_id, error = %e, "export failed");
+                    abandon_record(&db, *export_id).await;
                     let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
                     return;
                 }
@@ -591,7 +650,6 @@ async fn organiser_spec(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    retention::ensure_data_held(&event, state.clock.now())?;
     Ok(Spec {
         event,
         sponsor,
@@ -606,7 +664,6 @@ async fn kiosk_spec(state: &AppState, auth: &KioskAuth, format: Format) -> ApiRe
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    retention::ensure_data_held(&event, state.clock.now())?;
     Ok(Spec {
         event,
         sponsor,
@@ -636,6 +693,7 @@ pub struct CsvOptions {
         (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn organiser_csv(
@@ -664,6 +722,7 @@ async fn organiser_csv(
         (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn organiser_json(
@@ -686,6 +745,7 @@ async fn organiser_json(
         (status = 200, description = "Zip archive, streamed", content_type = "application/zip"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Absent, another organisation's, or without sponsors", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn organiser_zip(
@@ -695,6 +755,8 @@ async fn organiser_zip(
     ApiQuery(options): ApiQuery<CsvOptions>,
 ) -> ApiResult<Response> {
     let event = crate::events::find_owned(&state.db, auth.organisation_id, event_id).await?;
+    // The archive passes the same gate as every export: refused whole once the data is due.
+    retention::ensure_data_held(&event, state.clock.now())?;
     let specs = sponsors::list_for_event(&state.db, event_id)
         .await?
         .into_iter()
@@ -716,6 +778,7 @@ async fn organiser_zip(
     responses(
         (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn kiosk_csv(
@@ -734,6 +797,7 @@ async fn kiosk_csv(
     responses(
         (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn kiosk_json(State(state): State<AppState>, auth: KioskAuth) -> ApiResult<Response> {
@@ -746,12 +810,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formula_cells_are_neutralised() {
-        for dangerous in ["=1+1", "+31 20", "-2", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(neutralise(dangerous).starts_with('\''), "{dangerous:?}");
-        }
-        assert_eq!(neutralise("Ada"), "Ada");
-        assert_eq!(neutralise(""), "");
+    fn zip_entry_names_are_unique_even_for_names_that_slug_alike() {
+        let sponsor = |name: &str, id: u128| sponsors::entity::Model {
+            id: Uuid::from_u128(id),
+            event_id: Uuid::nil(),
+            name: name.into(),
+            description: String::new(),
+            privacy_policy_url: String::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let same_end = (1 << 64) | 0xabcd_ef01;
+        let sponsors = [
+            sponsor("Dup!", 0xabcd_ef01),
+            sponsor("Dup?", same_end),
+            sponsor("Acme", 2),
+        ];
+        let names = zip_entry_names(&sponsors);
+        assert_eq!(names[0], "dup-abcdef01-leads.csv");
+        assert_eq!(names[1], "dup-000000000000000100000000abcdef01-leads.csv");
+        assert_eq!(names[2], "acme-00000002-leads.csv");
     }
 
     #[test]

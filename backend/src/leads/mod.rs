@@ -5,8 +5,6 @@
 
 pub mod entity;
 
-use std::collections::HashMap;
-
 use axum::{Json, extract::State};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -19,17 +17,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+pub use crate::disclosure::LeadContact;
 use crate::{
     audit,
     consents::{Purpose, entity::grant},
+    disclosure::Gate,
     error::{ApiError, ApiResult, FieldError, Problem},
-    events::{
-        entity as event,
-        rules::{ContactField, parse_shared_fields},
-    },
     extract::{ApiJson, ApiPath, ApiQuery, page_window},
     kiosks::KioskAuth,
-    registrations::{self, entity::registration, rules::ContactDetails},
+    registrations::entity::registration,
     state::AppState,
     validation,
     vault::EventVault,
@@ -78,64 +74,14 @@ pub fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
     Ok(clean)
 }
 
-/// The shared fields of `details`, and only those.
-pub fn shared_contact(details: &ContactDetails, shared: &[ContactField]) -> LeadContact {
-    let get = |f: ContactField| {
-        shared
-            .contains(&f)
-            .then(|| details.field(f).map(str::to_owned))
-            .flatten()
-    };
-    LeadContact {
-        first_name: get(ContactField::FirstName),
-        last_name: get(ContactField::LastName),
-        email: get(ContactField::Email),
-        company: get(ContactField::Company),
-        job_title: get(ContactField::JobTitle),
-        phone: get(ContactField::Phone),
-        country: get(ContactField::Country),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Views and queries
-
-/// The contact fields the event shares with sponsors; a field not shared (or not given) is absent.
-#[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq, Eq)]
-pub struct LeadContact {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
-
-impl LeadContact {
-    pub fn field(&self, field: ContactField) -> Option<&str> {
-        match field {
-            ContactField::FirstName => self.first_name.as_deref(),
-            ContactField::LastName => self.last_name.as_deref(),
-            ContactField::Email => self.email.as_deref(),
-            ContactField::Company => self.company.as_deref(),
-            ContactField::JobTitle => self.job_title.as_deref(),
-            ContactField::Phone => self.phone.as_deref(),
-            ContactField::Country => self.country.as_deref(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LeadView {
     pub id: Uuid,
+    /// Only the contact fields the disclosure gate released: those the attendee's grant named
+    /// and the event still shares.
     pub contact: LeadContact,
     #[serde(with = "time::serde::rfc3339")]
     pub first_scanned_at: OffsetDateTime,
@@ -156,16 +102,12 @@ pub fn open_annotations(vault: &EventVault, lead: &entity::Model) -> ApiResult<A
     }
 }
 
-pub fn view(
-    vault: &EventVault,
-    lead: &entity::Model,
-    details: &ContactDetails,
-    shared: &[ContactField],
-) -> ApiResult<LeadView> {
+/// A lead as its sponsor sees it, with the contact the gate released.
+pub fn view(vault: &EventVault, lead: &entity::Model, contact: LeadContact) -> ApiResult<LeadView> {
     let annotations = open_annotations(vault, lead)?;
     Ok(LeadView {
         id: lead.id,
-        contact: shared_contact(details, shared),
+        contact,
         first_scanned_at: lead.first_scanned_at,
         last_scanned_at: lead.last_scanned_at,
         scan_count: lead.scan_count,
@@ -257,44 +199,39 @@ pub fn visible(sponsor_id: Uuid) -> Expr {
     Expr::exists(consented).and(Expr::exists(restricted).not())
 }
 
-/// Views of `leads`, opening each registration's details once.
+/// Views of `leads` that the gate releases now; a lead it withholds is left out.
 pub async fn views(
     db: &impl ConnectionTrait,
     vault: &EventVault,
-    event: &event::Model,
+    gate: &Gate,
     leads: &[entity::Model],
 ) -> ApiResult<Vec<LeadView>> {
-    Ok(views_by_registration(db, vault, event, leads)
+    Ok(views_by_registration(db, vault, gate, leads)
         .await?
         .into_iter()
         .map(|(_, view)| view)
         .collect())
 }
 
-/// [`views`], each with the registration it shows (for the export's recipient record). A lead
-/// whose registration is gone is left out.
+/// [`views`], each with the registration it shows (for the export's recipient record).
 pub async fn views_by_registration(
     db: &impl ConnectionTrait,
     vault: &EventVault,
-    event: &event::Model,
+    gate: &Gate,
     leads: &[entity::Model],
 ) -> ApiResult<Vec<(Uuid, LeadView)>> {
-    let ids: Vec<Uuid> = leads.iter().map(|l| l.registration_id).collect();
-    let registrations: HashMap<Uuid, registration::Model> = registration::Entity::find()
-        .filter(registration::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let shared = parse_shared_fields(&event.shared_fields);
+    let mut released = gate
+        .release_all(db, vault, leads.iter().map(|l| l.registration_id))
+        .await?;
     leads
         .iter()
-        .filter_map(|lead| registrations.get(&lead.registration_id).map(|r| (lead, r)))
-        .map(|(lead, r)| {
-            let details = registrations::open_details(vault, r)?;
-            Ok((r.id, view(vault, lead, &details, &shared)?))
+        .filter(|lead| lead.sponsor_id == gate.sponsor.id)
+        .filter_map(|lead| {
+            released
+                .remove(&lead.registration_id)
+                .map(|contact| (lead, contact))
         })
+        .map(|(lead, contact)| Ok((lead.registration_id, view(vault, lead, contact)?)))
         .collect()
 }
 
@@ -340,6 +277,7 @@ pub struct LeadPage {
         (status = 200, body = LeadPage),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn list_leads(
@@ -348,8 +286,8 @@ async fn list_leads(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<LeadPage>> {
     let (offset, limit) = page_window(page.page, page.per_page, 200)?;
-    let event = &auth.event;
-    crate::retention::ensure_data_held(event, state.clock.now())?;
+    let gate = Gate::open(&state.db, auth.event.id, auth.sponsor_id, state.clock.now()).await?;
+    let event = &gate.event;
     let query = entity::Entity::find()
         .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
         .filter(visible(auth.sponsor_id));
@@ -362,7 +300,7 @@ async fn list_leads(
         .all(&state.db)
         .await?;
     let vault = state.vault(event.id).await?;
-    let leads = views(&state.db, &vault, event, &leads).await?;
+    let leads = views(&state.db, &vault, &gate, &leads).await?;
     audit::record(
         &state.db,
         audit::Entry {
@@ -406,6 +344,7 @@ pub struct LeadAnnotation {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not this sponsor's, or no longer consented", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_rating`, `too_long`, `too_many_tags`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn annotate_lead(
@@ -434,16 +373,14 @@ async fn annotate_lead(
     let tags = change.tags.map(validate_tags).transpose()?;
 
     let txn = crate::db::begin_write(&state.db).await?;
+    let gate = Gate::open(&txn, auth.event.id, auth.sponsor_id, state.clock.now()).await?;
     let lead = entity::Entity::find_by_id(lead_id)
         .filter(entity::Column::SponsorId.eq(auth.sponsor_id))
         .filter(visible(auth.sponsor_id))
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    // The lead is this kiosk's sponsor's, so its event is the kiosk's, read with the kiosk.
-    let event = &auth.event;
-    crate::retention::ensure_data_held(event, state.clock.now())?;
-    let vault = state.vault(event.id).await?;
+    let vault = state.vault(gate.event.id).await?;
     let mut annotations = open_annotations(&vault, &lead)?;
     if let Some(note) = note {
         annotations.note = note.filter(|n| !n.is_empty());
@@ -464,7 +401,9 @@ async fn annotate_lead(
     }
     .update(&txn)
     .await?;
-    let view = views(&txn, &vault, event, std::slice::from_ref(&updated))
+    // The answer carries the lead's contact, so it passes the gate like any other release; a
+    // lead the gate withholds is not this sponsor's to annotate, and nothing is written.
+    let view = views(&txn, &vault, &gate, std::slice::from_ref(&updated))
         .await?
         .pop()
         .ok_or(ApiError::NotFound)?;
@@ -475,40 +414,6 @@ async fn annotate_lead(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn details() -> ContactDetails {
-        ContactDetails {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            email: "ada@example.org".into(),
-            company: None,
-            job_title: Some("Analyst".into()),
-            phone: Some("+31201234567".into()),
-            country: Some("GB".into()),
-        }
-    }
-
-    #[test]
-    fn only_shared_fields_reach_the_sponsor() {
-        let contact = shared_contact(
-            &details(),
-            &[
-                ContactField::FirstName,
-                ContactField::Email,
-                ContactField::Company,
-            ],
-        );
-        assert_eq!(
-            contact,
-            LeadContact {
-                first_name: Some("Ada".into()),
-                email: Some("ada@example.org".into()),
-                ..Default::default()
-            }
-        );
-        let json = serde_json::to_value(&contact).unwrap();
-        assert!(json.get("phone").is_none() && json.get("company").is_none());
-    }
 
     #[test]
     fn tags_are_bounded_and_deduplicated() {

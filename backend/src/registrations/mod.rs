@@ -343,20 +343,20 @@ async fn register(
     };
     let mut given = Vec::new();
     let mut sponsor_names = Vec::new();
-    for (sponsor, text) in &texts.sponsors {
+    let mut purposes: Vec<Purpose> = Vec::new();
+    for (sponsor, _) in &texts.sponsors {
         if opt_ins.binary_search(&sponsor.id).is_ok() {
-            given.push((
-                Purpose::Sponsor(sponsor.id),
-                crypto::sha256_hex(text.as_bytes()),
-            ));
+            purposes.push(Purpose::Sponsor(sponsor.id));
             sponsor_names.push(sponsor.name.clone());
         }
     }
     if request.marketing_opt_in {
-        given.push((
-            Purpose::Marketing,
-            crypto::sha256_hex(texts.marketing.as_bytes()),
-        ));
+        purposes.push(Purpose::Marketing);
+    }
+    for purpose in purposes {
+        if let Some(shown) = texts.shown(purpose) {
+            given.push((purpose, shown));
+        }
     }
     consents::record_first(&txn, &context, &given).await?;
     let granted: Vec<Purpose> = given.into_iter().map(|(purpose, _)| purpose).collect();

@@ -411,7 +411,7 @@ impl Purger {
         let scans: Vec<(Uuid, Uuid)> = scan_request::Entity::find()
             .select_only()
             .column(scan_request::Column::KioskId)
-            .column(scan_request::Column::ClientScanId)
+            .column(scan_request::Column::ScanKey)
             .filter(scan_request::Column::EventId.eq(event_id))
             .limit(self.batch_size)
             .into_tuple()
@@ -419,11 +419,11 @@ impl Purger {
             .await?;
         if !scans.is_empty() {
             let mut which = Condition::any();
-            for (kiosk_id, client_scan_id) in scans {
+            for (kiosk_id, scan_key) in scans {
                 which = which.add(
                     Condition::all()
                         .add(scan_request::Column::KioskId.eq(kiosk_id))
-                        .add(scan_request::Column::ClientScanId.eq(client_scan_id)),
+                        .add(scan_request::Column::ScanKey.eq(scan_key)),
                 );
             }
             scan_request::Entity::delete_many()

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     badges::{self, render},
-    consents::{self, Channel, ConsentContext, Purpose},
+    consents::{self, Channel, ConsentContext, Purpose, Shown},
     crypto,
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event, rules::ContactField},
@@ -183,8 +183,13 @@ pub struct MyConsent {
     /// The sponsor's name, for sponsor purposes.
     pub sponsor: Option<String>,
     pub granted: bool,
-    /// The sentence this consent stands for.
+    /// The sentence this consent stands for: while granted, the one agreed to; otherwise the one
+    /// a grant would agree to now.
     pub text: String,
+    /// For a sponsor: the contact fields it may receive under this consent (while granted, those
+    /// the sentence agreed to named, whatever the event shares since; otherwise those it would
+    /// receive under a grant now).
+    pub covers: Vec<ContactField>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -228,26 +233,37 @@ async fn my_consents(
     event: &event::Model,
     registration_id: Uuid,
 ) -> ApiResult<Vec<MyConsent>> {
-    let granted = consents::granted(db, registration_id).await?;
+    let grants = consents::grants(db, registration_id).await?;
+    let grant_of = |purpose: Purpose| {
+        let purpose = purpose.to_string();
+        grants.iter().find(|g| g.purpose == purpose)
+    };
     let texts = events::public::consent_texts(db, event).await?;
     let mut out: Vec<MyConsent> = texts
         .sponsors
-        .into_iter()
-        .map(|(s, text)| {
+        .iter()
+        .map(|(s, text_now)| {
             let purpose = Purpose::Sponsor(s.id);
+            let granted = grant_of(purpose);
+            let (text, covers) = match granted.and_then(consents::coverage_of) {
+                Some(agreed) => (agreed.sentence(), agreed.fields),
+                None => (text_now.clone(), texts.fields.clone()),
+            };
             MyConsent {
-                granted: granted.contains(&purpose),
+                granted: granted.is_some(),
                 purpose,
-                sponsor: Some(s.name),
+                sponsor: Some(s.name.clone()),
                 text,
+                covers,
             }
         })
         .collect();
     out.push(MyConsent {
         purpose: Purpose::Marketing,
         sponsor: None,
-        granted: granted.contains(&Purpose::Marketing),
+        granted: grant_of(Purpose::Marketing).is_some(),
         text: texts.marketing,
+        covers: Vec::new(),
     });
     Ok(out)
 }
@@ -362,18 +378,8 @@ async fn change_consents(
         ));
     }
     let texts = events::public::consent_texts(&state.db, &h.event).await?;
-    let text_of = |purpose: Purpose| -> Option<&str> {
-        match purpose {
-            Purpose::Marketing => Some(texts.marketing.as_str()),
-            Purpose::Sponsor(id) => texts
-                .sponsors
-                .iter()
-                .find(|(s, _)| s.id == id)
-                .map(|(_, t)| t.as_str()),
-        }
-    };
     for (i, change) in request.consents.iter().enumerate() {
-        if text_of(change.purpose).is_none() {
+        if texts.shown(change.purpose).is_none() {
             return Err(ApiError::invalid(
                 "unknown_purpose",
                 format!("consents[{i}].purpose"),
@@ -381,6 +387,13 @@ async fn change_consents(
             ));
         }
     }
+    // A withdrawal records the sentence it withdraws; a purpose whose sponsor has left the event
+    // still gets its withdrawal recorded, with an empty sentence.
+    let shown_for = |purpose: Purpose| {
+        texts
+            .shown(purpose)
+            .unwrap_or_else(|| Shown::text_only(String::new()))
+    };
 
     let context = ConsentContext {
         organisation_id: h.event.organisation_id,
@@ -393,28 +406,12 @@ async fn change_consents(
     let txn = crate::db::begin_write(&state.db).await?;
     if request.withdraw_all {
         for purpose in consents::granted(&txn, h.registration.id).await? {
-            // A purpose whose sponsor has left the event still gets its withdrawal recorded.
-            let text = text_of(purpose).unwrap_or_default();
-            consents::set(
-                &txn,
-                &context,
-                purpose,
-                false,
-                &crypto::sha256_hex(text.as_bytes()),
-            )
-            .await?;
+            consents::set(&txn, &context, purpose, false, &shown_for(purpose)).await?;
         }
     }
     for change in &request.consents {
-        let text = text_of(change.purpose).unwrap_or_default();
-        consents::set(
-            &txn,
-            &context,
-            change.purpose,
-            change.granted,
-            &crypto::sha256_hex(text.as_bytes()),
-        )
-        .await?;
+        let shown = shown_for(change.purpose);
+        consents::set(&txn, &context, change.purpose, change.granted, &shown).await?;
     }
     txn.commit().await?;
     tracing::info!(registration_id = %h.registration.id, "consents changed");

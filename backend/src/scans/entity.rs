@@ -4,14 +4,16 @@ pub mod request {
     use sea_orm::entity::prelude::*;
 
     /// The answer given to one (kiosk, client scan id). A refusal's row names no badge and no
-    /// person: only the reason.
+    /// person: only the reason. The client's scan id itself is not stored: `scan_key` is its keyed
+    /// hash (`EventVault::scan_request_key`), so a kiosk cannot pick it to point at anything. An
+    /// accepted scan's row goes when its lead goes.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "scan_requests")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub kiosk_id: Uuid,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub client_scan_id: Uuid,
+        pub scan_key: Uuid,
         pub event_id: Uuid,
         /// `accepted` or a refusal code.
         pub outcome: String,

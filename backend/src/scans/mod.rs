@@ -13,9 +13,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, IntoCondition, OnConflict},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -29,14 +28,15 @@ use self::{
 };
 use crate::{
     badges::token::{self as badge, BadgeRejection},
-    consents::{Purpose, entity::grant},
+    disclosure::{self, Gate, LeadContact, Locked},
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     events::entity as event,
     extract::ApiJson,
     kiosks::{self, KioskAuth},
     leads::{self, LeadView},
-    registrations::{self, entity::registration},
+    registrations::entity::registration,
     state::AppState,
+    vault::EventVault,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,34 +76,17 @@ impl IntoResponse for ScanResult {
     }
 }
 
-/// What a fresh decision concluded.
-enum Decision {
-    Accepted {
-        registration: registration::Model,
-        at: OffsetDateTime,
-    },
-    Refused {
-        reason: Refusal,
-        at: OffsetDateTime,
-    },
-}
-
-/// Verify the badge and decide, reading only.
-async fn decide(
+/// The badge's registration id, once its signature and event are verified.
+async fn verify_badge(
     state: &AppState,
-    auth: &KioskAuth,
     event: &event::Model,
-    request: &ScanRequest,
-    now: OffsetDateTime,
-) -> ApiResult<Decision> {
-    let at = rules::effective_time(request.scanned_at, now);
-    let refuse = |reason| Ok(Decision::Refused { reason, at });
-    if request.badge_token.len() > MAX_BADGE_TOKEN_LEN {
-        return refuse(Refusal::InvalidBadge);
+    badge_token: &str,
+) -> ApiResult<Result<Uuid, Refusal>> {
+    if badge_token.len() > MAX_BADGE_TOKEN_LEN {
+        return Ok(Err(Refusal::InvalidBadge));
     }
-    let kid = badge::token_kid(&request.badge_token);
-    let Some(kid) = kid else {
-        return refuse(Refusal::InvalidBadge);
+    let Some(kid) = badge::token_kid(badge_token) else {
+        return Ok(Err(Refusal::InvalidBadge));
     };
     // A badge of another event names that event's key: look it up among all keys with that kid.
     let keys = state
@@ -111,48 +94,65 @@ async fn decide(
         .get(&state.keystore.db, event.id, Some(&kid))
         .await?;
     let claims = if keys.iter().any(|k| k.kid == kid) {
-        badge::verify(&request.badge_token, &keys, event.id)
+        badge::verify(badge_token, &keys, event.id)
     } else {
         match crate::badges::key_by_kid(&state.keystore.db, &kid).await? {
-            Some(foreign) => badge::verify(&request.badge_token, &[foreign], event.id),
+            Some(foreign) => badge::verify(badge_token, &[foreign], event.id),
             None => Err(BadgeRejection::Invalid),
         }
     };
-    let claims = match claims {
-        Ok(claims) => claims,
-        Err(rejection) => return refuse(rejection.into()),
-    };
-    // The registration and its grant for this sponsor, in one round trip.
-    let purpose = Purpose::Sponsor(auth.sponsor_id).to_string();
-    let this_sponsors_grant = grant::Entity::belongs_to(registration::Entity)
-        .from(grant::Column::RegistrationId)
-        .to(registration::Column::Id)
-        .on_condition(move |_, _| {
-            Expr::col((grant::Entity, grant::Column::Purpose))
-                .eq(purpose.clone())
-                .into_condition()
-        });
-    let found = registration::Entity::find()
-        .join_rev(JoinType::LeftJoin, this_sponsors_grant.into())
-        .select_also(grant::Entity)
-        .filter(registration::Column::BadgeId.eq(claims.bid))
-        .filter(registration::Column::EventId.eq(event.id))
-        .one(&state.db)
-        .await?;
-    let attendee = found.as_ref().map(|(r, grant)| rules::Attendee {
-        restricted: r.restricted_at.is_some(),
-        consented_to_this_sponsor: grant.is_some(),
-    });
-    let registration = found.map(|(r, _)| r);
-    match (
-        rules::decide(attendee, at, event.starts_at, event.ends_at),
-        registration,
+    Ok(claims.map(|c| c.bid).map_err(Refusal::from))
+}
+
+/// What the gate made of an accepted attendee: the registration and the contact released.
+struct Accepted {
+    registration_id: Uuid,
+    contact: LeadContact,
+}
+
+/// Decide inside the write transaction `txn`, from the rows as they are now: the scan's own rules
+/// (known badge, scan window), then the disclosure gate (restriction, a grant that covers this
+/// sponsor as it is). On PostgreSQL an accepted attendee's grant and registration stay locked
+/// until `txn` ends, so a withdrawal or erasure cannot slip between this decision and the lead.
+async fn decide(
+    txn: &impl ConnectionTrait,
+    vault: &EventVault,
+    gate: &Gate,
+    badge_id: Uuid,
+    at: OffsetDateTime,
+) -> ApiResult<Result<Accepted, Refusal>> {
+    let found = gate
+        .attendees(txn, registration::Column::BadgeId.eq(badge_id))
+        .await?
+        .pop();
+    if let Err(refusal) = rules::decide(
+        found.is_some(),
+        at,
+        gate.event.starts_at,
+        gate.event.ends_at,
     ) {
-        (Ok(()), Some(registration)) => Ok(Decision::Accepted { registration, at }),
-        (Err(reason), _) => refuse(reason),
-        // `decide` refuses an unknown badge itself; this arm only keeps the match total.
-        (Ok(()), None) => refuse(Refusal::UnknownBadge),
+        return Ok(Err(refusal));
     }
+    let Some(mut attendee) = found else {
+        return Ok(Err(Refusal::UnknownBadge));
+    };
+    if gate
+        .decide(attendee.0.restricted_at.is_some(), attendee.1.as_ref())
+        .is_ok()
+    {
+        match disclosure::lock_attendee(txn, gate.sponsor.id, attendee.0.id).await? {
+            Locked::NotNeeded => {}
+            Locked::Now(now) => attendee = now,
+            Locked::Gone => attendee.1 = None,
+        }
+    }
+    Ok(gate
+        .release(vault, &attendee)?
+        .map(|contact| Accepted {
+            registration_id: attendee.0.id,
+            contact,
+        })
+        .map_err(Refusal::from))
 }
 
 /// Count one scan for the sponsor's statistics and the kiosk's.
@@ -198,58 +198,64 @@ async fn count(
     Ok(())
 }
 
-/// The answer already given to this (kiosk, client scan id), as it stands now.
+/// The answer to a client scan id already used by this kiosk, as it stands now: a refused scan's
+/// reason only; an accepted scan's lead only if the badge sent is that lead's badge, and then only
+/// what the gate releases today.
 async fn replay(
     state: &AppState,
-    event: &event::Model,
+    auth: &KioskAuth,
+    vault: &EventVault,
+    request: &ScanRequest,
     previous: request::Model,
 ) -> ApiResult<ScanResult> {
     if let Some(reason) = Refusal::parse(&previous.outcome) {
         return Ok(ScanResult::Refused { reason });
     }
-    // An accepted scan whose lead has since gone (consent withdrawn) answers as today's truth:
-    // the attendee's data is not handed out again.
+    let reused = || ApiError::Conflict {
+        code: "client_scan_id_reused",
+        field: Some("client_scan_id".into()),
+        detail: "This kiosk already used this client scan id for another badge.".into(),
+    };
+    let badge_id = verify_badge(state, &auth.event, &request.badge_token)
+        .await?
+        .map_err(|_| reused())?;
+    let gate = Gate::open(&state.db, auth.event.id, auth.sponsor_id, state.clock.now()).await?;
     let lead = match previous.lead_id {
-        Some(id) => leads::entity::Entity::find_by_id(id).one(&state.db).await?,
+        Some(id) => {
+            leads::entity::Entity::find_by_id(id)
+                .filter(leads::entity::Column::SponsorId.eq(auth.sponsor_id))
+                .one(&state.db)
+                .await?
+        }
         None => None,
     };
-    match lead {
-        Some(lead) => Ok(ScanResult::Accepted {
-            lead: Box::new(lead_view(state, event, &lead).await?),
-        }),
-        None => Ok(ScanResult::Refused {
+    // The lead goes with its consent, and its scan record with it; a record without one answers
+    // as today's truth would.
+    let Some(lead) = lead else {
+        return Ok(ScanResult::Refused {
             reason: Refusal::NoConsent,
+        });
+    };
+    let attendee = gate
+        .attendees(&state.db, registration::Column::Id.eq(lead.registration_id))
+        .await?
+        .pop();
+    let Some(attendee) = attendee else {
+        return Ok(ScanResult::Refused {
+            reason: Refusal::NoConsent,
+        });
+    };
+    if attendee.0.badge_id != badge_id {
+        return Err(reused());
+    }
+    match gate.release(vault, &attendee)? {
+        Ok(contact) => Ok(ScanResult::Accepted {
+            lead: Box::new(leads::view(vault, &lead, contact)?),
+        }),
+        Err(withheld) => Ok(ScanResult::Refused {
+            reason: withheld.into(),
         }),
     }
-}
-
-async fn lead_view(
-    state: &AppState,
-    event: &event::Model,
-    lead: &leads::entity::Model,
-) -> ApiResult<LeadView> {
-    let vault = state.vault(event.id).await?;
-    leads::views(&state.db, &vault, event, std::slice::from_ref(lead))
-        .await?
-        .pop()
-        .ok_or(ApiError::NotFound)
-}
-
-/// The view of a lead just recorded, from the registration the decision already read.
-async fn new_lead_view(
-    state: &AppState,
-    event: &event::Model,
-    lead: &leads::entity::Model,
-    registration: &registration::Model,
-) -> ApiResult<LeadView> {
-    let vault = state.vault(event.id).await?;
-    let details = registrations::open_details(&vault, registration)?;
-    leads::view(
-        &vault,
-        lead,
-        &details,
-        &crate::events::rules::parse_shared_fields(&event.shared_fields),
-    )
 }
 
 /// Decide and record once. `Ok(None)` means another request with the same client scan id won a
@@ -257,29 +263,43 @@ async fn new_lead_view(
 async fn attempt(
     state: &AppState,
     auth: &KioskAuth,
-    event: &event::Model,
+    vault: &EventVault,
     request: &ScanRequest,
+    scan_key: Uuid,
 ) -> ApiResult<Option<ScanResult>> {
     let now = state.clock.now();
-    let decision = decide(state, auth, event, request, now).await?;
+    let at = rules::effective_time(request.scanned_at, now);
+    // Signature checks need no lock: done before the transaction.
+    let verified = verify_badge(state, &auth.event, &request.badge_token).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let (outcome, lead, at) = match &decision {
-        Decision::Accepted { registration, at } => {
-            let lead =
-                leads::record_scan(&txn, event.id, auth.sponsor_id, registration.id, *at, now)
-                    .await;
+    let gate = Gate::open(&txn, auth.event.id, auth.sponsor_id, now).await?;
+    let decision = match verified {
+        Ok(badge_id) => decide(&txn, vault, &gate, badge_id, at).await?,
+        Err(refusal) => Err(refusal),
+    };
+    let (outcome, lead) = match &decision {
+        Ok(accepted) => {
+            let lead = leads::record_scan(
+                &txn,
+                gate.event.id,
+                auth.sponsor_id,
+                accepted.registration_id,
+                at,
+                now,
+            )
+            .await;
             match lead {
-                Ok(lead) => ("accepted", Some(lead), *at),
+                Ok(lead) => ("accepted", Some(lead)),
                 Err(e) if is_unique_violation(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
-        Decision::Refused { reason, at } => (reason.as_str(), None, *at),
+        Err(reason) => (reason.as_str(), None),
     };
     let recorded = request::ActiveModel {
         kiosk_id: Set(auth.kiosk_id),
-        client_scan_id: Set(request.client_scan_id),
-        event_id: Set(event.id),
+        scan_key: Set(scan_key),
+        event_id: Set(gate.event.id),
         outcome: Set(outcome.to_owned()),
         lead_id: Set(lead.as_ref().map(|l| l.id)),
     }
@@ -292,11 +312,11 @@ async fn attempt(
     count(&txn, auth, outcome, at).await?;
     txn.commit().await?;
     Ok(Some(match (decision, lead) {
-        (Decision::Accepted { registration, .. }, Some(lead)) => ScanResult::Accepted {
-            lead: Box::new(new_lead_view(state, event, &lead, &registration).await?),
+        (Ok(accepted), Some(lead)) => ScanResult::Accepted {
+            lead: Box::new(leads::view(vault, &lead, accepted.contact)?),
         },
-        (Decision::Refused { reason, .. }, _) => ScanResult::Refused { reason },
-        (Decision::Accepted { .. }, None) => ScanResult::Refused {
+        (Err(reason), _) => ScanResult::Refused { reason },
+        (Ok(_), None) => ScanResult::Refused {
             reason: Refusal::NoConsent,
         },
     }))
@@ -307,7 +327,9 @@ async fn attempt(
 /// Accepted (201): the lead, with only the contact fields the event shares. Refused (200): only
 /// the reason — `invalid_badge`, `wrong_event`, `unknown_badge`, `outside_scan_window`,
 /// `restricted`, `no_consent`, decided in that order — and nothing linking the attendee to this
-/// sponsor is stored. The same `client_scan_id` again gets the same answer and stores nothing.
+/// sponsor is stored. The same `client_scan_id` again gets the answer as it stands now (a
+/// refusal's reason; an accepted scan's lead only through the disclosure gate, as of now) and
+/// stores nothing; with another badge it is refused with 409 `client_scan_id_reused`.
 /// The same badge scanned again makes no second lead: its scan count and last scan time grow.
 #[utoipa::path(
     post, path = "/scans", tag = "scans",
@@ -317,7 +339,7 @@ async fn attempt(
         (status = 201, description = "Accepted: a lead", body = ScanResult),
         (status = 200, description = "Refused: the reason only", body = ScanResult),
         (status = 401, description = "`kiosk_revoked`, `invalid_kiosk_token`, `kiosk_token_expired`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`data_purged`: the event's attendee data is due for deletion; `client_scan_id_reused`: this kiosk used this client scan id for another badge", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -326,18 +348,19 @@ async fn scan(
     auth: KioskAuth,
     ApiJson(request): ApiJson<ScanRequest>,
 ) -> ApiResult<ScanResult> {
-    let event = &auth.event;
     // Kiosk tokens expire at the purge date they were issued with; a retention shortened since
-    // must hold too.
-    crate::retention::ensure_data_held(event, state.clock.now())?;
+    // must hold too (the gate checks again inside the transaction).
+    crate::retention::ensure_data_held(&auth.event, state.clock.now())?;
+    let vault = state.vault(auth.event.id).await?;
+    let scan_key = vault.scan_request_key(auth.kiosk_id, request.client_scan_id);
     for _ in 0..3 {
-        let previous = request::Entity::find_by_id((auth.kiosk_id, request.client_scan_id))
+        let previous = request::Entity::find_by_id((auth.kiosk_id, scan_key))
             .one(&state.db)
             .await?;
         if let Some(previous) = previous {
-            return replay(&state, event, previous).await;
+            return replay(&state, &auth, &vault, &request, previous).await;
         }
-        if let Some(result) = attempt(&state, &auth, event, &request).await? {
+        if let Some(result) = attempt(&state, &auth, &vault, &request, scan_key).await? {
             return Ok(result);
         }
     }

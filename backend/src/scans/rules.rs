@@ -73,29 +73,30 @@ pub fn in_window(at: OffsetDateTime, starts_at: OffsetDateTime, ends_at: OffsetD
     starts_at - WINDOW_MARGIN <= at && at <= ends_at + WINDOW_MARGIN
 }
 
-/// What the server knows about a scanned badge once it is verified and looked up.
-#[derive(Debug, Clone, Copy)]
-pub struct Attendee {
-    pub restricted: bool,
-    pub consented_to_this_sponsor: bool,
+impl From<crate::disclosure::Withheld> for Refusal {
+    fn from(w: crate::disclosure::Withheld) -> Self {
+        use crate::disclosure::Withheld;
+        match w {
+            Withheld::Restricted => Self::Restricted,
+            // A grant given to the sponsor under another name or policy is no consent to this one.
+            Withheld::NoConsent | Withheld::SponsorChanged => Self::NoConsent,
+        }
+    }
 }
 
-/// The checks after the badge's signature and event are verified, in order.
+/// The scan's own checks after the badge's signature and event are verified, in order; the
+/// disclosure gate decides the rest (`restricted`, then `no_consent`).
 pub fn decide(
-    attendee: Option<Attendee>,
+    registered: bool,
     at: OffsetDateTime,
     starts_at: OffsetDateTime,
     ends_at: OffsetDateTime,
 ) -> Result<(), Refusal> {
-    let attendee = attendee.ok_or(Refusal::UnknownBadge)?;
+    if !registered {
+        return Err(Refusal::UnknownBadge);
+    }
     if !in_window(at, starts_at, ends_at) {
         return Err(Refusal::OutsideScanWindow);
-    }
-    if attendee.restricted {
-        return Err(Refusal::Restricted);
-    }
-    if !attendee.consented_to_this_sponsor {
-        return Err(Refusal::NoConsent);
     }
     Ok(())
 }
@@ -107,14 +108,9 @@ mod tests {
 
     const START: OffsetDateTime = datetime!(2026-12-01 09:00 UTC);
     const END: OffsetDateTime = datetime!(2026-12-02 17:00 UTC);
-    const OK: Attendee = Attendee {
-        restricted: false,
-        consented_to_this_sponsor: true,
-    };
-
     #[test]
-    fn a_consenting_attendee_in_the_window_is_accepted() {
-        assert_eq!(decide(Some(OK), START, START, END), Ok(()));
+    fn a_registered_badge_in_the_window_goes_on_to_the_gate() {
+        assert_eq!(decide(true, START, START, END), Ok(()));
     }
 
     #[test]
@@ -130,27 +126,15 @@ mod tests {
     #[test]
     fn refusals_come_in_order() {
         let late = END + Duration::days(2);
-        let nothing_right = Attendee {
-            restricted: true,
-            consented_to_this_sponsor: false,
-        };
-        assert_eq!(decide(None, late, START, END), Err(Refusal::UnknownBadge));
+        assert_eq!(decide(false, late, START, END), Err(Refusal::UnknownBadge));
         assert_eq!(
-            decide(Some(nothing_right), late, START, END),
+            decide(true, late, START, END),
             Err(Refusal::OutsideScanWindow)
         );
-        assert_eq!(
-            decide(Some(nothing_right), START, START, END),
-            Err(Refusal::Restricted)
-        );
-        let no_consent = Attendee {
-            restricted: false,
-            consented_to_this_sponsor: false,
-        };
-        assert_eq!(
-            decide(Some(no_consent), START, START, END),
-            Err(Refusal::NoConsent)
-        );
+        use crate::disclosure::Withheld;
+        assert_eq!(Refusal::from(Withheld::Restricted), Refusal::Restricted);
+        assert_eq!(Refusal::from(Withheld::NoConsent), Refusal::NoConsent);
+        assert_eq!(Refusal::from(Withheld::SponsorChanged), Refusal::NoConsent);
     }
 
     #[test]

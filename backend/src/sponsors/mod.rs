@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::OrganiserAuth,
+    consents::entity::ledger,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     events,
     extract::{ApiJson, ApiPath},
@@ -36,6 +37,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 // Rules
 
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// Attendees agreed to give their details to a sponsor by its name and privacy policy: once one
+/// has, neither may change (make a new sponsor instead), or every consent given to the old name
+/// would pass to the new one. The description may change: no consent sentence names it.
+pub fn check_identity_change(
+    current: &SponsorSettings,
+    next: &SponsorSettings,
+    has_consents: bool,
+) -> Result<(), ApiError> {
+    let field = if current.name != next.name {
+        "name"
+    } else if current.privacy_policy_url != next.privacy_policy_url {
+        "privacy_policy_url"
+    } else {
+        return Ok(());
+    };
+    if has_consents {
+        return Err(ApiError::conflict(
+            "sponsor_has_consents",
+            field,
+            "Attendees have consented to this sponsor as it is named now, with this privacy \
+             policy; add a new sponsor instead.",
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SponsorSettings {
@@ -200,7 +227,7 @@ async fn list_sponsors(
         (status = 201, body = SponsorView, headers(("Location" = String))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sponsor_name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sponsor_name_taken`; `sponsor_has_consents`: attendees consented to this sponsor by its name and privacy policy, which therefore cannot change", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_url`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -262,7 +289,7 @@ async fn get_sponsor(
         (status = 200, body = SponsorView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sponsor_name_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sponsor_name_taken`; `sponsor_has_consents`: attendees consented to this sponsor by its name and privacy policy, which therefore cannot change", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -283,6 +310,22 @@ async fn update_sponsor(
             .privacy_policy_url
             .unwrap_or_else(|| current.privacy_policy_url.clone()),
     })?;
+    // Any consent ever given to this sponsor, current or since withdrawn: the ledger's proof
+    // names the sponsor as it was.
+    let purpose = crate::consents::Purpose::Sponsor(current.id).to_string();
+    let has_consents = ledger::Entity::find()
+        .filter(ledger::Column::EventId.eq(event_id))
+        .filter(ledger::Column::Purpose.eq(purpose))
+        .filter(ledger::Column::Granted.eq(true))
+        .one(&txn)
+        .await?
+        .is_some();
+    let before = SponsorSettings {
+        name: current.name.clone(),
+        description: current.description.clone(),
+        privacy_policy_url: current.privacy_policy_url.clone(),
+    };
+    check_identity_change(&before, &next, has_consents)?;
     let updated = entity::ActiveModel {
         id: Set(current.id),
         name: Set(next.name),
@@ -358,5 +401,29 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.code, "too_long");
+    }
+
+    #[test]
+    fn a_consented_sponsor_keeps_its_name_and_policy_but_not_its_description() {
+        let current = settings();
+        let renamed = SponsorSettings {
+            name: "Data Broker Inc".into(),
+            ..settings()
+        };
+        let new_policy = SponsorSettings {
+            privacy_policy_url: "https://broker.example/privacy".into(),
+            ..settings()
+        };
+        let described = SponsorSettings {
+            description: "Booth 12".into(),
+            ..settings()
+        };
+        for (next, field) in [(&renamed, "name"), (&new_policy, "privacy_policy_url")] {
+            let refused = check_identity_change(&current, next, true).unwrap_err();
+            assert_eq!(refused.code(), "sponsor_has_consents");
+            assert_eq!(refused.problem().field.as_deref(), Some(field));
+            assert!(check_identity_change(&current, next, false).is_ok());
+        }
+        assert!(check_identity_change(&current, &described, true).is_ok());
     }
 }

@@ -458,3 +458,107 @@ async fn every_operation_answers_each_actor_as_the_matrix_says() {
         failures.join("\n")
     );
 }
+
+/// The operations that can return an attendee's personal data, or change it. From the instant
+/// the event's data is due, each must refuse (409 `data_purged`, or 404 where the data is treated
+/// as gone, or 401 where the credential expired with the data).
+const PERSONAL_DATA: [&str; 18] = [
+    "POST /api/v1/scans",
+    "GET /api/v1/leads",
+    "PATCH /api/v1/leads/{lead_id}",
+    "GET /api/v1/leads.csv",
+    "GET /api/v1/leads.json",
+    "GET /api/v1/events/{event}/sponsors/{sponsor_id}/leads.csv",
+    "GET /api/v1/events/{event}/sponsors/{sponsor_id}/leads.json",
+    "GET /api/v1/events/{event}/leads.zip",
+    "GET /api/v1/me/{token}",
+    "GET /api/v1/me/{token}/export",
+    "GET /api/v1/me/{token}/badge.png",
+    "GET /api/v1/me/{token}/badge.svg",
+    "GET /api/v1/me/{token}/badge-print.svg",
+    "PATCH /api/v1/me/{token}",
+    "PUT /api/v1/me/{token}/consents",
+    "POST /api/v1/me/{token}/restriction",
+    "DELETE /api/v1/me/{token}/restriction",
+    "DELETE /api/v1/me/{token}",
+];
+
+/// Every operation of the OpenAPI document (the matrix covers them all, as the test above
+/// checks), called once the event's data is due but before any purge has run, by each actor the
+/// matrix lets in: those that can return personal data refuse, and no answer of any operation
+/// holds an attendee's address or lead id. A new operation joins the matrix, and so this walk.
+#[tokio::test]
+async fn once_the_data_is_due_no_operation_releases_personal_data() {
+    let app = spawn_app_without_rate_limits().await;
+    let mut world = World::build(&app).await;
+    let document = app.anonymous_json("/api/openapi.json").await;
+    let view: Value = app
+        .get(
+            world.bearer[index(Organiser)].as_ref().unwrap(),
+            &format!("/api/v1/events/{}", world.event_id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let due = time::OffsetDateTime::parse(
+        view["purge_due_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // To the second: the data is due at this instant, and nothing has been purged yet.
+    app.clock.set(due);
+    world.bearer[index(Organiser)] = Some(app.session_token(&world.organiser_email).await);
+    let canaries = [
+        world.attendee_email.clone(),
+        "grace@matrix.example".to_owned(),
+        world.lead_id.clone(),
+    ];
+
+    let mut failures = Vec::new();
+    for row in matrix() {
+        let operation = format!("{} {}", row.method, operation_path(row.path));
+        let personal = PERSONAL_DATA.contains(&operation.as_str());
+        // Each actor the matrix lets in (anonymous routes: the anonymous caller).
+        for (column, actor) in ACTORS.iter().enumerate() {
+            if !(200..300).contains(&row.expected[column]) {
+                continue;
+            }
+            let mut request = app
+                .client
+                .request(row.method.clone(), app.url(&world.path(row.path, *actor)));
+            if let Some(token) = &world.bearer[column] {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = row.body {
+                request = request.json(&body(&world, *actor));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+            let cell = format!("{operation} as {actor:?}");
+            if personal && status < 400 {
+                failures.push(format!("{cell}: {status} after the due date: {body}"));
+            }
+            if personal && status == 409 && !body.contains("\"data_purged\"") {
+                failures.push(format!("{cell}: a 409 other than data_purged: {body}"));
+            }
+            for canary in &canaries {
+                if body.contains(canary.as_str()) {
+                    failures.push(format!("{cell}: the answer holds {canary}"));
+                }
+            }
+            let documented = &document["paths"][operation_path(row.path)]
+                [row.method.as_str().to_lowercase()]["responses"][status.to_string()];
+            if documented.is_null() {
+                failures.push(format!("{cell}: {status} is not documented"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} answers release data after the due date:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

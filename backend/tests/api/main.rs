@@ -7,7 +7,9 @@ mod common;
 
 mod attendee;
 mod auth;
+
 mod authorization;
+mod disclosure;
 mod events;
 mod exports;
 mod kiosks;

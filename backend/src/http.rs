@@ -196,6 +196,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(stats::router());
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
+        // The pages' own routes, beside the pages (`/e/{slug}`, `/m/{token}`): the API's handlers
+        // with the consent channel `web`.
+        .merge(registrations::page_router())
+        .merge(rights::page_router())
         .routes(utoipa_axum::routes!(healthz))
         .routes(utoipa_axum::routes!(readyz))
         .split_for_parts();

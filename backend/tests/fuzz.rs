@@ -307,13 +307,12 @@ fn registration_like() -> impl Strategy<Value = Value> {
                     .prop_map(|ids| json!(ids.into_iter().map(Uuid::from_u128).collect::<Vec<_>>()))
                     .boxed(),
             ),
-            field_value(prop_oneof![Just(json!("web")), Just(json!("api"))].boxed()),
         ),
     )
         .prop_map(
             |(
                 (first_name, last_name, email, company, job_title),
-                (phone, country, age_confirmed, notice_version, sponsor_opt_ins, channel),
+                (phone, country, age_confirmed, notice_version, sponsor_opt_ins),
             )| {
                 json!({
                     "first_name": first_name,
@@ -326,7 +325,6 @@ fn registration_like() -> impl Strategy<Value = Value> {
                     "age_confirmed": age_confirmed,
                     "notice_version": notice_version,
                     "sponsor_opt_ins": sponsor_opt_ins,
-                    "channel": channel,
                 })
             },
         )

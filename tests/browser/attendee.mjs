@@ -73,7 +73,7 @@ await step('withdrawing the consent takes one click and shows in the history', a
   await page.locator('#status', { hasText: 'Saved.' }).waitFor();
   assert.equal(await page.getByRole('switch', { name: 'Acme Analytics' }).isChecked(), false);
   await page.getByText('History of your choices').click();
-  await page.locator('#history li', { hasText: 'withdrawn' }).waitFor();
+  await page.locator('#history li', { hasText: 'withdrawn (web)' }).waitFor();
 });
 
 await step('the data download holds everything, including the consent history', async () => {
@@ -85,6 +85,8 @@ await step('the data download holds everything, including the consent history', 
   assert.equal(data.registration.details.email, email);
   assert.equal(data.registration.details.last_name, 'Hopper');
   assert.deepEqual(data.consent_history.map((r) => r.granted), [true, false]);
+  // Both through the pages' own routes: the server recorded the channel, the page sent none.
+  assert.deepEqual(data.consent_history.map((r) => r.channel), ['web', 'web']);
 });
 
 await step('the page switches to Dutch', async () => {

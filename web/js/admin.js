@@ -246,11 +246,17 @@ function noticeList(event, notices, reload) {
   return h('section', { 'aria-labelledby': 'notices-title' },
     h('h2', { id: 'notices-title' }, t('admin.notices')),
     h('p', {}, t('admin.notices.intro')),
+    // One notice per sponsor and erased attendee, listing every export of theirs that held them.
     notices.length ? h('ul', { id: 'notices' }, notices.map((n) => h('li', {},
-      t('admin.notice.item', { sponsor: n.sponsor, date: formatDateTime(n.exported_at, event.time_zone), lead: n.lead_id ?? '—' }), ' ',
+      t('admin.notice.item', { sponsor: n.sponsor, count: n.exports.length }), ' ',
       h('button', { type: 'button', class: 'link-button', onclick: async () => {
         try { await api('POST', `/events/${event.id}/erasure-notices/${n.id}/passed-on`, {}); reload(); } catch (err) { fail(err); }
-      } }, t('admin.notice.done')))))
+      } }, t('admin.notice.done')),
+      h('ul', {}, n.exports.map((x) => h('li', {}, t('admin.notice.export', {
+        date: formatDateTime(x.exported_at, event.time_zone),
+        format: x.format.toUpperCase(),
+        lead: x.lead_id ?? '—',
+      })))))))
       : h('p', {}, t('admin.notices.none')));
 }
 

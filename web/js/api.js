@@ -13,11 +13,23 @@ export class ApiProblem extends Error {
 
 /** Call the API; `token` is a Bearer token (a kiosk's), otherwise the session cookie goes along. */
 export async function api(method, path, body, token) {
+  return call(method, `/api/v1${path}`, body, token);
+}
+
+/**
+ * Call one of the pages' own routes (`/e/{slug}/registrations`, `/m/{token}/consents`): the
+ * API's operations, recorded by the server as given through Consentry's web page.
+ */
+export async function pageApi(method, path, body) {
+  return call(method, path, body);
+}
+
+async function call(method, url, body, token) {
   const headers = body === undefined ? {} : { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(`/api/v1${path}`, {
+    response = await fetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

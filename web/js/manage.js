@@ -1,7 +1,7 @@
 // The manage page /m/{token}: badge, each consent as a switch with its history, withdraw all,
 // the sponsors that received my data, download, correction, restriction and erasure.
 
-import { api, h, status, ApiProblem } from './api.js';
+import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { t, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
 
@@ -87,7 +87,8 @@ async function load() {
 
 async function change(consents, withdrawAll = false) {
   try {
-    await api('PUT', `${base}/consents`, { consents, withdraw_all: withdrawAll, channel: 'web' });
+    // The page's own route: the server records the changes as made on the web page.
+    await pageApi('PUT', `/m/${encodeURIComponent(token)}/consents`, { consents, withdraw_all: withdrawAll });
     me = await api('GET', base);
     render();
     status(t('manage.saved'));

@@ -2,7 +2,7 @@
 // (with what it would receive and its privacy policy), marketing apart, age confirmation; on
 // success the badge, the printable badge and the manage link.
 
-import { api, h, status, ApiProblem } from './api.js';
+import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
@@ -106,13 +106,13 @@ async function submit(e) {
     notice_version: event.privacy_notice_version,
     sponsor_opt_ins: [...document.querySelectorAll('#sponsor-list input:checked')].map((i) => i.value),
     marketing_opt_in: document.getElementById('marketing').checked,
-    channel: 'web',
   };
   const button = document.getElementById('submit');
   button.disabled = true;
   status(t('register.sending'));
   try {
-    const created = await api('POST', `/events/${encodeURIComponent(slug)}/registrations`, body);
+    // The page's own route: the server records the consents as given on the web page.
+    const created = await pageApi('POST', `/e/${encodeURIComponent(slug)}/registrations`, body);
     showDone(created);
   } catch (err) {
     if (!(err instanceof ApiProblem)) throw err;

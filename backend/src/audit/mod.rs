@@ -94,6 +94,8 @@ pub enum Action {
     ConsentWithdrawn,
     RegistrationErased,
     EventPurged,
+    /// An event change that keeps attendee data longer; the count is the registrants told.
+    RetentionExtended,
 }
 
 impl Action {
@@ -108,6 +110,7 @@ impl Action {
             Self::ConsentWithdrawn => "consent_withdrawn",
             Self::RegistrationErased => "registration_erased",
             Self::EventPurged => "event_purged",
+            Self::RetentionExtended => "retention_extended",
         }
     }
 }

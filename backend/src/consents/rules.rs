@@ -79,16 +79,17 @@ impl utoipa::PartialSchema for Purpose {
 
 impl ToSchema for Purpose {}
 
-/// Where a consent was given or withdrawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+/// Where a consent was given or withdrawn. Set by the server from the route the request came
+/// through, never taken from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
-    /// Consentry's own web pages.
+    /// Consentry's own web pages, through their page routes (`/e/{slug}/registrations`,
+    /// `/m/{token}/consents`).
     Web,
-    /// Another client of the API.
-    #[default]
+    /// Another client of the API (`/api/v1/…`).
     Api,
-    /// At a sponsor's booth, on the attendee's own device.
+    /// At a sponsor's booth, on the attendee's own device. Reserved for a booth flow: no route
+    /// records it yet.
     Booth,
 }
 

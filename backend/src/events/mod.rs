@@ -11,7 +11,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -21,11 +22,13 @@ use uuid::Uuid;
 
 use self::rules::{ContactField, EventSettings};
 use crate::{
+    audit,
     auth::OrganiserAuth,
     badges,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     extract::{ApiJson, ApiPath},
     keystore::Keystore,
+    registrations::entity::registration,
     state::AppState,
     vault::EventVault,
 };
@@ -348,7 +351,10 @@ async fn get_event(
 }
 
 /// Change an event. After the event has ended its end cannot move later and its retention can
-/// only shrink (`event_ended`).
+/// only shrink (`event_ended`). Before then, a change that moves the deletion of attendee data
+/// later (`ends_at` later, or `retention_days` longer) mails every registrant the new deletion
+/// date, after the change is saved, and is audited as `retention_extended` with the number of
+/// registrants told.
 #[utoipa::path(
     patch, path = "/events/{event}", tag = "events",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -389,6 +395,8 @@ async fn update_event(
     })?;
     let now = state.clock.now();
     rules::check_change(&before, &next, now)?;
+    let extended = rules::extends_retention(&before, &next);
+    let due_before = rules::purge_due_at(before.ends_at, before.retention_days);
 
     let notice_version = if next.privacy_notice == before.privacy_notice {
         current.privacy_notice_version
@@ -414,8 +422,35 @@ async fn update_event(
     .update(&txn)
     .await
     .map_err(slug_conflict)?;
+    // Data kept longer: everyone registered is told the new deletion date, after the commit.
+    let to_tell = if extended {
+        registration::Entity::find()
+            .filter(registration::Column::EventId.eq(updated.id))
+            .count(&txn)
+            .await?
+    } else {
+        0
+    };
+    if to_tell > 0 {
+        audit::record(
+            &txn,
+            audit::Entry {
+                organisation_id: current.organisation_id,
+                event_id: Some(updated.id),
+                actor: audit::Actor::Organiser(auth.organiser_id),
+                action: audit::Action::RetentionExtended,
+                subject_id: None,
+                count: Some(i64::try_from(to_tell).unwrap_or(i64::MAX)),
+            },
+            now,
+        )
+        .await?;
+    }
     txn.commit().await?;
     tracing::info!(event_id = %updated.id, "event updated");
+    if to_tell > 0 {
+        crate::retention::extension::tell_registrants(state.clone(), updated.clone(), due_before);
+    }
     Ok(Json(updated.into()))
 }
 

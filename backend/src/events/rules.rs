@@ -246,6 +246,13 @@ pub fn purge_due_at(ends_at: OffsetDateTime, retention_days: i16) -> OffsetDateT
     ends_at + Duration::days(i64::from(retention_days))
 }
 
+/// Whether a change keeps attendee data longer (its purge moves later): then every registrant is
+/// told the new date.
+pub fn extends_retention(current: &EventSettings, next: &EventSettings) -> bool {
+    purge_due_at(next.ends_at, next.retention_days)
+        > purge_due_at(current.ends_at, current.retention_days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,5 +461,33 @@ mod tests {
             purge_due_at(datetime!(2026-12-02 16:30 UTC), 30),
             datetime!(2027-01-01 16:30 UTC)
         );
+    }
+
+    #[test]
+    fn only_a_later_purge_extends_retention() {
+        let current = validate(settings()).unwrap();
+        let with = |ends_in: Duration, retention_days: i16| EventSettings {
+            ends_at: current.ends_at + ends_in,
+            retention_days,
+            name: "Renamed".into(),
+            ..current.clone()
+        };
+        let days = current.retention_days;
+        assert!(extends_retention(&current, &with(Duration::days(1), days)));
+        assert!(extends_retention(
+            &current,
+            &with(Duration::seconds(1), days)
+        ));
+        assert!(extends_retention(&current, &with(Duration::ZERO, days + 1)));
+        // A later end with a shorter retention that deletes no later is no extension.
+        assert!(!extends_retention(
+            &current,
+            &with(Duration::days(2), days - 2)
+        ));
+        assert!(!extends_retention(
+            &current,
+            &with(Duration::days(-1), days)
+        ));
+        assert!(!extends_retention(&current, &with(Duration::ZERO, days)));
     }
 }

@@ -44,6 +44,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register))
 }
 
+/// The registration page's own route, beside the page (`/e/{slug}`): the same registration as
+/// the API's, with the consent channel `web`. Mounted at the root, not under `/api/v1`.
+pub fn page_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register_on_page))
+}
+
 /// A re-sent manage link is mailed at most this often per registration, so a stranger who knows
 /// an address cannot flood its inbox.
 const RESEND_INTERVAL: Duration = Duration::minutes(10);
@@ -213,9 +219,8 @@ pub struct NewRegistration {
     /// News from the organiser; separate from every sponsor opt-in. Absent: no.
     #[serde(default)]
     pub marketing_opt_in: bool,
-    /// Where the form was filled in: `web` (Consentry's page) or `api` (default).
-    #[serde(default)]
-    pub channel: Channel,
+    // No `channel`: the route sets it (`api` here, `web` on the page's route); a body naming one
+    // is refused (`unknown_field`).
 }
 
 impl NewRegistration {
@@ -245,12 +250,14 @@ pub struct RegistrationCreated {
     pub confirmation_email_sent: bool,
 }
 
-/// Register for an event.
+/// Register for an event. The consent ledger records the channel `api`.
 ///
 /// Refusals store nothing and come in this order: `registration_closed` (409, the event has
 /// ended), `age_not_confirmed` (422), `notice_outdated` (409: fetch the event and show the new
 /// notice), `unknown_sponsor` (422), a contact field's code (422), `already_registered` (409: the
-/// address gets a fresh manage link by mail; the response says nothing more).
+/// address gets a fresh manage link by mail; the response says nothing more). A body naming a
+/// `channel` is refused as `unknown_field` (422): the route, not the client, says where consent
+/// was given.
 #[utoipa::path(
     post, path = "/events/{event}/registrations", tag = "registration",
     params(("event" = String, Path, description = "The event's slug")),
@@ -259,7 +266,7 @@ pub struct RegistrationCreated {
         (status = 201, body = RegistrationCreated),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`registration_closed`, `notice_outdated`, `already_registered`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, `unknown_field`, …", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -267,10 +274,45 @@ async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiPath(slug): ApiPath<String>,
-    ApiJson(mut request): ApiJson<NewRegistration>,
+    ApiJson(request): ApiJson<NewRegistration>,
+) -> ApiResult<Response> {
+    register_through(state, ip, &slug, request, Channel::Api).await
+}
+
+/// Register from Consentry's registration page (`/e/{slug}`): the same as `POST
+/// /api/v1/events/{event}/registrations`, except that the consent ledger records the channel
+/// `web`. For the page only; other clients use the API route.
+#[utoipa::path(
+    post, path = "/e/{slug}/registrations", tag = "registration",
+    params(("slug" = String, Path, description = "The event's slug")),
+    request_body = NewRegistration,
+    responses(
+        (status = 201, body = RegistrationCreated),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_closed`, `notice_outdated`, `already_registered`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, `unknown_field`, …", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register_on_page(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(request): ApiJson<NewRegistration>,
+) -> ApiResult<Response> {
+    register_through(state, ip, &slug, request, Channel::Web).await
+}
+
+/// A registration through the route whose `channel` the ledger records.
+async fn register_through(
+    state: AppState,
+    ip: std::net::IpAddr,
+    slug: &str,
+    mut request: NewRegistration,
+    channel: Channel,
 ) -> ApiResult<Response> {
     state.limits.registration_per_ip.check(&ip)?;
-    let event = events::find_public(&state.db, &slug).await?;
+    let event = events::find_public(&state.db, slug).await?;
     let now = state.clock.now();
     let texts = events::public::consent_texts(&state.db, &event).await?;
     let event_sponsors: BTreeSet<Uuid> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
@@ -320,7 +362,7 @@ async fn register(
         personal_data: Set(seal_details(&vault, registration_id, &details)?),
         badge_id: Set(badge_id),
         notice_version: Set(event.privacy_notice_version),
-        channel: Set(request.channel.as_str().to_owned()),
+        channel: Set(channel.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         restricted_at: Set(None),
@@ -337,7 +379,7 @@ async fn register(
         organisation_id: event.organisation_id,
         registration_id,
         event_id: event.id,
-        channel: request.channel,
+        channel,
         notice_version: event.privacy_notice_version,
         at: now,
     };

@@ -18,6 +18,7 @@
 //!    remove its outbox mails and, on SQLite, checkpoint the write-ahead log so no copy of a
 //!    freed page survives there.
 
+pub mod extension;
 pub mod rules;
 
 use std::{

@@ -52,6 +52,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(badge_printable))
 }
 
+/// The manage page's own route, beside the page (`/m/{token}`): the same consent changes as the
+/// API's, with the consent channel `web`. Mounted at the root, not under `/api/v1`.
+pub fn page_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(change_consents_on_page))
+}
+
 pub fn manage_url(public_url: &str, token: &str) -> String {
     format!("{public_url}/m/{token}")
 }
@@ -337,10 +343,8 @@ pub struct ConsentChanges {
     /// Withdraw every consent at once (applied before `consents`).
     #[serde(default)]
     pub withdraw_all: bool,
-    /// `web` from Consentry's page, `booth` from the attendee's own device at a booth, `api`
-    /// otherwise.
-    #[serde(default)]
-    pub channel: Channel,
+    // No `channel`: the route sets it (`api` here, `web` on the page's route); a body naming one
+    // is refused (`unknown_field`).
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -350,8 +354,9 @@ pub struct ConsentChange {
     pub granted: bool,
 }
 
-/// Grant or withdraw my consents. Each change is a ledger entry and takes effect at once; a
-/// request that changes nothing records nothing.
+/// Grant or withdraw my consents. Each change is a ledger entry, with the channel `api`, and
+/// takes effect at once; a request that changes nothing records nothing. A body naming a
+/// `channel` is refused as `unknown_field` (422): the route, not the client, says where.
 #[utoipa::path(
     put, path = "/me/{token}/consents", tag = "attendee",
     params(("token" = String, Path, description = "The secret manage token")),
@@ -359,7 +364,7 @@ pub struct ConsentChange {
     responses(
         (status = 200, body = Vec<MyConsent>),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown_purpose`, `no_changes`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_purpose`, `no_changes`, `unknown_field`", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -369,7 +374,41 @@ async fn change_consents(
     ApiPath(token): ApiPath<String>,
     ApiJson(request): ApiJson<ConsentChanges>,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+    apply_consent_changes(state, ip, &token, request, Channel::Api).await
+}
+
+/// Grant or withdraw my consents from Consentry's manage page (`/m/{token}`): the same as `PUT
+/// /api/v1/me/{token}/consents`, except that the ledger records the channel `web`. For the page
+/// only; other clients use the API route.
+#[utoipa::path(
+    put, path = "/m/{token}/consents", tag = "attendee",
+    params(("token" = String, Path, description = "The secret manage token")),
+    request_body = ConsentChanges,
+    responses(
+        (status = 200, body = Vec<MyConsent>),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_purpose`, `no_changes`, `unknown_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn change_consents_on_page(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiPath(token): ApiPath<String>,
+    ApiJson(request): ApiJson<ConsentChanges>,
+) -> ApiResult<Response> {
+    apply_consent_changes(state, ip, &token, request, Channel::Web).await
+}
+
+/// Consent changes through the route whose `channel` the ledger records.
+async fn apply_consent_changes(
+    state: AppState,
+    ip: std::net::IpAddr,
+    token: &str,
+    request: ConsentChanges,
+    channel: Channel,
+) -> ApiResult<Response> {
+    let h = holder(&state, ip, token).await?;
     if request.consents.is_empty() && !request.withdraw_all {
         return Err(ApiError::invalid(
             "no_changes",
@@ -399,7 +438,7 @@ async fn change_consents(
         organisation_id: h.event.organisation_id,
         registration_id: h.registration.id,
         event_id: h.event.id,
-        channel: request.channel,
+        channel,
         notice_version: h.event.privacy_notice_version,
         at: state.clock.now(),
     };

@@ -3,6 +3,9 @@
 //! tells the organiser whom to tell — sponsor, export date and the lead id the exported row
 //! carried — and the organiser marks each notice passed on. A notice holds no personal data: on
 //! Consentry's side the lead id resolves to nothing once the attendee is erased.
+//!
+//! One notice per sponsor and erasure, however many exports held the attendee: it lists every
+//! one of them (`exports`), so a sponsor is told once, of every copy it must delete.
 
 use axum::{Json, extract::State};
 use sea_orm::{
@@ -42,6 +45,11 @@ pub mod entity {
         pub lead_id: Option<Uuid>,
         pub erased_at: TimeDateTimeWithTimeZone,
         pub passed_on_at: Option<TimeDateTimeWithTimeZone>,
+        /// Every export of this sponsor that held the attendee, oldest first, as a JSON list of
+        /// [`super::NoticeExport`]; `export_id`, `exported_at` and `lead_id` are its latest.
+        /// Absent on notices written before the list existed: those stand for their one export.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub exports: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -108,24 +116,70 @@ pub async fn recipients_of(
         .collect())
 }
 
-/// Record a notice per recipient of an erased registration, in the erasure's transaction.
+/// One export an erasure notice covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NoticeExport {
+    pub export_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub exported_at: OffsetDateTime,
+    /// `csv` or `json`.
+    pub format: String,
+    /// The "Consentry Lead ID" of the row to delete from that export.
+    pub lead_id: Option<Uuid>,
+}
+
+impl From<&Recipient> for NoticeExport {
+    fn from(r: &Recipient) -> Self {
+        Self {
+            export_id: r.export_id,
+            exported_at: r.exported_at,
+            format: r.format.clone(),
+            lead_id: r.lead_id,
+        }
+    }
+}
+
+/// The recipients of an erased registration by sponsor, each sponsor's exports oldest first;
+/// sponsors in the order of their first export.
+pub fn by_sponsor(recipients: &[Recipient]) -> Vec<Vec<&Recipient>> {
+    let mut groups: Vec<Vec<&Recipient>> = Vec::new();
+    for r in recipients {
+        match groups.iter_mut().find(|g| g[0].sponsor_id == r.sponsor_id) {
+            Some(group) => group.push(r),
+            None => groups.push(vec![r]),
+        }
+    }
+    for group in &mut groups {
+        group.sort_by_key(|r| (r.exported_at, r.export_id));
+    }
+    groups
+}
+
+/// Record one notice per sponsor that received an erased registration in any export, listing
+/// each such export, in the erasure's transaction.
 pub async fn record(
     db: &impl ConnectionTrait,
     event_id: Uuid,
     recipients: &[Recipient],
     erased_at: OffsetDateTime,
-) -> Result<(), sea_orm::DbErr> {
-    for r in recipients {
+) -> ApiResult<()> {
+    for group in by_sponsor(recipients) {
+        let Some(latest) = group.last() else {
+            continue;
+        };
+        let exports: Vec<NoticeExport> = group.iter().map(|r| NoticeExport::from(*r)).collect();
+        let exports = serde_json::to_string(&exports).map_err(|e| ApiError::Internal(e.into()))?;
         entity::ActiveModel {
             id: Set(Uuid::now_v7()),
             event_id: Set(event_id),
-            sponsor_id: Set(r.sponsor_id),
-            sponsor_name: Set(r.sponsor.clone()),
-            export_id: Set(r.export_id),
-            exported_at: Set(r.exported_at),
-            lead_id: Set(r.lead_id),
+            sponsor_id: Set(latest.sponsor_id),
+            sponsor_name: Set(latest.sponsor.clone()),
+            export_id: Set(latest.export_id),
+            exported_at: Set(latest.exported_at),
+            lead_id: Set(latest.lead_id),
             erased_at: Set(erased_at),
             passed_on_at: Set(None),
+            exports: Set(Some(exports)),
         }
         .insert(db)
         .await?;
@@ -133,16 +187,23 @@ pub async fn record(
     Ok(())
 }
 
+/// What a sponsor must be told after an attendee erased their data: one notice per sponsor and
+/// erasure, listing every export of that sponsor that held the attendee.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasureNotice {
     pub id: Uuid,
     pub sponsor_id: Uuid,
     pub sponsor: String,
+    /// The latest export in `exports`.
     pub export_id: Uuid,
+    /// When the latest export in `exports` was made.
     #[serde(with = "time::serde::rfc3339")]
     pub exported_at: OffsetDateTime,
-    /// The "Consentry Lead ID" of the row the sponsor must delete from that export.
+    /// The "Consentry Lead ID" of the row the sponsor must delete from the latest export.
     pub lead_id: Option<Uuid>,
+    /// Every export of this sponsor that held the attendee, oldest first: the row with its
+    /// `lead_id` must be deleted from each.
+    pub exports: Vec<NoticeExport>,
     #[serde(with = "time::serde::rfc3339")]
     pub erased_at: OffsetDateTime,
     /// When the organiser marked it passed on to the sponsor; absent while pending.
@@ -150,18 +211,63 @@ pub struct ErasureNotice {
     pub passed_on_at: Option<OffsetDateTime>,
 }
 
-impl From<entity::Model> for ErasureNotice {
-    fn from(m: entity::Model) -> Self {
-        Self {
+/// The views of notice rows. A notice written before notices listed their exports stands for its
+/// one export, whose format is read from the export's row (kept after the purge).
+async fn views(
+    db: &impl ConnectionTrait,
+    rows: Vec<entity::Model>,
+) -> ApiResult<Vec<ErasureNotice>> {
+    let unlisted: Vec<Uuid> = rows
+        .iter()
+        .filter(|m| m.exports.is_none())
+        .map(|m| m.export_id)
+        .collect();
+    let formats: std::collections::BTreeMap<Uuid, String> = if unlisted.is_empty() {
+        Default::default()
+    } else {
+        export::Entity::find()
+            .filter(export::Column::Id.is_in(unlisted))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e.format))
+            .collect()
+    };
+    rows.into_iter()
+        .map(|m| {
+            let format = formats.get(&m.export_id).cloned().unwrap_or_default();
+            ErasureNotice::of(m, format)
+        })
+        .collect()
+}
+
+impl ErasureNotice {
+    /// `format` is the export's, for a notice without a list of exports.
+    fn of(m: entity::Model, format: String) -> ApiResult<Self> {
+        let exports = match &m.exports {
+            Some(list) => serde_json::from_str(list).map_err(|_| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "an erasure notice's export list is malformed"
+                ))
+            })?,
+            None => vec![NoticeExport {
+                export_id: m.export_id,
+                exported_at: m.exported_at,
+                format,
+                lead_id: m.lead_id,
+            }],
+        };
+        Ok(Self {
             id: m.id,
             sponsor_id: m.sponsor_id,
             sponsor: m.sponsor_name,
             export_id: m.export_id,
             exported_at: m.exported_at,
             lead_id: m.lead_id,
+            exports,
             erased_at: m.erased_at,
             passed_on_at: m.passed_on_at,
-        }
+        })
     }
 }
 
@@ -184,8 +290,9 @@ pub struct NoticeFilter {
     pub status: NoticeStatus,
 }
 
-/// Erasure notices to pass on: which sponsor holds an export (of which date, with which lead id)
-/// that included an attendee who has since erased their data. Oldest first.
+/// Erasure notices to pass on: which sponsor holds exports (of which dates and formats, with
+/// which lead id) that included an attendee who has since erased their data — one notice per
+/// sponsor and erasure, listing every such export. Oldest first.
 #[utoipa::path(
     get, path = "/events/{event}/erasure-notices", tag = "rights",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -215,7 +322,7 @@ async fn list_notices(
         .order_by_asc(entity::Column::Id)
         .all(&state.db)
         .await?;
-    Ok(Json(rows.into_iter().map(ErasureNotice::from).collect()))
+    Ok(Json(views(&state.db, rows).await?))
 }
 
 /// Mark a notice passed on to its sponsor. Repeating it changes nothing.
@@ -248,6 +355,42 @@ async fn pass_on_notice(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let view = views(&txn, vec![notice]).await?;
     txn.commit().await?;
-    Ok(Json(notice.into()))
+    view.into_iter().next().map(Json).ok_or(ApiError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn recipient(sponsor: u128, export: u128, at: OffsetDateTime) -> Recipient {
+        Recipient {
+            sponsor_id: Uuid::from_u128(sponsor),
+            sponsor: format!("Sponsor {sponsor}"),
+            export_id: Uuid::from_u128(export),
+            exported_at: at,
+            format: "csv".into(),
+            lead_id: Some(Uuid::from_u128(100 + sponsor)),
+        }
+    }
+
+    #[test]
+    fn recipients_are_grouped_per_sponsor_oldest_export_first() {
+        let day = |d: i64| datetime!(2026-12-01 10:00 UTC) + time::Duration::days(d);
+        let recipients = [
+            recipient(1, 13, day(3)),
+            recipient(2, 21, day(2)),
+            recipient(1, 11, day(1)),
+            recipient(1, 12, day(2)),
+        ];
+        let groups = by_sponsor(&recipients);
+        let ids: Vec<Vec<u128>> = groups
+            .iter()
+            .map(|g| g.iter().map(|r| r.export_id.as_u128()).collect())
+            .collect();
+        assert_eq!(ids, [vec![11, 12, 13], vec![21]]);
+        assert!(by_sponsor(&[]).is_empty());
+    }
 }

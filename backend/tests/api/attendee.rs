@@ -93,7 +93,7 @@ async fn a_withdrawal_appends_to_the_ledger_and_takes_effect_at_once() {
     let response = app
         .change(
             &attendee.token,
-            &json!({"consents": [{"purpose": sponsor, "granted": false}], "channel": "web"}),
+            &json!({"consents": [{"purpose": sponsor, "granted": false}]}),
         )
         .await;
     assert_eq!(response.status(), 200);
@@ -107,7 +107,7 @@ async fn a_withdrawal_appends_to_the_ledger_and_takes_effect_at_once() {
     assert_eq!(history[0], before[0], "the grant's record is untouched");
     assert_eq!(history[1]["purpose"], sponsor);
     assert_eq!(history[1]["granted"], false);
-    assert_eq!(history[1]["channel"], "web");
+    assert_eq!(history[1]["channel"], "api");
 
     // Withdrawing again changes nothing and records nothing.
     app.change(
@@ -128,6 +128,73 @@ async fn a_withdrawal_appends_to_the_ledger_and_takes_effect_at_once() {
         .unwrap();
     assert_eq!(granted(&again), std::slice::from_ref(&sponsor));
     assert_eq!(app.count("consent_ledger").await, 3);
+}
+
+/// A consent change is recorded with the route's channel: `api` through the API, `web` through
+/// the manage page's own route. A body naming a channel (`booth`, which no route records yet) is
+/// refused and records nothing.
+#[tokio::test]
+async fn consent_changes_record_the_route_as_channel_whatever_the_client_claims() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let sponsor = format!("sponsor:{}", event.sponsors[0]);
+    let attendee = register(&app, &event.slug, &[], false).await;
+    let page = |body: &Value| {
+        let request = app
+            .client
+            .put(app.url(&format!("/m/{}/consents", attendee.token)))
+            .json(body);
+        async move { request.send().await.unwrap() }
+    };
+    let grant = |granted: bool| json!({"consents": [{"purpose": sponsor, "granted": granted}]});
+
+    for channel in ["booth", "web", "api"] {
+        let mut claiming = grant(true);
+        claiming["channel"] = json!(channel);
+        let problem = assert_problem(
+            app.change(&attendee.token, &claiming).await,
+            422,
+            "unknown_field",
+        )
+        .await;
+        assert_eq!(problem["field"], "channel");
+        let problem = assert_problem(page(&claiming).await, 422, "unknown_field").await;
+        assert_eq!(problem["field"], "channel");
+    }
+    assert_eq!(app.count("consent_ledger").await, 0);
+    assert_eq!(app.count("consent_grants").await, 0);
+
+    let response = page(&grant(true)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let consents: Value = response.json().await.unwrap();
+    assert_eq!(granted(&consents), std::slice::from_ref(&sponsor));
+    let response = app.change(&attendee.token, &grant(false)).await;
+    assert_eq!(response.status(), 200);
+
+    let history = app.me(&attendee.token).await["consent_history"].clone();
+    let recorded: Vec<(bool, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["granted"].as_bool().unwrap(),
+                r["channel"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(recorded, [(true, "web"), (false, "api")]);
+
+    // The page route answers an unknown link like the API does.
+    let response = app
+        .client
+        .put(app.url(&format!("/m/{}/consents", "x".repeat(43))))
+        .json(&grant(true))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not_found").await;
 }
 
 #[tokio::test]

@@ -111,6 +111,8 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/audit", None, ANY_ORGANISER),
         row(Method::GET, "/api/v1/events/{slug}/badge-keys", None, EVERYONE),
         row(Method::POST, "/api/v1/events/{slug}/registrations", Some(registration), [201; 9]),
+        // The registration page's own route: the same operation, recorded as channel `web`.
+        row(Method::POST, "/e/{page_slug}/registrations", Some(page_registration), [201; 9]),
 
         row(Method::GET, "/api/v1/events/{event}/sponsors", None, ORGANISER),
         row(Method::POST, "/api/v1/events/{event}/sponsors", Some(new_sponsor), [401, 401, 401, 201, 404, 401, 401, 401, 401]),
@@ -146,6 +148,8 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/me/{token}/badge-print.svg", None, HOLDER),
         row(Method::PATCH, "/api/v1/me/{token}", Some(|_, _| json!({"company": "Matrix Ltd"})), HOLDER),
         row(Method::PUT, "/api/v1/me/{token}/consents", Some(keep_consent), HOLDER),
+        // The manage page's own route: the same operation, recorded as channel `web`.
+        row(Method::PUT, "/m/{token}/consents", Some(keep_consent), HOLDER),
         row(Method::POST, "/api/v1/me/{token}/restriction", None, HOLDER),
         row(Method::DELETE, "/api/v1/me/{token}/restriction", None, HOLDER),
         row(Method::DELETE, "/api/v1/me/{token}", None, HOLDER),
@@ -165,6 +169,10 @@ fn new_event(_: &World, actor: Actor) -> Value {
 
 fn registration(_: &World, actor: Actor) -> Value {
     crate::common::registration_body(&format!("{}@registers.example", actor_slug(actor)))
+}
+
+fn page_registration(_: &World, actor: Actor) -> Value {
+    crate::common::registration_body(&format!("{}@page.registers.example", actor_slug(actor)))
 }
 
 fn new_sponsor(_: &World, actor: Actor) -> Value {
@@ -343,6 +351,7 @@ impl World {
         template
             .replace("{event}", &self.event_id)
             .replace("{slug}", &self.slug)
+            .replace("{page_slug}", &self.slug)
             .replace("{spare_event}", &self.spare_event_id)
             .replace("{sponsor_id}", &self.sponsor_id)
             .replace("{spare_sponsor}", &self.spare_sponsor_id)
@@ -365,6 +374,8 @@ impl World {
 fn operation_path(template: &str) -> String {
     [
         ("{slug}", "{event}"),
+        // The page route names the slug `slug`, as its page `/e/{slug}` does.
+        ("{page_slug}", "{slug}"),
         ("{spare_event}", "{event}"),
         ("{spare_sponsor}", "{sponsor_id}"),
         ("{spare_kiosk}", "{kiosk_id}"),

@@ -236,3 +236,178 @@ async fn after_an_event_ends_its_data_can_only_be_kept_shorter() {
     assert_eq!(read["retention_days"], 7);
     assert_eq!(read["ends_at"], event["ends_at"]);
 }
+
+/// Every mail in the outbox that is not one of `before`, waiting up to ten seconds for `expected`
+/// of them: registrants are mailed after the change has been answered.
+async fn new_mails(
+    app: &crate::common::TestApp,
+    before: &[String],
+    expected: usize,
+) -> Vec<String> {
+    let fresh = || -> Vec<String> {
+        app.outbox_mails()
+            .into_iter()
+            .filter(|m| !before.contains(m))
+            .collect()
+    };
+    for _ in 0..100 {
+        if fresh().len() >= expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    fresh()
+}
+
+async fn retention_extended_entries(app: &crate::common::TestApp) -> Vec<Option<i64>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    consentry::audit::entity::Entity::find()
+        .filter(consentry::audit::entity::Column::Action.eq("retention_extended"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.actor_kind, "organiser");
+            assert!(e.subject_id.is_none());
+            e.count
+        })
+        .collect()
+}
+
+/// Moving the end of an event later moves the deletion of its attendees' data later: each
+/// registrant is mailed the new date, and the change is audited with the number told. Moving it
+/// earlier, or changing anything else, tells nobody.
+#[tokio::test]
+async fn keeping_registrants_data_longer_tells_each_of_them_the_new_deletion_date() {
+    let app = spawn_app().await;
+    let event = app.public_event("extended").await;
+    let mut ada = crate::common::registration_body("ada@extended.example");
+    ada["first_name"] = json!("Ada");
+    let mut grace = crate::common::registration_body("grace@extended.example");
+    grace["first_name"] = json!("Grace");
+    let mut created = Vec::new();
+    for body in [&ada, &grace] {
+        let response = app.register(&event.slug, body).await;
+        assert_eq!(response.status(), 201);
+        created.push(response.json::<Value>().await.unwrap());
+    }
+    let before = app.outbox_mails();
+    assert_eq!(before.len(), 2, "the two confirmations");
+    let path = format!("/api/v1/events/{}", event.id);
+    let view = app.event_view(&event).await;
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let ends_at = time::OffsetDateTime::parse(view["ends_at"].as_str().unwrap(), fmt).unwrap();
+    let old_due = app.purge_due_at(&event).await;
+
+    let later = (ends_at + time::Duration::days(1)).format(fmt).unwrap();
+    let response = app
+        .patch(&event.organiser.token, &path, &json!({"ends_at": later}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let new_due = app.purge_due_at(&event).await;
+    assert_eq!(new_due, old_due + time::Duration::days(1));
+    let date = new_due
+        .format(time::macros::format_description!(
+            "[day] [month repr:long] [year], [hour]:[minute] UTC"
+        ))
+        .unwrap();
+
+    let mails = new_mails(&app, &before, 2).await;
+    assert_eq!(mails.len(), 2, "one mail per registrant: {mails:?}");
+    for (address, first_name, registration) in [
+        ("ada@extended.example", "Ada", &created[0]),
+        ("grace@extended.example", "Grace", &created[1]),
+    ] {
+        let mine: Vec<&String> = mails
+            .iter()
+            .filter(|m| m.contains(&format!("To: {address}")))
+            .collect();
+        assert_eq!(mine.len(), 1, "{address}: {mails:?}");
+        let mail = mine[0];
+        assert!(mail.contains(&format!("Hello {first_name},")), "{mail}");
+        assert!(mail.contains(&date), "{date} not in {mail}");
+        assert!(mail.contains("Privacy Summit"), "{mail}");
+        let other = if first_name == "Ada" {
+            "grace@"
+        } else {
+            "ada@"
+        };
+        assert!(!mail.contains(other), "{mail}");
+        assert!(
+            !mail.contains(created[0]["manage_token"].as_str().unwrap())
+                && !mail.contains(created[1]["manage_token"].as_str().unwrap()),
+            "no manage link: only its hash is kept"
+        );
+        // Filed with the registration, so an erasure takes it along.
+        let id = registration["registration_id"].as_str().unwrap();
+        assert_eq!(
+            std::fs::read_dir(app.outbox.join(&event.id))
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(id))
+                .count(),
+            2
+        );
+    }
+    assert_eq!(retention_extended_entries(&app).await, [Some(2)]);
+    let audit = crate::common::dump_audit(&app).await;
+    for personal in ["ada@", "grace@", "Ada", "Grace"] {
+        assert!(!audit.contains(personal), "{personal} in the audit log");
+    }
+
+    // Earlier, back where it was; other fields; the same end again: nobody is told.
+    let told = app.outbox_mails();
+    let earlier = ends_at.format(fmt).unwrap();
+    for change in [
+        json!({"ends_at": earlier}),
+        json!({"venue": "Rotterdam", "name": "Privacy Summit II"}),
+        json!({"ends_at": earlier, "retention_days": 20}),
+    ] {
+        let response = app.patch(&event.organiser.token, &path, &change).await;
+        assert_eq!(response.status(), 200, "{change}");
+    }
+    // A longer retention is an extension too (and proves the quiet changes sent nothing: their
+    // mails would have come before this one's).
+    let response = app
+        .patch(
+            &event.organiser.token,
+            &path,
+            &json!({"retention_days": 25}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mails = new_mails(&app, &told, 2).await;
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails.iter().all(|m| m.contains("Privacy Summit II")));
+    assert_eq!(retention_extended_entries(&app).await, [Some(2), Some(2)]);
+}
+
+/// An event nobody registered for is extended silently, and the audit says so.
+#[tokio::test]
+async fn extending_an_event_without_registrants_mails_nobody() {
+    let app = spawn_app().await;
+    let event = app.public_event("empty").await;
+    let response = app
+        .patch(
+            &event.organiser.token,
+            &format!("/api/v1/events/{}", event.id),
+            &json!({"retention_days": 30, "min_age": 18}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let view = app.event_view(&event).await;
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let ends_at = time::OffsetDateTime::parse(view["ends_at"].as_str().unwrap(), fmt).unwrap();
+    let later = (ends_at + time::Duration::days(1)).format(fmt).unwrap();
+    let response = app
+        .patch(
+            &event.organiser.token,
+            &format!("/api/v1/events/{}", event.id),
+            &json!({"ends_at": later}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(app.outbox_mails().is_empty());
+    assert!(retention_extended_entries(&app).await.is_empty());
+}

@@ -96,7 +96,6 @@ async fn opt_ins_are_recorded_per_sponsor_exactly_as_chosen_and_none_by_default(
     let mut all = registration_body("three@example.org");
     all["sponsor_opt_ins"] = json!(event.sponsors);
     all["marketing_opt_in"] = json!(true);
-    all["channel"] = json!("web");
     let created_all: Value = app.register(&event.slug, &all).await.json().await.unwrap();
     assert_eq!(created_all["consents"].as_array().unwrap().len(), 4);
 
@@ -144,6 +143,77 @@ async fn opt_ins_are_recorded_per_sponsor_exactly_as_chosen_and_none_by_default(
     assert_eq!(granted.iter().filter(|(_, g)| *g).count(), 1);
     assert!(granted.contains(&(&format!("sponsor:{chosen}")[..], true)));
     assert!(granted.contains(&("marketing", false)));
+}
+
+/// The consent ledger's channel is the route's, never the client's: the API route records `api`,
+/// the registration page's own route `web`, and a body that names a channel is refused.
+#[tokio::test]
+async fn the_ledger_channel_is_set_by_the_route_whatever_the_client_claims() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let page_route = format!("/e/{}/registrations", event.slug);
+    let post = |path: String, body: Value| {
+        let request = app.client.post(app.url(&path)).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let opting_in = |email: &str| {
+        let mut body = registration_body(email);
+        body["sponsor_opt_ins"] = json!([event.sponsors[0]]);
+        body
+    };
+    let claiming = |email: &str, channel: &str| {
+        let mut body = opting_in(email);
+        body["channel"] = json!(channel);
+        body
+    };
+
+    // A client claiming a channel, on either route, is refused before anything is stored.
+    for (path, channel) in [
+        (
+            format!("/api/v1/events/{}/registrations", event.slug),
+            "booth",
+        ),
+        (
+            format!("/api/v1/events/{}/registrations", event.slug),
+            "web",
+        ),
+        (page_route.clone(), "booth"),
+        (page_route.clone(), "api"),
+    ] {
+        let response = post(path, claiming("claims@example.org", channel)).await;
+        let problem = assert_problem(response, 422, "unknown_field").await;
+        assert_eq!(problem["field"], "channel");
+    }
+    for table in PERSONAL_TABLES {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
+
+    let through_api: Value = app
+        .register(&event.slug, &opting_in("api@example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = post(page_route, opting_in("web@example.org")).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let through_page: Value = response.json().await.unwrap();
+    assert_eq!(
+        through_page["consents"],
+        json!([format!("sponsor:{}", event.sponsors[0])])
+    );
+
+    for (created, channel) in [(&through_api, "api"), (&through_page, "web")] {
+        let me = app
+            .anonymous_json(&format!(
+                "/api/v1/me/{}",
+                created["manage_token"].as_str().unwrap()
+            ))
+            .await;
+        let history = me["consent_history"].as_array().unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0]["channel"], channel, "{history:?}");
+    }
 }
 
 #[tokio::test]

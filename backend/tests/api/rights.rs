@@ -403,3 +403,132 @@ async fn an_erasure_removes_everything_at_once_and_tells_the_organiser_whom_to_n
     let audit = crate::common::dump_audit(&app).await;
     assert!(audit.contains("registration_erased"), "{audit}");
 }
+
+/// Exported three times to one sponsor (CSV, JSON, and in the all-sponsors ZIP) and once to
+/// another, an erased attendee yields one notice per sponsor, each listing every export it was in
+/// — not one notice per export.
+#[tokio::test]
+async fn an_erasure_after_several_exports_gives_one_notice_per_sponsor_listing_every_export() {
+    let app = spawn_app().await;
+    let s = scene(&app, "erase-thrice").await; // the first sponsor's CSV export
+    let organiser = s.event.organiser.token.clone();
+    let start = app.state.clock.now();
+    app.clock.set(start + time::Duration::minutes(1));
+    let json_path = format!(
+        "/api/v1/events/{}/sponsors/{}/leads.json",
+        s.event.id, s.event.sponsors[0]
+    );
+    let response = app.get(&organiser, &json_path).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("Lovelace"));
+    app.clock.set(start + time::Duration::minutes(2));
+    let response = app
+        .get(
+            &organiser,
+            &format!("/api/v1/events/{}/leads.zip", s.event.id),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    app.clock.set(start + time::Duration::minutes(3));
+
+    let response = send(&app, Method::DELETE, &me(&s.created), None).await;
+    assert_eq!(response.status(), 200);
+    let erased: Value = response.json().await.unwrap();
+    assert_eq!(
+        erased["recipients"].as_array().unwrap().len(),
+        4,
+        "the attendee's answer lists every export"
+    );
+
+    let notices_path = format!("/api/v1/events/{}/erasure-notices", s.event.id);
+    let notices: Value = app
+        .get(&organiser, &notices_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut notices = notices.as_array().unwrap().clone();
+    notices.sort_by_key(|n| n["sponsor"].as_str().unwrap().to_owned());
+    let sponsors: Vec<&str> = notices
+        .iter()
+        .map(|n| n["sponsor"].as_str().unwrap())
+        .collect();
+    assert_eq!(sponsors, ["Acme Analytics", "Globex Cloud"], "{notices:?}");
+
+    let first = &notices[0];
+    let exports = first["exports"].as_array().unwrap();
+    let formats: Vec<&str> = exports
+        .iter()
+        .map(|e| e["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["csv", "json", "csv"], "oldest first");
+    let mut ids: Vec<&str> = exports
+        .iter()
+        .map(|e| e["export_id"].as_str().unwrap())
+        .collect();
+    assert!(exports.iter().all(|e| e["lead_id"] == s.lead_id.as_str()));
+    assert!(exports.iter().all(|e| e["exported_at"].is_string()));
+    // The notice's own export is the latest of them.
+    assert_eq!(first["export_id"], exports[2]["export_id"]);
+    assert_eq!(first["exported_at"], exports[2]["exported_at"]);
+    assert_eq!(first["lead_id"], s.lead_id.as_str());
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three different exports");
+
+    let second = &notices[1];
+    assert_eq!(second["exports"].as_array().unwrap().len(), 1);
+    assert_eq!(second["exports"][0]["format"], "csv");
+    assert_eq!(second["export_id"], second["exports"][0]["export_id"]);
+
+    let text = serde_json::to_string(&notices).unwrap();
+    let registration_id = s.created["registration_id"].as_str().unwrap();
+    for personal in ["ada@example.org", "Lovelace", "Ada", registration_id] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+
+    // Passing on the one notice settles that sponsor.
+    let id = first["id"].as_str().unwrap();
+    let response = app
+        .post(
+            &organiser,
+            &format!("{notices_path}/{id}/passed-on"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let passed: Value = response.json().await.unwrap();
+    assert_eq!(passed["exports"].as_array().unwrap().len(), 3);
+    let pending: Value = app
+        .get(&organiser, &notices_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["sponsor"], "Globex Cloud");
+
+    // A notice written before notices listed their exports stands for its one export.
+    use consentry::rights::notices::entity as notice;
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    notice::Entity::update_many()
+        .col_expr(notice::Column::Exports, Expr::value(Option::<String>::None))
+        .filter(
+            notice::Column::Id.eq(pending[0]["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap()),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let legacy: Value = app
+        .get(&organiser, &notices_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(legacy[0]["exports"], pending[0]["exports"]);
+}

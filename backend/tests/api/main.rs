@@ -8,6 +8,7 @@ mod common;
 mod attendee;
 mod auth;
 mod authorization;
+mod email_change;
 mod events;
 mod exports;
 mod kiosks;

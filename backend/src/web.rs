@@ -1,8 +1,9 @@
 //! The web pages in `web/`, embedded in the binary (read from disk in debug builds).
 //!
 //! Each page is a static HTML shell with its own JavaScript module; it reads what it needs from
-//! its URL (`/e/{slug}`, `/m/{token}`) and talks to the API on the same origin. No build step and
-//! no third-party requests: the CSP (`default-src 'self'`) would refuse them anyway.
+//! its URL (`/e/{slug}`, `/m/{token}`, `/confirm-email#{token}`) and talks to the API on the same
+//! origin. No build step and no third-party requests: the CSP (`default-src 'self'`) would refuse
+//! them anyway.
 
 use axum::{
     body::Body,
@@ -27,6 +28,11 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         .route(
             "/m/{token}",
             get(|| async { crate::rights::no_store(file("manage.html")) }),
+        )
+        // The one-time token is in the fragment, which never reaches the server.
+        .route(
+            "/confirm-email",
+            get(|| async { crate::rights::no_store(file("confirm-email.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         .route("/admin", get(|| async { file("admin.html") }))

@@ -207,6 +207,22 @@ async fn the_confirmation_goes_to_the_new_address_only_and_following_it_changes_
 
     // The link works once.
     assert_problem(confirm(&app, &token).await, 404, "not_found").await;
+
+    // The page the link opens: a shell that is never cached, with its script.
+    let page = app.anonymous(Method::GET, "/confirm-email").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/js/confirm-email.js"), "{html}");
+    let script = app.anonymous(Method::GET, "/js/confirm-email.js").await;
+    assert_eq!(script.status(), 200);
+    assert!(
+        script
+            .text()
+            .await
+            .unwrap()
+            .contains("/email-changes/confirm")
+    );
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
 //! The web pages in `web/`, embedded in the binary (read from disk in debug builds).
 //!
 //! Each page is a static HTML shell with its own JavaScript module; it reads what it needs from
-//! its URL (`/e/{slug}`, `/m/{token}`) and talks to the API on the same origin. Registering and
-//! changing consents go to the pages' own routes beside them (`POST /e/{slug}/registrations`,
-//! `PUT /m/{token}/consents`, in `registrations` and `rights`), so the consent ledger records the
-//! channel `web` from the route rather than from the page's word. No build step and no
-//! third-party requests: the CSP (`default-src 'self'`) would refuse them anyway.
+//! its URL (`/e/{slug}`, `/m/{token}`, `/confirm-email#{token}`) and talks to the API on the same
+//! origin. Registering and changing consents go to the pages' own routes beside them (`POST
+//! /e/{slug}/registrations`, `PUT /m/{token}/consents`, in `registrations` and `rights`), so the
+//! consent ledger records the channel `web` from the route rather than from the page's word. No
+//! build step and no third-party requests: the CSP (`default-src 'self'`) would refuse them
+//! anyway.
 
 use axum::{
     body::Body,
@@ -30,6 +31,11 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         .route(
             "/m/{token}",
             get(|| async { crate::rights::no_store(file("manage.html")) }),
+        )
+        // The one-time token is in the fragment, which never reaches the server.
+        .route(
+            "/confirm-email",
+            get(|| async { crate::rights::no_store(file("confirm-email.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         .route("/admin", get(|| async { file("admin.html") }))

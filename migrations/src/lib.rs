@@ -14,6 +14,7 @@ mod m20261123_000006_retention;
 mod m20261123_000007_scan_requests_lead_index;
 mod m20261123_000008_restricted_registrations_index;
 mod m20261129_000009_disclosure_gate;
+mod m20261129_000010_email_changes;
 mod m20261129_000011_erasure_notice_exports;
 
 mod k20261123_000001_keystore;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_scan_requests_lead_index::Migration),
             Box::new(m20261123_000008_restricted_registrations_index::Migration),
             Box::new(m20261129_000009_disclosure_gate::Migration),
+            Box::new(m20261129_000010_email_changes::Migration),
             Box::new(m20261129_000011_erasure_notice_exports::Migration),
         ]
     }

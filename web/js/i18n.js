@@ -184,6 +184,13 @@ const MESSAGES = {
     'manage.erased': 'Your data has been erased.',
     'manage.erased.recipients': 'These sponsors had received your data; the organiser has been asked to tell them to delete it:',
     'manage.deleted_on': 'All your data is deleted automatically on {date}.',
+    'manage.email.pending': 'We sent a confirmation link to {email}; your address changes when you follow it.',
+    'confirm.title': 'Confirm your new address',
+    'confirm.intro': 'Someone asked to use this e-mail address for an event registration. If that was you, confirm it here. If not, close this page: nothing changes.',
+    'confirm.button': 'Confirm this address',
+    'confirm.done': 'Done: your registration for {event} now uses {email}.',
+    'confirm.problem.not_found': 'This link does not work (any more). A link works once, for 24 hours, and only the newest one. Ask for the change again on your manage page.',
+    'confirm.problem.email_taken': 'Another registration for this event already uses this address, so the change cannot be made.',
   },
   nl: {
     'lang.switch': 'English',
@@ -367,6 +374,13 @@ const MESSAGES = {
     'manage.erased': 'Je gegevens zijn gewist.',
     'manage.erased.recipients': 'Deze sponsors hadden je gegevens ontvangen; de organisator is gevraagd hun te laten weten dat ze die moeten wissen:',
     'manage.deleted_on': 'Al je gegevens worden automatisch gewist op {date}.',
+    'manage.email.pending': 'We hebben een bevestigingslink gestuurd naar {email}; je adres verandert zodra je die link volgt.',
+    'confirm.title': 'Bevestig je nieuwe adres',
+    'confirm.intro': 'Iemand wil dit e-mailadres gebruiken voor een aanmelding voor een evenement. Was jij dat, bevestig het dan hier. Zo niet, sluit deze pagina: er verandert niets.',
+    'confirm.button': 'Dit adres bevestigen',
+    'confirm.done': 'Klaar: je aanmelding voor {event} gebruikt nu {email}.',
+    'confirm.problem.not_found': 'Deze link werkt niet (meer). Een link werkt één keer, 24 uur lang, en alleen de nieuwste. Vraag de wijziging opnieuw aan op je beheerpagina.',
+    'confirm.problem.email_taken': 'Een andere aanmelding voor dit evenement gebruikt dit adres al, dus de wijziging kan niet worden doorgevoerd.',
   },
 };
 

@@ -69,6 +69,9 @@ function render() {
     const input = document.getElementById(name);
     if (document.activeElement !== input) input.value = me.details[name] ?? '';
   }
+  const pending = document.getElementById('pending-email');
+  pending.hidden = !me.pending_email;
+  pending.textContent = me.pending_email ? t('manage.email.pending', { email: me.pending_email }) : '';
   document.getElementById('restrict').textContent =
     t(me.restricted_at ? 'manage.restrict.off' : 'manage.restrict.on');
 }
@@ -111,7 +114,12 @@ async function correct(e) {
   try {
     me = await api('PATCH', base, change);
     render();
-    status(t('manage.saved'));
+    // A new address changes only when the link mailed to it is followed.
+    if ('email' in change && me.pending_email) {
+      status(t('manage.email.pending', { email: me.pending_email }));
+    } else {
+      status(t('manage.saved'));
+    }
   } catch (err) {
     if (!(err instanceof ApiProblem && showFieldError(err.problem))) fail(err);
   }

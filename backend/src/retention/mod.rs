@@ -48,6 +48,7 @@ use crate::{
     keystore::{self, Keystore, UnwrappedKeys},
     kiosks, leads, mail,
     registrations::entity::{manage_token, registration},
+    rights::email_change::entity as email_change,
     scans::entity::request as scan_request,
     stats::{self, AttendeeCounts},
 };
@@ -77,7 +78,8 @@ pub mod entity {
 
 use self::entity::sponsor_aggregate;
 
-/// Registrations (with their consents, tokens, leads and recipient rows) deleted per transaction.
+/// Registrations (with their consents, tokens, pending address changes, leads and recipient rows)
+/// deleted per transaction.
 pub const DEFAULT_BATCH_SIZE: u64 = 500;
 /// How long a claim on an event holds without renewal.
 pub const DEFAULT_LEASE: Duration = Duration::minutes(5);
@@ -523,6 +525,10 @@ pub async fn delete_registrations(
         .await?;
     manage_token::Entity::delete_many()
         .filter(manage_token::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    email_change::Entity::delete_many()
+        .filter(email_change::Column::RegistrationId.is_in(ids.clone()))
         .exec(db)
         .await?;
     registration::Entity::delete_many()

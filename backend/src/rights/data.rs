@@ -16,13 +16,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    ConsentRecord, Holder, MyConsent, MyEvent, MyRegistration, holder, my_consents, my_event,
-    my_registration, no_store,
+    ConsentRecord, Holder, MyConsent, MyEvent, MyRegistration,
+    email_change::{self, AddressRequest},
+    holder, my_consents, my_event, my_registration, no_store,
     notices::{self, Recipient},
 };
 use crate::{
     audit, consents,
-    error::{ApiError, ApiResult, Problem, is_unique_violation},
+    error::{ApiError, ApiResult, Problem},
     extract::{ApiJson, ApiPath},
     leads,
     rate_limit::ClientIp,
@@ -55,6 +56,8 @@ pub struct MyData {
 pub struct RegistrationRecord {
     pub id: Uuid,
     pub details: ContactDetails,
+    /// A new address asked for and not yet confirmed from that address.
+    pub pending_email: Option<String>,
     /// `web` or `api`.
     pub channel: String,
     /// The privacy notice version accepted at registration.
@@ -139,6 +142,8 @@ pub(super) async fn export_my_data(
         registration: RegistrationRecord {
             id: r.id,
             details: registrations::open_details(&vault, r)?,
+            pending_email: email_change::pending_email(&state.db, &vault, r.id, state.clock.now())
+                .await?,
             channel: r.channel.clone(),
             notice_version: r.notice_version,
             registered_at: r.created_at,
@@ -216,6 +221,11 @@ impl DetailsChange {
 
 /// Correct my details, under the same rules as registration. Sponsors that hold me as a lead, and
 /// every later export, see the corrected details.
+///
+/// A new `email` is not applied here: the other fields are, and the new address is mailed a link
+/// that applies it (`POST /email-changes/confirm`); until then it is `pending_email`. The answer
+/// is the same whether or not the address is in use, so the manage link cannot tell which
+/// addresses are registered. Giving the current address withdraws a pending change.
 #[utoipa::path(
     patch, path = "/me/{token}", tag = "attendee",
     params(("token" = String, Path, description = "The secret manage token")),
@@ -223,7 +233,6 @@ impl DetailsChange {
     responses(
         (status = 200, body = MyRegistration),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`: another registration of this event uses the address", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`no_changes`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
@@ -243,34 +252,47 @@ pub(super) async fn correct_details(
         ));
     }
     let vault = state.vault(h.event.id).await?;
-    let current = registrations::open_details(&vault, &h.registration)?;
-    let corrected = registrations::rules::validate_details(change.applied_to(current))?;
+    let asks_address = change.email.is_some();
     let now = state.clock.now();
-    let email_taken = || {
-        ApiError::conflict(
-            "email_taken",
-            "email",
-            "Another registration for this event uses this address.",
-        )
-    };
-    let updated = registration::ActiveModel {
-        id: Set(h.registration.id),
-        email_index: Set(vault.email_index(&corrected.email)),
-        personal_data: Set(registrations::seal_details(
-            &vault,
-            h.registration.id,
-            &corrected,
-        )?),
+    let txn = crate::db::begin_write(&state.db).await?;
+    // Read under the write lock: a confirmed address change may have come in between.
+    let current = registration::Entity::find_by_id(h.registration.id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let details = registrations::open_details(&vault, &current)?;
+    let current_email = details.email.clone();
+    let mut corrected = registrations::rules::validate_details(change.applied_to(details))?;
+    let request = email_change::address_request(
+        &current_email,
+        asks_address.then_some(corrected.email.as_str()),
+    );
+    // The address (and its blind index) changes only when the new address confirms it.
+    corrected.email = current_email;
+    let registration = registration::ActiveModel {
+        id: Set(current.id),
+        personal_data: Set(registrations::seal_details(&vault, current.id, &corrected)?),
         updated_at: Set(now),
         ..Default::default()
     }
-    .update(&state.db)
-    .await;
-    let registration = match updated {
-        Err(e) if is_unique_violation(&e) => return Err(email_taken()),
-        other => other?,
+    .update(&txn)
+    .await?;
+    let confirmation = match request {
+        AddressRequest::Keep => None,
+        AddressRequest::Cancel => {
+            email_change::cancel(&txn, current.id).await?;
+            None
+        }
+        AddressRequest::Change(new_email) => {
+            let link = email_change::replace(&txn, &vault, current.id, &new_email, now).await?;
+            Some((new_email, link))
+        }
     };
+    txn.commit().await?;
     tracing::info!(registration_id = %registration.id, "details corrected");
+    if let Some((new_email, link)) = confirmation {
+        email_change::mail_confirmation(&state, &h.event, registration.id, &new_email, &link).await;
+    }
     let view = my_registration(
         &state,
         Holder {

@@ -39,6 +39,7 @@ use crate::{
 };
 
 mod data;
+pub mod email_change;
 pub mod notices;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(badge_png))
         .routes(routes!(badge_svg))
         .routes(routes!(badge_printable))
+        .routes(routes!(email_change::confirm))
 }
 
 /// The manage page's own route, beside the page (`/m/{token}`): the same consent changes as the
@@ -157,6 +159,9 @@ pub struct MyRegistration {
     pub restricted_at: Option<OffsetDateTime>,
     pub event: MyEvent,
     pub details: ContactDetails,
+    /// A new address asked for and not yet confirmed from that address: `details.email` changes
+    /// when the link mailed to it is followed (within 24 hours).
+    pub pending_email: Option<String>,
     /// Every purpose of this event and whether it is granted now.
     pub consents: Vec<MyConsent>,
     /// Every grant and withdrawal, oldest first.
@@ -285,11 +290,15 @@ async fn my_registration(
     let png = render::qr_png(&token)?;
     let consents = my_consents(&state.db, &h.event, h.registration.id).await?;
     let history = consents::history(&state.db, h.registration.id).await?;
+    let pending_email =
+        email_change::pending_email(&state.db, &vault, h.registration.id, state.clock.now())
+            .await?;
     Ok(MyRegistration {
         registration_id: h.registration.id,
         registered_at: h.registration.created_at,
         restricted_at: h.registration.restricted_at,
         details,
+        pending_email,
         consents,
         consent_history: history.into_iter().map(ConsentRecord::from).collect(),
         badge: BadgeView::new(token, &png, &state.config.public_url, manage_token),

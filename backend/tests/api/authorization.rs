@@ -153,6 +153,9 @@ fn matrix() -> Vec<Row> {
         row(Method::POST, "/api/v1/me/{token}/restriction", None, HOLDER),
         row(Method::DELETE, "/api/v1/me/{token}/restriction", None, HOLDER),
         row(Method::DELETE, "/api/v1/me/{token}", None, HOLDER),
+        // Public like pairing: the one-time link mailed to the new address is the credential (each
+        // actor has its own).
+        row(Method::POST, "/api/v1/email-changes/confirm", Some(confirm_email), EVERYONE),
 
         // Last: it ends the sessions the rows above use.
         row(Method::POST, "/api/v1/auth/logout", None, [401, 401, 401, 204, 204, 401, 401, 401, 401]),
@@ -193,6 +196,10 @@ fn scan(world: &World, _: Actor) -> Value {
     })
 }
 
+fn confirm_email(world: &World, actor: Actor) -> Value {
+    json!({"token": world.email_change_tokens[index(actor)]})
+}
+
 fn keep_consent(world: &World, _: Actor) -> Value {
     json!({"consents": [{"purpose": format!("sponsor:{}", world.sponsor_id), "granted": true}]})
 }
@@ -226,6 +233,8 @@ struct World {
     manage_token: [String; 9],
     /// A fresh pairing code for each actor.
     pairing_codes: Vec<String>,
+    /// For each actor, the link token of an address change of an attendee of its own.
+    email_change_tokens: Vec<String>,
 }
 
 impl World {
@@ -312,6 +321,30 @@ impl World {
 
         let spare_event = app.create_event(organiser, "matrix-spare").await;
 
+        let mut email_change_tokens = Vec::new();
+        for actor in ACTORS {
+            let slug = actor_slug(actor);
+            let changing = app
+                .attendee(&event, &format!("{slug}@changing.example"), &[])
+                .await;
+            let new_address = format!("{slug}@changed.example");
+            let response = app
+                .patch(
+                    changing["manage_token"].as_str().unwrap(),
+                    &format!("/api/v1/me/{}", changing["manage_token"].as_str().unwrap()),
+                    &json!({"email": new_address}),
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            let mail = app
+                .outbox_mails()
+                .into_iter()
+                .rfind(|m| m.contains(&format!("To: {new_address}")))
+                .unwrap();
+            let token = mail.split_once("/confirm-email#").unwrap().1[..43].to_owned();
+            email_change_tokens.push(token);
+        }
+
         let manage = |r: &Value| r["manage_token"].as_str().unwrap().to_owned();
         // In the order of `ACTORS`.
         let bearer = [
@@ -344,6 +377,7 @@ impl World {
             bearer,
             manage_token,
             pairing_codes,
+            email_change_tokens,
         }
     }
 

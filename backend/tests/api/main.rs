@@ -10,6 +10,7 @@ mod auth;
 
 mod authorization;
 mod disclosure;
+mod email_change;
 mod events;
 mod exports;
 mod kiosks;

@@ -129,6 +129,7 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
         "/api/v1/me/{token}/badge.png",
         "/api/v1/me/{token}/badge.svg",
         "/api/v1/me/{token}/badge-print.svg",
+        "/api/v1/email-changes/confirm",
         "/api/v1/events/{event}/sponsors/{sponsor_id}/kiosks",
         "/api/v1/events/{event}/kiosks",
         "/api/v1/events/{event}/kiosks/{kiosk_id}",

@@ -5,6 +5,7 @@ use consentry::{
     clock::Clock,
     leads,
     registrations::entity::{manage_token, registration},
+    rights::email_change::entity as email_change,
     vault::{self, EventVault},
 };
 use reqwest::Method;
@@ -150,9 +151,23 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
     app.annotate(&kiosk, &lead_id, &note).await;
     let csv = app.export_csv(&event, &sponsor).await.text().await.unwrap();
     assert!(csv.contains(&name) && csv.contains(&note));
+    // A change of address asked for and not confirmed: the new address waits, sealed.
+    let new_email = format!("canary-new-{tag}@example.org");
+    let asked = app
+        .client
+        .patch(app.url(&manage_path(&created)))
+        .json(&json!({"email": new_email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 200);
     assert!(
         app.outbox_mails().iter().any(|m| m.contains(&email)),
         "the confirmation mail is in the outbox"
+    );
+    assert!(
+        app.outbox_mails().iter().any(|m| m.contains(&new_email)),
+        "the link to confirm the new address is in the outbox"
     );
 
     // A backup of the main database, taken now: its sealed rows.
@@ -174,6 +189,12 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
         .unwrap()
         .unwrap()
         .token_hash;
+    let pending = email_change::Entity::find()
+        .filter(email_change::Column::RegistrationId.eq(r.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     let wrapped_key = vault::entity::Entity::find_by_id(event_id)
         .one(&app.keystore.db)
         .await
@@ -200,9 +221,13 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
             r.email_index.clone(),
             lead_id.clone(),
             token_hash,
+            new_email.clone(),
+            pending.id.to_string(),
+            pending.token_hash.clone(),
         ],
         ciphertexts: vec![
             r.personal_data.clone(),
+            pending.new_email.clone(),
             backup_leads[0].annotations.clone().unwrap(),
             wrapped_key,
         ],
@@ -226,7 +251,11 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
     // The backup no longer opens: the key that sealed it is gone.
     assert!(open_backup().await.is_err());
     // Nothing is left in the outbox either.
-    assert!(!app.outbox_mails().iter().any(|m| m.contains(&email)));
+    assert!(
+        !app.outbox_mails()
+            .iter()
+            .any(|m| m.contains(&email) || m.contains(&new_email))
+    );
     // The kiosks are revoked with the event.
     let (status, _) = app.scan(&kiosk, badge).await;
     assert_eq!(status, 401);

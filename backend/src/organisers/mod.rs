@@ -351,7 +351,10 @@ async fn login(
         expires_at,
         organiser: view,
     };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    // The answer carries the session token: no cache may keep it.
+    Ok(crate::rights::no_store(
+        ([(header::SET_COOKIE, cookie)], Json(body)).into_response(),
+    ))
 }
 
 /// End the current session (the token stops working at once) and clear the cookie.

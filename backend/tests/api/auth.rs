@@ -176,3 +176,12 @@ async fn login_validates_its_body() {
     let body = assert_problem(response, 422, "missing_field").await;
     assert_eq!(body["field"], "password");
 }
+
+#[tokio::test]
+async fn the_login_answer_is_never_stored() {
+    let app = spawn_app().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    let response = app.login(&email, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+}

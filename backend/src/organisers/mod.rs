@@ -273,7 +273,11 @@ async fn login(
     };
     // A malformed address or an absurd password is just a failed login: no hint either way.
     let email = validation::email("email", &request.email).unwrap_or_default();
-    state.limits.login_per_account.check(&account_key(&email))?;
+    let attempt =
+        state
+            .limits
+            .login_failures
+            .begin(account_key(&email), ip, std::time::Instant::now())?;
     if request.password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(invalid());
     }
@@ -296,6 +300,7 @@ async fn login(
         (Some(organiser), true) => organiser,
         _ => return Err(invalid()),
     };
+    state.limits.login_failures.succeeded(attempt);
 
     let now = state.clock.now();
     let expires_at = now + state.config.session_ttl;

@@ -13,6 +13,7 @@ mod m20261123_000005_leads_keyset_index;
 mod m20261123_000006_retention;
 mod m20261123_000007_scan_requests_lead_index;
 mod m20261123_000008_restricted_registrations_index;
+mod m20261129_000012_event_deletion;
 
 mod k20261123_000001_keystore;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_retention::Migration),
             Box::new(m20261123_000007_scan_requests_lead_index::Migration),
             Box::new(m20261123_000008_restricted_registrations_index::Migration),
+            Box::new(m20261129_000012_event_deletion::Migration),
         ]
     }
 }

@@ -94,6 +94,7 @@ pub enum Action {
     ConsentWithdrawn,
     RegistrationErased,
     EventPurged,
+    EventDeleted,
 }
 
 impl Action {
@@ -108,6 +109,7 @@ impl Action {
             Self::ConsentWithdrawn => "consent_withdrawn",
             Self::RegistrationErased => "registration_erased",
             Self::EventPurged => "event_purged",
+            Self::EventDeleted => "event_deleted",
         }
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod attendee;
 mod auth;
 mod authorization;
+mod deletion;
 mod events;
 mod exports;
 mod kiosks;

@@ -124,6 +124,21 @@ pub const LOGIN_CEILING_PERIOD: Duration = Duration::from_secs(18);
 /// How long an address that failed for an account stays subject to the account's ceiling.
 pub const LOGIN_FAILURE_MEMORY: Duration = Duration::from_secs(3600);
 
+/// The network a client address stands for in the login limits: an IPv4 address itself, an IPv6
+/// address its /64 (one host usually holds a whole /64, so counting its addresses one by one would
+/// give it 2^64 fresh addresses).
+pub fn login_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
 /// A GCRA bucket: `burst` events at once, then one every `period`. Its state is the theoretical
 /// arrival time (`None`: never used).
 #[derive(Debug, Clone, Copy)]
@@ -410,6 +425,19 @@ mod tests {
         let _ = failures
             .begin(ACCOUNT, ip(2), now + LOGIN_FAILURE_MEMORY)
             .unwrap();
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(login_network(a), login_network(b));
+        assert_ne!(login_network(a), login_network(c));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(login_network(v4), v4);
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(login_network(mapped), v4);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::{
     crypto,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     extract::ApiJson,
-    rate_limit::ClientIp,
+    rate_limit::{self, ClientIp},
     state::AppState,
     validation,
 };
@@ -267,6 +267,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    let ip = rate_limit::login_network(ip);
     state.limits.login_per_ip.check(&ip)?;
     let invalid = || ApiError::Unauthorized {
         code: "invalid_credentials",

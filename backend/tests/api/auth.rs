@@ -274,3 +274,32 @@ async fn the_login_answer_is_never_stored() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
 }
+
+/// An IPv6 host holds a whole /64: its addresses count as one in the login limits, or it could
+/// try a fresh address for every guess.
+#[tokio::test]
+async fn login_failures_from_one_ipv6_64_count_together() {
+    let app = spawn_app_behind_proxy().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    for n in 1..=5 {
+        let ip = format!("2001:db8:1:2::{n}");
+        assert_eq!(
+            app.login_from(&ip, &email, "wrong password!")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_problem(
+        app.login_from("2001:db8:1:2::99", &email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_eq!(
+        app.login_from("2001:db8:1:3::1", &email, PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}

@@ -309,6 +309,9 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         for p in &report.purged {
             println!("purged {}: {} registrations", p.event_id, p.registrations);
         }
+        for event_id in &report.deleted {
+            println!("finished deleting {event_id}");
+        }
         if report.busy > 0 {
             println!(
                 "{} due events are being purged by another instance",
@@ -318,7 +321,11 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         if report.stopped {
             println!("stopped early; run again to resume");
         }
-        if report.purged.is_empty() && report.busy == 0 && !report.stopped {
+        if report.purged.is_empty()
+            && report.deleted.is_empty()
+            && report.busy == 0
+            && !report.stopped
+        {
             println!("nothing was due");
         }
     }

@@ -1,6 +1,9 @@
 //! Opening the database (SQLite file by default, PostgreSQL by URL) and applying the schema.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Context;
 use consentry_migration::{Migrator, MigratorTrait};
@@ -30,6 +33,9 @@ pub async fn connect(
     let is_sqlite = url.starts_with("sqlite:");
     if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
         anyhow::bail!("unsupported database URL: use sqlite://PATH?mode=rwc or postgres://…");
+    }
+    if is_sqlite && let Some(path) = sqlite_file(url) {
+        make_private(&path, url.contains("mode=rwc"))?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -64,6 +70,60 @@ pub async fn connect(
     Ok(db)
 }
 
+/// The file a SQLite URL names (`sqlite://PATH?…` or `sqlite:PATH`); none for `:memory:`.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
+}
+
+/// Make a SQLite database owner-only (0600) whatever the umask: it holds sealed personal data,
+/// and the key store holds wrapped keys. A new database file is created here with that mode before
+/// SQLite opens it (when the URL allows creating it), and SQLite gives its `-wal`, `-shm` and
+/// `-journal` files the database file's mode; files left by an earlier version are narrowed.
+fn make_private(path: &Path, create: bool) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if create {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create the database file {}", path.display())
+                    });
+                }
+            }
+        }
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(PathBuf::from(name));
+        }
+        for file in files {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} owner-only", file.display()))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, create);
+    Ok(())
+}
+
 /// Apply every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
@@ -94,4 +154,49 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_of_a_sqlite_url() {
+        assert_eq!(
+            sqlite_file("sqlite:///data/consentry.db?mode=rwc"),
+            Some(PathBuf::from("/data/consentry.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:keys.db"),
+            Some(PathBuf::from("keys.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/db"), None);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_owner_only_whatever_was_there() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A database an earlier version created world-readable is narrowed.
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let fresh = dir.path().join("fresh.db");
+        for path in [&old, &fresh] {
+            let db = connect(&format!("sqlite://{}?mode=rwc", path.display()), Some(1))
+                .await
+                .unwrap();
+            db.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+                .await
+                .unwrap();
+            for suffix in ["", "-wal", "-shm"] {
+                let file = format!("{}{suffix}", path.display());
+                let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{file}");
+            }
+            db.close().await.unwrap();
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod m20261123_000008_restricted_registrations_index;
 mod m20261129_000009_disclosure_gate;
 mod m20261129_000010_email_changes;
 mod m20261129_000011_erasure_notice_exports;
+mod m20261129_000012_event_deletion;
 
 mod k20261123_000001_keystore;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_disclosure_gate::Migration),
             Box::new(m20261129_000010_email_changes::Migration),
             Box::new(m20261129_000011_erasure_notice_exports::Migration),
+            Box::new(m20261129_000012_event_deletion::Migration),
         ]
     }
 }

@@ -96,6 +96,7 @@ pub enum Action {
     EventPurged,
     /// An event change that keeps attendee data longer; the count is the registrants told.
     RetentionExtended,
+    EventDeleted,
 }
 
 impl Action {
@@ -111,6 +112,7 @@ impl Action {
             Self::RegistrationErased => "registration_erased",
             Self::EventPurged => "event_purged",
             Self::RetentionExtended => "retention_extended",
+            Self::EventDeleted => "event_deleted",
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Model {
     /// Anonymous aggregates the purge keeps for the dashboard.
     pub registrations_at_purge: Option<i64>,
     pub marketing_opt_ins_at_purge: Option<i64>,
+    /// Set when the organiser deletes the event: from then on it is served nowhere, and the
+    /// deletion (keys, rows, the event row itself) runs to its end, resumed if interrupted.
+    pub deleted_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,7 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -27,8 +27,10 @@ use crate::{
     badges,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     extract::{ApiJson, ApiPath},
-    keystore::Keystore,
+    keystore::{self, Keystore},
+    kiosks,
     registrations::entity::registration,
+    retention::Purger,
     state::AppState,
     vault::EventVault,
 };
@@ -44,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The event `event_id` if it belongs to `organisation_id`; otherwise not found, whether it
 /// exists elsewhere or not (another tenant's resources are indistinguishable from absent ones).
+/// An event being deleted is absent too.
 pub async fn find_owned(
     db: &impl ConnectionTrait,
     organisation_id: Uuid,
@@ -51,6 +54,7 @@ pub async fn find_owned(
 ) -> ApiResult<entity::Model> {
     entity::Entity::find_by_id(event_id)
         .filter(entity::Column::OrganisationId.eq(organisation_id))
+        .filter(entity::Column::DeletedAt.is_null())
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
@@ -60,6 +64,7 @@ pub async fn find_owned(
 pub async fn find_public(db: &impl ConnectionTrait, slug: &str) -> ApiResult<entity::Model> {
     entity::Entity::find()
         .filter(entity::Column::Slug.eq(slug))
+        .filter(entity::Column::DeletedAt.is_null())
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)
@@ -98,6 +103,7 @@ pub async fn insert_event(
         purge_lease_until: Set(None),
         registrations_at_purge: Set(None),
         marketing_opt_ins_at_purge: Set(None),
+        deleted_at: Set(None),
     };
     let event = model.insert(db).await.map_err(slug_conflict)?;
     if keystore.separate {
@@ -256,6 +262,7 @@ async fn list_events(
 ) -> ApiResult<Json<Vec<EventView>>> {
     let events = entity::Entity::find()
         .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
+        .filter(entity::Column::DeletedAt.is_null())
         .order_by_desc(entity::Column::StartsAt)
         .order_by_asc(entity::Column::Id)
         .all(&state.db)
@@ -454,7 +461,18 @@ async fn update_event(
     Ok(Json(updated.into()))
 }
 
+/// How long `DELETE /events/{event}` waits for the deletion to finish before answering; a larger
+/// event goes on being deleted after the answer.
+pub const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Delete an event with its sponsors and everything attendees gave for it.
+///
+/// Crypto-shredding, as the retention purge does it: the event is marked deleted (from then on no
+/// route serves it) and audited in one transaction; its data key and badge keys are destroyed in
+/// the key store before the answer, so no copy of its ciphertexts (a backup of the main database)
+/// opens any more; then its rows go in batches, the event row last, and its outbox mails. That
+/// runs in a task of its own, so a client going away does not cut it short; if the server stops
+/// part-way, the purge loop (or the same request repeated) finishes it.
 #[utoipa::path(
     delete, path = "/events/{event}", tag = "events",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -470,14 +488,64 @@ async fn delete_event(
     auth: OrganiserAuth,
     ApiPath(event_id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let result = entity::Entity::delete_many()
-        .filter(entity::Column::Id.eq(event_id))
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    // Not `find_owned`: an event whose deletion was interrupted is deleted again.
+    let event = entity::Entity::find_by_id(event_id)
         .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
-        .exec(&state.db)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if event.deleted_at.is_none() {
+        let registrations = registration::Entity::find()
+            .filter(registration::Column::EventId.eq(event_id))
+            .count(&txn)
+            .await?;
+        entity::Entity::update_many()
+            .col_expr(entity::Column::DeletedAt, Expr::value(now))
+            .filter(entity::Column::Id.eq(event_id))
+            .exec(&txn)
+            .await?;
+        kiosks::revoke_all_of_event(&txn, event_id, now).await?;
+        audit::record(
+            &txn,
+            audit::Entry {
+                organisation_id: auth.organisation_id,
+                event_id: Some(event_id),
+                actor: audit::Actor::Organiser(auth.organiser_id),
+                action: audit::Action::EventDeleted,
+                subject_id: Some(event_id),
+                count: Some(i64::try_from(registrations).unwrap_or(i64::MAX)),
+            },
+            now,
+        )
         .await?;
-    if result.rows_affected == 0 {
-        return Err(ApiError::NotFound);
     }
-    tracing::info!(%event_id, "event deleted");
+    txn.commit().await?;
+    // The keys first, before the answer: from here on no copy of the event's data opens.
+    keystore::destroy_event_keys(&state.keystore.db, event_id).await?;
+    state.unwrapped.forget(event_id);
+
+    let purger = Purger::new(
+        state.db.clone(),
+        state.keystore.clone(),
+        state.clock.clone(),
+    )
+    .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf))
+    .with_unwrapped_keys(state.unwrapped.clone());
+    let deleting = tokio::spawn(async move {
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        purger.delete_marked(event_id, &stopping).await
+    });
+    match tokio::time::timeout(DELETE_WAIT, deleting).await {
+        Ok(Ok(Ok(_))) => tracing::info!(%event_id, "event deleted"),
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(%event_id, error = %e, "event deletion interrupted; the purge will finish it");
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(%event_id, error = %e, "event deletion interrupted; the purge will finish it");
+        }
+        Err(_) => tracing::info!(%event_id, "event deletion goes on after the answer"),
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,7 +28,7 @@ use crate::{
     crypto,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     extract::ApiJson,
-    rate_limit::ClientIp,
+    rate_limit::{self, ClientIp},
     state::AppState,
     validation,
 };
@@ -267,13 +267,18 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    let ip = rate_limit::login_network(ip);
     state.limits.login_per_ip.check(&ip)?;
     let invalid = || ApiError::Unauthorized {
         code: "invalid_credentials",
     };
     // A malformed address or an absurd password is just a failed login: no hint either way.
     let email = validation::email("email", &request.email).unwrap_or_default();
-    state.limits.login_per_account.check(&account_key(&email))?;
+    let attempt =
+        state
+            .limits
+            .login_failures
+            .begin(account_key(&email), ip, std::time::Instant::now())?;
     if request.password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(invalid());
     }
@@ -296,6 +301,7 @@ async fn login(
         (Some(organiser), true) => organiser,
         _ => return Err(invalid()),
     };
+    state.limits.login_failures.succeeded(attempt);
 
     let now = state.clock.now();
     let expires_at = now + state.config.session_ttl;
@@ -351,7 +357,10 @@ async fn login(
         expires_at,
         organiser: view,
     };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    // The answer carries the session token: no cache may keep it.
+    Ok(crate::rights::no_store(
+        ([(header::SET_COOKIE, cookie)], Json(body)).into_response(),
+    ))
 }
 
 /// End the current session (the token stops working at once) and clear the cookie.

@@ -17,6 +17,12 @@
 //! 5. **Finish**: mark the event `purged_at`, release the lease, write the audit entry; then
 //!    remove its outbox mails and, on SQLite, checkpoint the write-ahead log so no copy of a
 //!    freed page survives there.
+//!
+//! Deleting an event (`DELETE /events/{event}`) goes the same way: the request marks the event
+//! `deleted_at` (from then on it is served nowhere) and writes the audit entry, then
+//! [`Purger::delete_marked`] claims it, shreds its keys, deletes its rows in the same batches and
+//! finally the event row itself, and removes its mails. Every run of the purge finishes the
+//! deletions it finds marked, so one interrupted anywhere is finished later.
 
 pub mod extension;
 pub mod rules;
@@ -131,13 +137,18 @@ pub struct Purged {
 #[derive(Debug, Default, Clone)]
 pub struct Report {
     pub purged: Vec<Purged>,
+    /// Events whose interrupted deletion this run finished.
+    pub deleted: Vec<Uuid>,
     /// Due events another purger holds a lease on.
     pub busy: usize,
     /// Whether the run stopped early because it was asked to.
     pub stopped: bool,
 }
 
-enum Outcome {
+/// How one event's purge or deletion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, with the number of registrations the event had.
     Purged(u64),
     /// Another purger holds (or took over) the event.
     Busy,
@@ -211,17 +222,41 @@ impl Purger {
         Ok(out)
     }
 
-    /// Purge every event that is due now. Stops between two batches when `stop` turns true.
+    /// Finish every deletion that was interrupted, then purge every event that is due now. Stops
+    /// between two batches when `stop` turns true.
     pub async fn run_once(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Report> {
+        let mut report = Report::default();
+        let deleting: Vec<Uuid> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Id)
+            .filter(event::Column::DeletedAt.is_not_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for event_id in deleting {
+            if *stop.borrow() {
+                report.stopped = true;
+                return Ok(report);
+            }
+            match self.delete_marked(event_id, stop).await? {
+                Outcome::Purged(_) => report.deleted.push(event_id),
+                Outcome::Busy => report.busy += 1,
+                Outcome::Stopped => {
+                    report.stopped = true;
+                    return Ok(report);
+                }
+            }
+        }
+
         let now = self.clock.now();
         // Due implies ended: select the ended ones, then apply the exact rule.
         let candidates = event::Entity::find()
             .filter(event::Column::PurgedAt.is_null())
+            .filter(event::Column::DeletedAt.is_null())
             .filter(event::Column::EndsAt.lte(now))
             .order_by_asc(event::Column::EndsAt)
             .all(&self.db)
             .await?;
-        let mut report = Report::default();
         for e in candidates {
             if !rules::is_due(e.ends_at, e.retention_days, now) {
                 continue;
@@ -262,7 +297,12 @@ impl Purger {
                 Expr::value(now + self.lease),
             )
             .filter(event::Column::Id.eq(event_id))
-            .filter(event::Column::PurgedAt.is_null())
+            // A purged event is done with, unless it is to be deleted.
+            .filter(
+                Condition::any()
+                    .add(event::Column::PurgedAt.is_null())
+                    .add(event::Column::DeletedAt.is_not_null()),
+            )
             .filter(
                 Condition::any()
                     .add(event::Column::PurgeLeaseUntil.is_null())
@@ -307,6 +347,11 @@ impl Purger {
         if e.purged_at.is_some() {
             return Ok(Outcome::Busy);
         }
+        if e.deleted_at.is_some() {
+            // Deleted meanwhile: the deletion takes over (on this run or the next).
+            self.release(e.id).await?;
+            return Ok(Outcome::Busy);
+        }
         let registrations = match e.registrations_at_purge {
             Some(n) => stats::count_of(n),
             None => match self.start(&e).await? {
@@ -314,34 +359,100 @@ impl Purger {
                 None => return Ok(Outcome::Busy),
             },
         };
-        keystore::destroy_event_keys(&self.keystore.db, e.id).await?;
-        if let Some(unwrapped) = &self.unwrapped {
-            unwrapped.forget(e.id);
-        }
-
-        loop {
-            if *stop.borrow() {
-                self.release(e.id).await?;
-                return Ok(Outcome::Stopped);
-            }
-            match self.delete_batch(e.id).await? {
-                Batch::Deleted => tokio::time::sleep(self.pause).await,
-                Batch::Empty => break,
-                Batch::LeaseLost => return Ok(Outcome::Busy),
-            }
+        if let Some(outcome) = self.shred(e.id, stop).await? {
+            return Ok(outcome);
         }
         if !self.finish(&e, registrations).await? {
             return Ok(Outcome::Busy);
         }
+        self.clean_up(e.id).await?;
+        tracing::info!(event_id = %e.id, registrations, "event purged");
+        Ok(Outcome::Purged(registrations))
+    }
+
+    /// Finish deleting `event_id`, which `DELETE /events/{event}` marked `deleted_at`: destroy
+    /// its keys, delete its rows in batches, then the event row (its sponsors, kiosks, exports,
+    /// aggregates and notices go with it by cascade), then its outbox mails. Each step is safe to
+    /// repeat, under the same lease as the purge, so a deletion cut off anywhere is finished by
+    /// the next call; the purge loop makes one on every run.
+    pub async fn delete_marked(
+        &self,
+        event_id: Uuid,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Outcome> {
+        if !self.claim(&self.db, event_id).await? {
+            return Ok(Outcome::Busy);
+        }
+        let Some(e) = event::Entity::find_by_id(event_id).one(&self.db).await? else {
+            return Ok(Outcome::Busy);
+        };
+        if e.deleted_at.is_none() {
+            self.release(e.id).await?;
+            return Ok(Outcome::Busy);
+        }
+        if let Some(outcome) = self.shred(e.id, stop).await? {
+            return Ok(outcome);
+        }
+        let registrations = e.registrations_at_purge.map_or(0, stats::count_of);
+        if !self.remove_event_row(e.id).await? {
+            return Ok(Outcome::Busy);
+        }
+        self.clean_up(e.id).await?;
+        tracing::info!(event_id = %e.id, "event deleted");
+        Ok(Outcome::Purged(registrations))
+    }
+
+    /// Destroy the event's keys, then delete its attendee rows batch by batch. `None` once no row
+    /// is left; otherwise why it stopped (asked to, or the lease was lost).
+    async fn shred(
+        &self,
+        event_id: Uuid,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Outcome>> {
+        keystore::destroy_event_keys(&self.keystore.db, event_id).await?;
+        if let Some(unwrapped) = &self.unwrapped {
+            unwrapped.forget(event_id);
+        }
+        loop {
+            if *stop.borrow() {
+                self.release(event_id).await?;
+                return Ok(Some(Outcome::Stopped));
+            }
+            match self.delete_batch(event_id).await? {
+                Batch::Deleted => tokio::time::sleep(self.pause).await,
+                Batch::Empty => return Ok(None),
+                Batch::LeaseLost => return Ok(Some(Outcome::Busy)),
+            }
+        }
+    }
+
+    /// After the rows: the event's outbox mails, and on SQLite the write-ahead logs.
+    async fn clean_up(&self, event_id: Uuid) -> Result<(), sea_orm::DbErr> {
         if let Some(dir) = &self.outbox {
-            remove_outbox_of(dir, e.id).await;
+            remove_outbox_of(dir, event_id).await;
         }
         keystore::checkpoint(&self.db).await?;
         if self.keystore.separate {
             keystore::checkpoint(&self.keystore.db).await?;
         }
-        tracing::info!(event_id = %e.id, registrations, "event purged");
-        Ok(Outcome::Purged(registrations))
+        Ok(())
+    }
+
+    /// Delete the event row of a deletion, under the lease; false if the lease was lost.
+    async fn remove_event_row(&self, event_id: Uuid) -> anyhow::Result<bool> {
+        let txn = begin_write(&self.db).await?;
+        let result = event::Entity::delete_many()
+            .filter(event::Column::Id.eq(event_id))
+            .filter(event::Column::DeletedAt.is_not_null())
+            .filter(event::Column::PurgeLeaseOwner.eq(self.owner))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// Keep the aggregates, revoke the kiosks, mark the purge started. `None` if the lease was
@@ -557,6 +668,7 @@ pub async fn sweep_outbox(db: &DatabaseConnection, dir: &Path) -> anyhow::Result
         .column(event::Column::Id)
         .filter(event::Column::Id.is_in(in_outbox.clone()))
         .filter(event::Column::PurgeStartedAt.is_null())
+        .filter(event::Column::DeletedAt.is_null())
         .into_tuple()
         .all(db)
         .await?
@@ -608,6 +720,7 @@ pub fn stage_of(e: &event::Model, now: OffsetDateTime) -> Stage {
         e.purged_at,
         now,
     )
+    .or_deleting(e.deleted_at)
 }
 
 /// Refuse to read or change attendee data of an event from the instant it is due: the promise

@@ -20,6 +20,8 @@ pub enum Stage {
     /// A purge has destroyed the keys and is removing rows.
     Purging,
     Purged,
+    /// The organiser deleted the event; its deletion is under way.
+    Deleting,
 }
 
 impl Stage {
@@ -38,12 +40,22 @@ impl Stage {
         }
     }
 
+    /// `Deleting` once the event is marked deleted, whatever its retention stage.
+    pub fn or_deleting(self, deleted_at: Option<OffsetDateTime>) -> Self {
+        if deleted_at.is_some() {
+            Self::Deleting
+        } else {
+            self
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Kept => "kept",
             Self::Due => "due",
             Self::Purging => "purging",
             Self::Purged => "purged",
+            Self::Deleting => "deleting",
         }
     }
 
@@ -82,5 +94,9 @@ mod tests {
             Stage::of(ends, 7, Some(at(7)), Some(at(7)), at(8)),
             Stage::Purged
         );
+        let deleting = Stage::of(ends, 7, None, None, at(1)).or_deleting(Some(at(1)));
+        assert_eq!(deleting, Stage::Deleting);
+        assert!(!deleting.data_available());
+        assert_eq!(Stage::Kept.or_deleting(None), Stage::Kept);
     }
 }

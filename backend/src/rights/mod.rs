@@ -138,7 +138,8 @@ async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResul
     resolve(&state.db, token, state.clock.now()).await
 }
 
-/// Mark a response as never to be stored: everything behind a manage link is personal.
+/// Mark a response as never to be stored: everything behind a manage link is personal, and the
+/// login answer carries a session token.
 pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()

@@ -1,7 +1,7 @@
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, assert_problem, spawn_app};
+use crate::common::{PASSWORD, assert_problem, spawn_app, spawn_app_behind_proxy};
 
 #[tokio::test]
 async fn login_gives_a_bearer_token_and_a_strict_http_only_cookie() {
@@ -175,4 +175,131 @@ async fn login_validates_its_body() {
         .unwrap();
     let body = assert_problem(response, 422, "missing_field").await;
     assert_eq!(body["field"], "password");
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_do_not_lock_out_another() {
+    let app = spawn_app_behind_proxy().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    let attacker = "203.0.113.7";
+    for _ in 0..5 {
+        let response = app.login_from(attacker, &email, "wrong password!").await;
+        assert_eq!(response.status(), 401);
+    }
+    // The attacker's address is limited, even with the right password…
+    assert_problem(
+        app.login_from(attacker, &email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    // …while the organiser, from an address that has not failed, logs in at once.
+    let response = app.login_from("198.51.100.20", &email, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    // The attacker keeps failing at one guess a minute: the organiser is still not locked out.
+    assert_problem(
+        app.login_from(attacker, &email, "wrong again!!").await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_eq!(
+        app.login_from("198.51.100.21", &email, PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+/// Guessing from many addresses, a few guesses each, stops at the account's ceiling: further
+/// guesses from addresses that have already failed are refused without being checked. An address
+/// that has not failed still gets the right password through.
+#[tokio::test]
+async fn the_account_ceiling_bounds_guessing_from_many_addresses() {
+    let ceiling = usize::try_from(consentry::rate_limit::LOGIN_ACCOUNT_CEILING).unwrap();
+    let per_address =
+        usize::try_from(consentry::rate_limit::LOGIN_FAILURES_PER_ADDRESS).unwrap() - 1;
+    let app = spawn_app_behind_proxy().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    let addresses = ceiling / per_address + 10;
+    let (mut checked, mut refused) = (0, 0);
+    for n in 0..addresses {
+        let ip = format!("10.0.{}.{}", n / 200, n % 200 + 1);
+        for _ in 0..per_address {
+            match app
+                .login_from(&ip, &email, "wrong password!")
+                .await
+                .status()
+                .as_u16()
+            {
+                401 => checked += 1,
+                429 => refused += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+    }
+    // At most the ceiling, plus one first guess per address, plus what the ceiling replenished
+    // while the test ran.
+    assert!(
+        checked <= ceiling + addresses + 5,
+        "{checked} guesses checked"
+    );
+    assert_eq!(checked + refused, per_address * addresses);
+    assert!(refused > 0);
+    // An address that failed is refused now, even with the right password.
+    assert_problem(
+        app.login_from("10.0.0.1", &email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    // One that has not failed gets in.
+    assert_eq!(
+        app.login_from("192.0.2.1", &email, PASSWORD).await.status(),
+        200
+    );
+    // Other accounts are untouched.
+    let (other, _) = app.create_organiser("Other").await;
+    assert_eq!(
+        app.login_from("10.0.0.1", &other, PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_login_answer_is_never_stored() {
+    let app = spawn_app().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    let response = app.login(&email, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+}
+
+/// An IPv6 host holds a whole /64: its addresses count as one in the login limits, or it could
+/// try a fresh address for every guess.
+#[tokio::test]
+async fn login_failures_from_one_ipv6_64_count_together() {
+    let app = spawn_app_behind_proxy().await;
+    let (email, _) = app.create_organiser("Acme").await;
+    for n in 1..=5 {
+        let ip = format!("2001:db8:1:2::{n}");
+        assert_eq!(
+            app.login_from(&ip, &email, "wrong password!")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_problem(
+        app.login_from("2001:db8:1:2::99", &email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    assert_eq!(
+        app.login_from("2001:db8:1:3::1", &email, PASSWORD)
+            .await
+            .status(),
+        200
+    );
 }

@@ -9,6 +9,7 @@ mod attendee;
 mod auth;
 
 mod authorization;
+mod deletion;
 mod disclosure;
 mod email_change;
 mod events;

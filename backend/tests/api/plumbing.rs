@@ -362,3 +362,42 @@ async fn the_router_answers_in_process() {
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["code"], "invalid_credentials");
 }
+
+/// The database files hold sealed personal data and (the key store) wrapped keys: owner-only,
+/// like the master key and the outbox, whatever the umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn every_file_of_the_data_directory_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let event = app.public_event("private-files").await;
+    app.attendee(&event, "files@example.org", &[]).await;
+    let mut checked = Vec::new();
+    let mut dirs = vec![app.dir.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+            checked.push(path);
+        }
+    }
+    if app.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let names: Vec<_> = checked
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        for name in [
+            "consentry.db",
+            "consentry.db-wal",
+            "consentry.db-shm",
+            "keys.db",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+    }
+}

@@ -48,22 +48,28 @@ pub fn install_crypto_provider() {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn(None, true).await
+    spawn(None, true, false).await
+}
+
+/// The app behind a proxy it trusts (`--trust-forwarded-for`): each request's client address is
+/// the last `X-Forwarded-For` hop, so a test can speak from several addresses (`login_from`).
+pub async fn spawn_app_behind_proxy() -> TestApp {
+    spawn(None, true, true).await
 }
 
 /// The app, sending mail through the SMTP server at `smtp_url` instead of the outbox.
 pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
-    spawn(smtp_url, true).await
+    spawn(smtp_url, true, false).await
 }
 
 /// The app with every rate limit off, for a test that sends hundreds of requests from one address
 /// to check something else (the authorization matrix): no answer then depends on how many came
 /// before it. The limits themselves are tested with `spawn_app`.
 pub async fn spawn_app_without_rate_limits() -> TestApp {
-    spawn(None, false).await
+    spawn(None, false, false).await
 }
 
-async fn spawn(smtp_url: Option<&str>, rate_limits: bool) -> TestApp {
+async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: bool) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new().await;
@@ -80,6 +86,7 @@ async fn spawn(smtp_url: Option<&str>, rate_limits: bool) -> TestApp {
     let config = HttpConfig {
         public_url: format!("http://{addr}"),
         rate_limits,
+        trust_forwarded_for,
         ..HttpConfig::for_tests()
     };
     let state = AppState::new(
@@ -182,6 +189,17 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> Response {
         self.client
             .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Log in from client address `ip` (an app from `spawn_app_behind_proxy`).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
             .json(&json!({"email": email, "password": password}))
             .send()
             .await

@@ -507,7 +507,7 @@ async fn every_operation_answers_each_actor_as_the_matrix_says() {
 /// The operations that can return an attendee's personal data, or change it. From the instant
 /// the event's data is due, each must refuse (409 `data_purged`, or 404 where the data is treated
 /// as gone, or 401 where the credential expired with the data).
-const PERSONAL_DATA: [&str; 18] = [
+const PERSONAL_DATA: [&str; 20] = [
     "POST /api/v1/scans",
     "GET /api/v1/leads",
     "PATCH /api/v1/leads/{lead_id}",
@@ -523,6 +523,8 @@ const PERSONAL_DATA: [&str; 18] = [
     "GET /api/v1/me/{token}/badge-print.svg",
     "PATCH /api/v1/me/{token}",
     "PUT /api/v1/me/{token}/consents",
+    "PUT /m/{token}/consents",
+    "POST /api/v1/email-changes/confirm",
     "POST /api/v1/me/{token}/restriction",
     "DELETE /api/v1/me/{token}/restriction",
     "DELETE /api/v1/me/{token}",

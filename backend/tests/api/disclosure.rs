@@ -166,8 +166,9 @@ async fn a_scan_racing_a_withdrawal_never_leaves_a_lead_without_its_grant() {
         .collect();
     assert!(
         orphans.is_empty(),
-        "{} leads without a grant: {orphans:?}",
-        orphans.len()
+        "{} of {ROUNDS} rounds left a lead without a grant, e.g. {:?}",
+        orphans.len(),
+        orphans.first()
     );
     // Every round ended withdrawn.
     assert!(leads.is_empty());

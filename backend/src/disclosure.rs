@@ -308,7 +308,7 @@ pub async fn lock_attendee(
         .await?;
     Ok(
         match locked.and_then(|(grant, registration)| Some((registration?, Some(grant)))) {
-            Some(attendee) => Locked::Now(attendee),
+            Some(attendee) => Locked::Now(Box::new(attendee)),
             None => Locked::Gone,
         },
     )
@@ -319,7 +319,7 @@ pub enum Locked {
     /// SQLite: the transaction's own read stands.
     NotNeeded,
     /// The registration and grant as they are now, locked.
-    Now(Attendee),
+    Now(Box<Attendee>),
     /// The grant or the registration is gone (withdrawn or erased meanwhile).
     Gone,
 }

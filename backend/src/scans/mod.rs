@@ -142,7 +142,7 @@ async fn decide(
     {
         match disclosure::lock_attendee(txn, gate.sponsor.id, attendee.0.id).await? {
             Locked::NotNeeded => {}
-            Locked::Now(now) => attendee = now,
+            Locked::Now(now) => attendee = *now,
             Locked::Gone => attendee.1 = None,
         }
     }

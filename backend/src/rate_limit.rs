@@ -117,8 +117,10 @@ impl RateLimits {
 pub const LOGIN_FAILURES_PER_ADDRESS: u32 = 5;
 pub const LOGIN_FAILURE_PERIOD: Duration = Duration::from_secs(60);
 /// Failed logins one account takes from all addresses together: that many at once, then one more
-/// every [`LOGIN_CEILING_PERIOD`] (so at most 200 an hour once used up). It bounds guessing spread
-/// over many addresses; it never refuses an address that has not failed for the account.
+/// every [`LOGIN_CEILING_PERIOD`] (200 an hour once used up, plus one uncharged guess an hour for
+/// each address that has not failed before: about 200 + N an hour from N addresses). It bounds
+/// guessing spread over many addresses; it never refuses an address that has not failed for the
+/// account.
 pub const LOGIN_ACCOUNT_CEILING: u32 = 200;
 pub const LOGIN_CEILING_PERIOD: Duration = Duration::from_secs(18);
 /// How long an address that failed for an account stays subject to the account's ceiling.

@@ -3,8 +3,10 @@
 //! 1. A grant keeps the parts of the sentence the attendee agreed to: the sponsor's name and
 //!    privacy-policy URL as shown, and the contact fields named. The gate releases only those
 //!    fields, and only while the sponsor's identity is still the one shown. Grants given before
-//!    this migration are bound to what their sentence said then, which is what the sponsor and
-//!    event say now (neither could be changed in a way that the ledger's hash would not show).
+//!    this migration are bound to what the sponsor and event say at the upgrade. Before it, an
+//!    organiser could rename a sponsor or widen the shared fields after consents were given; such
+//!    a grant (its ledger hash no longer matches today's sentence) is bound to today's all the
+//!    same: the migration does not recompute sentences, whose rule lives in the server.
 //! 2. `scan_requests` keys each answer by a keyed hash of (kiosk, client scan id) instead of the
 //!    client's own value, so a kiosk that picks a badge's id as its scan id cannot make a refused
 //!    scan joinable to a registration. The key lives with the event's data key, which the purge

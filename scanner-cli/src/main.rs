@@ -569,7 +569,7 @@ mod tests {
         assert_eq!(neutralise("Ada"), "Ada");
         assert_eq!(
             neutralise("Ada;=cmd|' /C calc'!A0"),
-            "'Ada;=cmd|' /C calc'!A0"
+            "Ada;'=cmd|' /C calc'!A0"
         );
     }
 }

@@ -405,7 +405,13 @@ async fn update_event(
     let extended = rules::extends_retention(&before, &next);
     let due_before = rules::purge_due_at(before.ends_at, before.retention_days);
 
-    let notice_version = if next.privacy_notice == before.privacy_notice {
+    // The version names everything a registration page shows as terms: the notice and the fields
+    // each sponsor's sentence names. A page showing the old ones gets `notice_outdated` and
+    // reloads, so a grant never binds an attendee to fields they were not shown.
+    let notice_version = if next.privacy_notice == before.privacy_notice
+        && rules::store_shared_fields(&next.shared_fields)
+            == rules::store_shared_fields(&before.shared_fields)
+    {
         current.privacy_notice_version
     } else {
         current.privacy_notice_version.saturating_add(1)

@@ -334,9 +334,10 @@ async fn produce(
     let mut sent: i64 = 0;
     let mut after: Option<Uuid> = None;
     loop {
-        // The gate is opened again for every batch: a withdrawal, a restriction, a change of the
-        // event's fields or the due date reached while the export runs holds from the next batch
-        // on (the stream then ends in an error rather than a truncated file that looks whole).
+        // The gate is opened again for every batch: a withdrawal, a restriction or a change of
+        // the event's fields while the export runs holds from the next batch on (those leads are
+        // left out); the due date reached, or the sponsor gone, ends the stream in an error
+        // rather than a truncated file that looks whole.
         let gate = Gate::open(db, spec.event.id, spec.sponsor.id, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("export stopped by the disclosure gate: {e}"))?;
@@ -546,7 +547,8 @@ async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> {
 
 /// The names of the sponsors' files in the archive, in order: the sponsor's name made file-safe
 /// and the end of its id (the random part of a UUIDv7), so that two sponsors whose names map to
-/// the same file name ("Dup!", "Dup?") get two files; the whole id where even that is taken.
+/// the same file name ("Dup!", "Dup?") get two files; the whole id and a counter where even that
+/// is taken.
 pub fn zip_entry_names<'a>(
     sponsors: impl IntoIterator<Item = &'a sponsors::entity::Model>,
 ) -> Vec<String> {
@@ -558,9 +560,10 @@ pub fn zip_entry_names<'a>(
             let short = id.get(id.len().saturating_sub(8)..).unwrap_or(&id);
             let slug = file_slug(&sponsor.name);
             let mut name = format!("{slug}-{short}-leads.csv");
-            if !taken.insert(name.clone()) {
-                name = format!("{slug}-{id}-leads.csv");
-                taken.insert(name.clone());
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = format!("{slug}-{id}-{n}-leads.csv");
             }
             name
         })
@@ -828,7 +831,7 @@ mod tests {
         ];
         let names = zip_entry_names(&sponsors);
         assert_eq!(names[0], "dup-abcdef01-leads.csv");
-        assert_eq!(names[1], "dup-000000000000000100000000abcdef01-leads.csv");
+        assert_eq!(names[1], "dup-000000000000000100000000abcdef01-2-leads.csv");
         assert_eq!(names[2], "acme-00000002-leads.csv");
     }
 

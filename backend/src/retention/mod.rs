@@ -618,6 +618,20 @@ pub async fn delete_registrations(
     ids: &[Uuid],
 ) -> Result<(), sea_orm::DbErr> {
     let ids = ids.to_vec();
+    // On PostgreSQL, take the registrations first, in the order a scan takes its locks (the
+    // registration and grant, then the lead): a scan of one of them either finishes before this
+    // or finds it gone, and the two never deadlock on the lead and the grant. (SQLite has one
+    // writer at a time.)
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        registration::Entity::find()
+            .select_only()
+            .column(registration::Column::Id)
+            .filter(registration::Column::Id.is_in(ids.clone()))
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+    }
     recipient::Entity::delete_many()
         .filter(recipient::Column::RegistrationId.is_in(ids.clone()))
         .exec(db)

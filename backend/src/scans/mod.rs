@@ -329,7 +329,8 @@ async fn attempt(
 /// `restricted`, `no_consent`, decided in that order — and nothing linking the attendee to this
 /// sponsor is stored. The same `client_scan_id` again gets the answer as it stands now (a
 /// refusal's reason; an accepted scan's lead only through the disclosure gate, as of now) and
-/// stores nothing; with another badge it is refused with 409 `client_scan_id_reused`.
+/// stores nothing; an accepted scan's id sent again with another badge is refused with 409
+/// `client_scan_id_reused` (a refused scan's id answers its reason only, whatever the badge).
 /// The same badge scanned again makes no second lead: its scan count and last scan time grow.
 #[utoipa::path(
     post, path = "/scans", tag = "scans",

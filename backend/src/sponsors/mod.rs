@@ -10,6 +10,7 @@ use axum::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -326,6 +327,18 @@ async fn update_sponsor(
         privacy_policy_url: current.privacy_policy_url.clone(),
     };
     check_identity_change(&before, &next, has_consents)?;
+    // A registration page showing the old name or policy must not bind anyone to the new one: it
+    // gets `notice_outdated` and reloads.
+    if before.name != next.name || before.privacy_policy_url != next.privacy_policy_url {
+        events::entity::Entity::update_many()
+            .col_expr(
+                events::entity::Column::PrivacyNoticeVersion,
+                Expr::col(events::entity::Column::PrivacyNoticeVersion).add(1),
+            )
+            .filter(events::entity::Column::Id.eq(event_id))
+            .exec(&txn)
+            .await?;
+    }
     let updated = entity::ActiveModel {
         id: Set(current.id),
         name: Set(next.name),

@@ -200,8 +200,21 @@ async fn a_consent_releases_only_what_was_shown_to_the_sponsor_that_was_shown() 
     let contact = &scanned["lead"]["contact"];
     assert_eq!(contact["email"], "early@bound.example");
     assert!(contact.get("phone").is_none(), "{contact}");
+    // A page still showing the old sentence cannot bind anyone to the new one: the version moved.
+    let mut body = crate::common::registration_body("late@bound.example");
+    body["sponsor_opt_ins"] = json!([s1]);
+    body["phone"] = json!("+31 20 123 4567");
+    let stale = app.register(&event.slug, &body).await;
+    assert_problem(stale, 409, "notice_outdated").await;
     // Someone who agreed after the change, to the wider sentence, is released with the phone.
-    let late = app.attendee(&event, "late@bound.example", &[&s1]).await;
+    let shown = app
+        .anonymous_json(&format!("/api/v1/events/{}", event.slug))
+        .await;
+    assert_eq!(shown["privacy_notice_version"], 2);
+    body["notice_version"] = shown["privacy_notice_version"].clone();
+    let response = app.register(&event.slug, &body).await;
+    assert_eq!(response.status(), 201);
+    let late: Value = response.json().await.unwrap();
     let (_, scanned) = app.scan(&kiosk, &badge(&late)).await;
     assert_eq!(scanned["lead"]["contact"]["phone"], "+31201234567");
     // The export follows the same gate.
@@ -271,6 +284,13 @@ async fn a_consent_releases_only_what_was_shown_to_the_sponsor_that_was_shown() 
         )
         .await;
     assert_eq!(described.status(), 200);
+    let version = || async {
+        app.anonymous_json(&format!("/api/v1/events/{}", event.slug))
+            .await["privacy_notice_version"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = version().await;
     let renamed = app
         .patch(
             &organiser,
@@ -279,6 +299,8 @@ async fn a_consent_releases_only_what_was_shown_to_the_sponsor_that_was_shown() 
         )
         .await;
     assert_eq!(renamed.status(), 200);
+    // And registration pages showing the old name must reload.
+    assert_eq!(version().await, before + 1);
     // Still the same sponsor, still released.
     let (status, _) = app.scan(&kiosk, &badge(&early)).await;
     assert_eq!(status, 201);
@@ -305,8 +327,25 @@ async fn a_csv_cell_that_a_semicolon_locale_would_split_into_a_formula_is_neutra
     let headers = reader.headers().unwrap().clone();
     let row = reader.records().next().unwrap().unwrap();
     let cell = |name: &str| &row[headers.iter().position(|h| h == name).unwrap()];
-    assert_eq!(cell("First Name"), "'Ada;=cmd|' /C calc'!A0");
-    assert_eq!(cell("Notes"), "'ok;=2+2");
+    assert_eq!(cell("First Name"), "Ada;'=cmd|' /C calc'!A0");
+    assert_eq!(cell("Notes"), "ok;'=2+2");
+    // Read as a spreadsheet in a semicolon or tab locale would: no cell starts a formula.
+    for delimiter in [b';', b'\t'] {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(csv.as_bytes());
+        for record in reader.records() {
+            for field in record.unwrap().iter() {
+                let field = field.trim_start().trim_start_matches('"');
+                assert!(
+                    !field.starts_with(['=', '+', '-', '@']),
+                    "{field:?} in {csv}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType,
+    QueryFilter, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use serde::Serialize;
@@ -193,6 +194,25 @@ impl Gate {
         })
     }
 
+    /// The gate over an event and sponsor already read in the releasing transaction.
+    pub fn from_rows(
+        event: event::Model,
+        sponsor: sponsors::entity::Model,
+        now: OffsetDateTime,
+    ) -> ApiResult<Self> {
+        if sponsor.event_id != event.id {
+            return Err(ApiError::NotFound);
+        }
+        if !retention::stage_of(&event, now).data_available() {
+            return Err(data_purged());
+        }
+        Ok(Self {
+            event_fields: parse_shared_fields(&event.shared_fields),
+            event,
+            sponsor,
+        })
+    }
+
     /// The rule's facts for one attendee, for this sponsor now.
     fn facts<'a>(&'a self, restricted: bool, grant: Option<&'a Coverage>) -> Facts<'a> {
         Facts {
@@ -269,6 +289,64 @@ impl Gate {
         }
         Ok(released)
     }
+}
+
+/// A scanned badge's registration with this sponsor's grant, and the event and the sponsor as
+/// they are now: everything the scan decision and the gate need, in one statement, so that the
+/// scan's write transaction (which holds SQLite's single write lock from its start) reads once.
+/// `None` when no registration of `event_id` has this badge.
+pub async fn badge_facts(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+    sponsor_id: Uuid,
+    badge_id: Uuid,
+) -> ApiResult<Option<(Attendee, event::Model, Option<sponsors::entity::Model>)>> {
+    const EVENT: &str = "C_";
+    const SPONSOR: &str = "D_";
+    let mut query = registration::Entity::find()
+        .join_rev(JoinType::LeftJoin, grant_for(sponsor_id))
+        .select_also(grant::Entity)
+        .filter(registration::Column::BadgeId.eq(badge_id))
+        .filter(registration::Column::EventId.eq(event_id))
+        .into_query();
+    query
+        .inner_join(
+            event::Entity,
+            Expr::col((event::Entity, event::Column::Id))
+                .equals((registration::Entity, registration::Column::EventId)),
+        )
+        .left_join(
+            sponsors::entity::Entity,
+            Expr::col((sponsors::entity::Entity, sponsors::entity::Column::Id))
+                .eq(sponsor_id)
+                .and(
+                    Expr::col((sponsors::entity::Entity, sponsors::entity::Column::EventId))
+                        .equals((registration::Entity, registration::Column::EventId)),
+                ),
+        );
+    for column in event::Column::iter() {
+        query.expr_as(
+            Expr::col((event::Entity, column)),
+            format!("{EVENT}{}", column.as_str()),
+        );
+    }
+    for column in sponsors::entity::Column::iter() {
+        query.expr_as(
+            Expr::col((sponsors::entity::Entity, column)),
+            format!("{SPONSOR}{}", column.as_str()),
+        );
+    }
+    let Some(row) = db
+        .query_one_raw(db.get_database_backend().build(&query))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let registration = registration::Model::from_query_result(&row, "A_")?;
+    let grant = grant::Model::from_query_result_optional(&row, "B_")?;
+    let event = event::Model::from_query_result(&row, EVENT)?;
+    let sponsor = sponsors::entity::Model::from_query_result_optional(&row, SPONSOR)?;
+    Ok(Some(((registration, grant), event, sponsor)))
 }
 
 /// `consent_grants` joined on the grant of `sponsor_id` only.

@@ -110,32 +110,27 @@ struct Accepted {
     contact: LeadContact,
 }
 
-/// Decide inside the write transaction `txn`, from the rows as they are now: the scan's own rules
-/// (known badge, scan window), then the disclosure gate (restriction, a grant that covers this
-/// sponsor as it is). On PostgreSQL an accepted attendee's grant and registration stay locked
-/// until `txn` ends, so a withdrawal or erasure cannot slip between this decision and the lead.
+/// Decide inside the write transaction `txn`, from the rows as they are now, read in one
+/// statement: the scan's own rules (known badge, scan window), then the disclosure gate
+/// (restriction, a grant that covers this sponsor as it is). On PostgreSQL an accepted attendee's
+/// grant and registration stay locked until `txn` ends, so a withdrawal or erasure cannot slip
+/// between this decision and the lead.
 async fn decide(
     txn: &impl ConnectionTrait,
     vault: &EventVault,
-    gate: &Gate,
+    auth: &KioskAuth,
     badge_id: Uuid,
     at: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> ApiResult<Result<Accepted, Refusal>> {
-    let found = gate
-        .attendees(txn, registration::Column::BadgeId.eq(badge_id))
-        .await?
-        .pop();
-    if let Err(refusal) = rules::decide(
-        found.is_some(),
-        at,
-        gate.event.starts_at,
-        gate.event.ends_at,
-    ) {
-        return Ok(Err(refusal));
-    }
-    let Some(mut attendee) = found else {
+    let found = disclosure::badge_facts(txn, auth.event.id, auth.sponsor_id, badge_id).await?;
+    let Some((mut attendee, event, sponsor)) = found else {
         return Ok(Err(Refusal::UnknownBadge));
     };
+    let gate = Gate::from_rows(event, sponsor.ok_or(ApiError::NotFound)?, now)?;
+    if let Err(refusal) = rules::decide(true, at, gate.event.starts_at, gate.event.ends_at) {
+        return Ok(Err(refusal));
+    }
     if gate
         .decide(attendee.0.restricted_at.is_some(), attendee.1.as_ref())
         .is_ok()
@@ -272,16 +267,15 @@ async fn attempt(
     // Signature checks need no lock: done before the transaction.
     let verified = verify_badge(state, &auth.event, &request.badge_token).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let gate = Gate::open(&txn, auth.event.id, auth.sponsor_id, now).await?;
     let decision = match verified {
-        Ok(badge_id) => decide(&txn, vault, &gate, badge_id, at).await?,
+        Ok(badge_id) => decide(&txn, vault, auth, badge_id, at, now).await?,
         Err(refusal) => Err(refusal),
     };
     let (outcome, lead) = match &decision {
         Ok(accepted) => {
             let lead = leads::record_scan(
                 &txn,
-                gate.event.id,
+                auth.event.id,
                 auth.sponsor_id,
                 accepted.registration_id,
                 at,
@@ -299,7 +293,7 @@ async fn attempt(
     let recorded = request::ActiveModel {
         kiosk_id: Set(auth.kiosk_id),
         scan_key: Set(scan_key),
-        event_id: Set(gate.event.id),
+        event_id: Set(auth.event.id),
         outcome: Set(outcome.to_owned()),
         lead_id: Set(lead.as_ref().map(|l| l.id)),
     }

@@ -24,12 +24,25 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite adds one column per statement.
-        for column in [
-            string_len_null(ConsentGrants::SponsorName, 200),
-            string_len_null(ConsentGrants::PrivacyPolicyUrl, 2048),
-            string_len_null(ConsentGrants::SharedFields, 200),
+        // SQLite adds one column per statement, and runs a migration outside a transaction: each
+        // step is guarded so that a migration cut off part-way can simply run again.
+        for (name, column) in [
+            (
+                "sponsor_name",
+                string_len_null(ConsentGrants::SponsorName, 200),
+            ),
+            (
+                "privacy_policy_url",
+                string_len_null(ConsentGrants::PrivacyPolicyUrl, 2048),
+            ),
+            (
+                "shared_fields",
+                string_len_null(ConsentGrants::SharedFields, 200),
+            ),
         ] {
+            if manager.has_column("consent_grants", name).await? {
+                continue;
+            }
             manager
                 .alter_table(
                     Table::alter()
@@ -51,13 +64,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        manager
-            .drop_table(Table::drop().table(ScanRequests::Table).to_owned())
-            .await?;
+        // Dropped only while it still has the old key column: a second run keeps the new table.
+        if manager
+            .has_column("scan_requests", "client_scan_id")
+            .await?
+        {
+            manager
+                .drop_table(Table::drop().table(ScanRequests::Table).to_owned())
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
                     .table(ScanRequests::Table)
+                    .if_not_exists()
                     .col(uuid(ScanRequests::KioskId))
                     .col(uuid(ScanRequests::ScanKey))
                     .col(uuid(ScanRequests::EventId))
@@ -95,6 +115,7 @@ impl MigrationTrait for Migration {
             manager
                 .create_index(
                     Index::create()
+                        .if_not_exists()
                         .name(name)
                         .table(ScanRequests::Table)
                         .col(column)

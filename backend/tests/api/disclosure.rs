@@ -381,3 +381,24 @@ async fn sponsors_whose_names_make_the_same_file_name_each_get_their_file_in_the
     // One export record per sponsor file, each complete.
     assert_eq!(app.count("exports").await, 5);
 }
+
+/// SQLite runs a migration outside a transaction: the gate's migration, cut off part-way, must be
+/// able to run again. Run again on a migrated database, it changes nothing and keeps the new
+/// scan records.
+#[tokio::test]
+async fn the_gate_migration_can_run_again() {
+    use consentry_migration::{MigratorTrait, SchemaManager};
+    let app = spawn_app().await;
+    let event = app.public_event("again").await;
+    let kiosk = app.kiosk(&event, &event.sponsors[0]).await;
+    let nora = app.attendee(&event, "nora@again.example", &[]).await;
+    assert_eq!(app.scan(&kiosk, &badge(&nora)).await.0, 200);
+    let migrations = consentry_migration::Migrator::migrations();
+    let gate = migrations
+        .iter()
+        .find(|m| m.name() == "m20261129_000009_disclosure_gate")
+        .unwrap();
+    gate.up(&SchemaManager::new(&app.db)).await.unwrap();
+    assert_eq!(app.count("scan_requests").await, 1);
+    assert_eq!(app.scan(&kiosk, &badge(&nora)).await.0, 200);
+}

@@ -30,6 +30,10 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub badge_keys: Arc<BadgeKeyCache>,
     pub unwrapped: Arc<UnwrappedKeys>,
+    /// On SQLite, scans take turns at the single write lock here, in a fair queue, rather than
+    /// in SQLite's busy handler, which puts a waiting writer to sleep for up to 100 ms at a time
+    /// (see `scans::attempt` and docs/BENCHMARKS.md).
+    pub scan_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
             mailer: Arc::new(mailer),
             badge_keys: Arc::new(BadgeKeyCache::default()),
             unwrapped: Arc::new(UnwrappedKeys::default()),
+            scan_writer: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

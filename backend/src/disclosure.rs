@@ -158,15 +158,6 @@ pub struct Gate {
     event_fields: Vec<ContactField>,
 }
 
-/// 409 `data_purged`: from the instant an event's data is due, nothing of it leaves.
-pub fn data_purged() -> ApiError {
-    ApiError::Conflict {
-        code: "data_purged",
-        field: None,
-        detail: "This event's attendee data has been deleted under its retention period.".into(),
-    }
-}
-
 impl Gate {
     /// Read the event and the sponsor as they are now, in `db` (the releasing transaction where
     /// there is one). Refuses with 409 `data_purged` once the event's data is due, and 404 if the
@@ -184,14 +175,7 @@ impl Gate {
             .await?
             .and_then(|(sponsor, event)| Some((sponsor, event?)))
             .ok_or(ApiError::NotFound)?;
-        if !retention::stage_of(&event, now).data_available() {
-            return Err(data_purged());
-        }
-        Ok(Self {
-            event_fields: parse_shared_fields(&event.shared_fields),
-            event,
-            sponsor,
-        })
+        Self::from_rows(event, sponsor, now)
     }
 
     /// The gate over an event and sponsor already read in the releasing transaction.
@@ -203,9 +187,8 @@ impl Gate {
         if sponsor.event_id != event.id {
             return Err(ApiError::NotFound);
         }
-        if !retention::stage_of(&event, now).data_available() {
-            return Err(data_purged());
-        }
+        // From the instant the data is due (or the event is being deleted), nothing leaves.
+        retention::ensure_data_held(&event, now)?;
         Ok(Self {
             event_fields: parse_shared_fields(&event.shared_fields),
             event,
@@ -243,11 +226,12 @@ impl Gate {
     ) -> ApiResult<Result<LeadContact, Withheld>> {
         let coverage = grant.as_ref().and_then(consents::coverage_of);
         let facts = self.facts(registration.restricted_at.is_some(), coverage.as_ref());
-        if let Err(withheld) = decide(&facts) {
-            return Ok(Err(withheld));
-        }
+        let fields = match decide(&facts) {
+            Ok(fields) => fields,
+            Err(withheld) => return Ok(Err(withheld)),
+        };
         let details = registrations::open_details(vault, registration)?;
-        Ok(disclose(&facts, &details))
+        Ok(Ok(release(&details, &fields)))
     }
 
     /// The registrations of this event matching `filter`, each with this sponsor's grant: one
@@ -352,9 +336,7 @@ pub async fn badge_facts(
 /// `consent_grants` joined on the grant of `sponsor_id` only.
 fn grant_for(sponsor_id: Uuid) -> sea_orm::RelationDef {
     let purpose = Purpose::Sponsor(sponsor_id).to_string();
-    grant::Entity::belongs_to(registration::Entity)
-        .from(grant::Column::RegistrationId)
-        .to(registration::Column::Id)
+    grants_of_registration()
         .on_condition(move |_, _| {
             Expr::col((grant::Entity, grant::Column::Purpose))
                 .eq(purpose.clone())
@@ -377,7 +359,7 @@ pub async fn lock_attendee(
         return Ok(Locked::NotNeeded);
     }
     let locked = grant::Entity::find()
-        .join(JoinType::InnerJoin, grant_to_registration())
+        .join(JoinType::InnerJoin, grants_of_registration().into())
         .filter(grant::Column::RegistrationId.eq(registration_id))
         .filter(grant::Column::Purpose.eq(Purpose::Sponsor(sponsor_id).to_string()))
         .select_also(registration::Entity)
@@ -402,11 +384,11 @@ pub enum Locked {
     Gone,
 }
 
-fn grant_to_registration() -> sea_orm::RelationDef {
+/// A grant belongs to its registration.
+fn grants_of_registration() -> sea_orm::RelationBuilder<grant::Entity, registration::Entity> {
     grant::Entity::belongs_to(registration::Entity)
         .from(grant::Column::RegistrationId)
         .to(registration::Column::Id)
-        .into()
 }
 
 #[cfg(test)]

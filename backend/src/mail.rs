@@ -112,6 +112,20 @@ impl Mailer {
         Ok(())
     }
 
+    /// Send `mail` where its failure is not the caller's failure (the registration, correction or
+    /// change it is about stands): a failure is logged as `what` not sent, with the registration
+    /// id and the error's kind, never the recipient or content. Returns whether it went out.
+    pub async fn send_or_log(&self, mail: Mail, what: &str) -> bool {
+        let registration_id = mail.registration_id;
+        match self.send(mail).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(?registration_id, error = %e, "{what} not sent");
+                false
+            }
+        }
+    }
+
     /// Remove from the outbox every mail about `registration_id`. Mail already handed to an SMTP
     /// server is out of reach.
     pub async fn forget(&self, event_id: Uuid, registration_id: Uuid) -> anyhow::Result<()> {

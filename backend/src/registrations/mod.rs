@@ -137,18 +137,6 @@ fn confirmation_text(
     )
 }
 
-/// Mail the confirmation; a failure is logged (without content) and reported as `false`, since the
-/// registration itself stands and the response carries the same link.
-async fn send_mail(state: &AppState, registration_id: Uuid, mail: Mail) -> bool {
-    match state.mailer.send(mail).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(%registration_id, error = %e, "confirmation mail not sent");
-            false
-        }
-    }
-}
-
 /// Someone registered again with an address already registered: mail that address a fresh manage
 /// link (at most once per [`RESEND_INTERVAL`]). Nothing about it goes into the response.
 async fn resend_manage_link(
@@ -176,19 +164,20 @@ async fn resend_manage_link(
          Keep this link to yourself. If this was not you, you need not do anything.\n",
         details.first_name, event.name, manage_url
     );
-    send_mail(
-        state,
-        existing.id,
-        Mail {
-            event_id: event.id,
-            registration_id: Some(existing.id),
-            to: details.email,
-            subject: format!("Your registration for {}", event.name),
-            text,
-            attachments: Vec::new(),
-        },
-    )
-    .await;
+    state
+        .mailer
+        .send_or_log(
+            Mail {
+                event_id: event.id,
+                registration_id: Some(existing.id),
+                to: details.email,
+                subject: format!("Your registration for {}", event.name),
+                text,
+                attachments: Vec::new(),
+            },
+            "manage link mail",
+        )
+        .await;
     Ok(())
 }
 
@@ -407,19 +396,22 @@ async fn register_through(
 
     let png = render::qr_png(&badge_token)?;
     let manage_url = rights::manage_url(&state.config.public_url, &manage_token);
-    let sent = send_mail(
-        &state,
-        registration_id,
-        Mail {
-            event_id: event.id,
-            registration_id: Some(registration_id),
-            to: details.email.clone(),
-            subject: format!("Your registration for {}", event.name),
-            text: confirmation_text(&event, &details, &manage_url, &sponsor_names),
-            attachments: vec![badge_attachment(png.clone())],
-        },
-    )
-    .await;
+    // A failure is reported as `false`: the registration stands, and the response carries the
+    // same link.
+    let sent = state
+        .mailer
+        .send_or_log(
+            Mail {
+                event_id: event.id,
+                registration_id: Some(registration_id),
+                to: details.email.clone(),
+                subject: format!("Your registration for {}", event.name),
+                text: confirmation_text(&event, &details, &manage_url, &sponsor_names),
+                attachments: vec![badge_attachment(png.clone())],
+            },
+            "confirmation mail",
+        )
+        .await;
 
     let body = RegistrationCreated {
         registration_id,

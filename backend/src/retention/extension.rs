@@ -100,12 +100,10 @@ async fn tell(
                 to: details.email,
                 attachments: Vec::new(),
             };
-            match state.mailer.send(mail).await {
-                Ok(()) => told += 1,
-                Err(e) => {
-                    tracing::warn!(registration_id = %r.id, error = %e, "deletion date mail not sent");
-                    failed += 1;
-                }
+            if state.mailer.send_or_log(mail, "deletion date mail").await {
+                told += 1;
+            } else {
+                failed += 1;
             }
         }
         match batch.last() {

@@ -17,7 +17,6 @@ use axum::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -160,15 +159,12 @@ pub(super) async fn pending_email(
 /// The pending change a token stands for: looked up by the token's SHA-256 and compared again in
 /// constant time. Anything else is a plain 404.
 async fn find_by_token(db: &impl ConnectionTrait, token: &str) -> ApiResult<entity::Model> {
-    if token.len() != 43 {
-        return Err(ApiError::NotFound);
-    }
-    let hash = crypto::token_hash(token);
+    let hash = super::lookup_hash(token)?;
     entity::Entity::find()
         .filter(entity::Column::TokenHash.eq(hash.clone()))
         .one(db)
         .await?
-        .filter(|r| bool::from(r.token_hash.as_bytes().ct_eq(hash.as_bytes())))
+        .filter(|r| super::same_hash(&r.token_hash, &hash))
         .ok_or(ApiError::NotFound)
 }
 
@@ -201,9 +197,10 @@ pub(super) async fn mail_confirmation(
         text,
         attachments: Vec::new(),
     };
-    if let Err(e) = state.mailer.send(mail).await {
-        tracing::warn!(%registration_id, error = %e, "address confirmation mail not sent");
-    }
+    state
+        .mailer
+        .send_or_log(mail, "address confirmation mail")
+        .await;
 }
 
 /// Tell the old address that the registration's address has changed. No link, and not the new
@@ -232,9 +229,10 @@ async fn mail_notice(
         text,
         attachments: Vec::new(),
     };
-    if let Err(e) = state.mailer.send(mail).await {
-        tracing::warn!(%registration_id, error = %e, "address change notice not sent");
-    }
+    state
+        .mailer
+        .send_or_log(mail, "address change notice")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,15 +105,11 @@ pub async fn resolve(
     token: &str,
     now: OffsetDateTime,
 ) -> ApiResult<Holder> {
-    if token.len() != 43 {
-        return Err(ApiError::NotFound);
-    }
-    let hash = crypto::token_hash(token);
+    let hash = lookup_hash(token)?;
     let row = manage_token::Entity::find_by_id(hash.clone())
         .one(db)
         .await?;
-    let Some(row) = row.filter(|r| bool::from(r.token_hash.as_bytes().ct_eq(hash.as_bytes())))
-    else {
+    let Some(row) = row.filter(|r| same_hash(&r.token_hash, &hash)) else {
         return Err(ApiError::NotFound);
     };
     let registration = registration::Entity::find_by_id(row.registration_id)
@@ -131,6 +127,20 @@ pub async fn resolve(
         registration,
         event,
     })
+}
+
+/// The SHA-256 a secret link's token is stored and looked up by; a token of another shape (not 43
+/// characters of base64url) is a plain 404 without a query.
+fn lookup_hash(token: &str) -> ApiResult<String> {
+    if token.len() != 43 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(crypto::token_hash(token))
+}
+
+/// Whether the stored hash is the one looked up, compared again in constant time.
+fn same_hash(stored: &str, looked_up: &str) -> bool {
+    bool::from(stored.as_bytes().ct_eq(looked_up.as_bytes()))
 }
 
 async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResult<Holder> {

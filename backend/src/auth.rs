@@ -102,13 +102,18 @@ fn session_token(headers: &HeaderMap) -> Option<&str> {
     if headers.contains_key(header::AUTHORIZATION) {
         return bearer_token(headers);
     }
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(cookie_name, _)| *cookie_name == name)
         .map(|(_, value)| value)
 }
 

@@ -200,6 +200,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         // with the consent channel `web`.
         .merge(registrations::page_router())
         .merge(rights::page_router())
+        .merge(kiosks::page_router())
         .routes(utoipa_axum::routes!(healthz))
         .routes(utoipa_axum::routes!(readyz))
         .split_for_parts();
@@ -230,6 +231,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api_routes)
         .merge(docs)
+        .nest("/kiosk/api/v1", kiosks::browser_api_router())
         .merge(web::router())
         .fallback(web::asset)
         .layer(

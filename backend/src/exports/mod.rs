@@ -784,7 +784,7 @@ async fn organiser_zip(
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn kiosk_csv(
+pub(crate) async fn kiosk_csv(
     State(state): State<AppState>,
     auth: KioskAuth,
     ApiQuery(options): ApiQuery<CsvOptions>,

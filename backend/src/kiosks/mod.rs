@@ -8,7 +8,7 @@ pub mod rules;
 use axum::{
     Json,
     extract::{FromRequestParts, State},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use sea_orm::{
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    auth::{OrganiserAuth, bearer_token},
+    auth::{OrganiserAuth, bearer_token, cookie},
     badges,
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event},
@@ -41,6 +41,71 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_kiosk))
         .routes(routes!(pair))
         .routes(routes!(whoami))
+}
+
+/// The browser kiosk's own routes, beside its page (`/kiosk`): pairing stores the kiosk token in
+/// a cookie that no script can read, and unpairing revokes it. Mounted at the root.
+pub fn page_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pair_on_page))
+        .routes(routes!(unpair_on_page))
+}
+
+/// The kiosk's operations once more under `/kiosk/api/v1`, for the browser kiosk: the same
+/// handlers, on the one path where the browser sends the kiosk cookie. They are documented once,
+/// under `/api/v1`, so this router leaves its OpenAPI description behind.
+pub fn browser_api_router() -> axum::Router<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(crate::scans::scan))
+        .routes(routes!(crate::leads::list_leads))
+        .routes(routes!(crate::leads::annotate_lead))
+        .routes(routes!(crate::exports::kiosk_csv))
+        .split_for_parts()
+        .0
+}
+
+/// The browser kiosk's credential: the kiosk token in an HttpOnly, SameSite=Strict cookie sent
+/// only to the kiosk's paths, so a script (on the kiosk page or any other page of the site) can
+/// never read it or carry it off. `consentry-scan` and other API clients send the token as a
+/// Bearer header instead.
+pub const KIOSK_COOKIE: &str = "consentry_kiosk";
+/// The page, its service worker and its calls (`/kiosk/api/v1/...`) all live under this path.
+const KIOSK_COOKIE_PATH: &str = "/kiosk";
+
+fn kiosk_cookie(
+    token: &str,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+    secure: bool,
+) -> ApiResult<HeaderValue> {
+    let max_age = (expires_at - now).whole_seconds().max(0);
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{KIOSK_COOKIE}={token}; Path={KIOSK_COOKIE_PATH}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn cleared_kiosk_cookie(secure: bool) -> HeaderValue {
+    if secure {
+        HeaderValue::from_static(
+            "consentry_kiosk=; Path=/kiosk; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+        )
+    } else {
+        HeaderValue::from_static(
+            "consentry_kiosk=; Path=/kiosk; HttpOnly; SameSite=Strict; Max-Age=0",
+        )
+    }
+}
+
+/// The kiosk token of a request: the Bearer header if there is one, else the browser kiosk's
+/// cookie.
+fn kiosk_token(headers: &HeaderMap) -> Option<&str> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return bearer_token(headers);
+    }
+    cookie(headers, KIOSK_COOKIE)
 }
 
 /// Kiosk tokens work until the event's data is purged (leads are gone then), and at least until
@@ -85,7 +150,7 @@ impl FromRequestParts<AppState> for KioskAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized {
+        let token = kiosk_token(&parts.headers).ok_or(ApiError::Unauthorized {
             code: "authentication_required",
         })?;
         let now = state.clock.now();
@@ -304,33 +369,52 @@ async fn revoke_kiosk(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if kiosk.revoked_at.is_none() {
-        let now = state.clock.now();
-        entity::ActiveModel {
-            id: Set(kiosk.id),
-            revoked_at: Set(Some(now)),
-            pairing_code_hash: Set(None),
-            ..Default::default()
-        }
-        .update(&txn)
-        .await?;
-        audit::record(
-            &txn,
-            audit::Entry {
-                organisation_id: auth.organisation_id,
-                event_id: Some(event_id),
-                actor: audit::Actor::Organiser(auth.organiser_id),
-                action: audit::Action::KioskRevoked,
-                subject_id: Some(kiosk_id),
-                count: None,
-            },
-            now,
-        )
-        .await?;
-    }
+    revoke(
+        &txn,
+        &kiosk,
+        auth.organisation_id,
+        audit::Actor::Organiser(auth.organiser_id),
+        state.clock.now(),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(%kiosk_id, "kiosk revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke `kiosk` (if it is not already) and void its pairing code, with an audit entry.
+async fn revoke(
+    db: &impl ConnectionTrait,
+    kiosk: &entity::Model,
+    organisation_id: Uuid,
+    actor: audit::Actor,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    if kiosk.revoked_at.is_some() {
+        return Ok(());
+    }
+    entity::ActiveModel {
+        id: Set(kiosk.id),
+        revoked_at: Set(Some(now)),
+        pairing_code_hash: Set(None),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    audit::record(
+        db,
+        audit::Entry {
+            organisation_id,
+            event_id: Some(kiosk.event_id),
+            actor,
+            action: audit::Action::KioskRevoked,
+            subject_id: Some(kiosk.id),
+            count: None,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,6 +515,115 @@ async fn pair(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<PairRequest>,
 ) -> ApiResult<Json<Paired>> {
+    Ok(Json(pair_device(&state, ip, request).await?))
+}
+
+/// The browser kiosk paired: its event and sponsor, without the token (that is in the cookie).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairedBrowser {
+    /// When the kiosk cookie expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub kiosk: KioskInfo,
+}
+
+/// Pair the browser kiosk (`/kiosk`): the same as `POST /api/v1/kiosks/pair`, except that the
+/// kiosk token is set as an HttpOnly cookie for the kiosk's paths (`/kiosk`, where its calls go
+/// to `/kiosk/api/v1/...`) instead of being handed to the page's scripts.
+#[utoipa::path(
+    post, path = "/kiosk/pair", tag = "kiosks",
+    request_body = PairRequest,
+    responses(
+        (status = 200, body = PairedBrowser, headers(("set-cookie" = String, description = "`consentry_kiosk`: HttpOnly, SameSite=Strict, Path=/kiosk"))),
+        (status = 401, description = "`invalid_pairing_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn pair_on_page(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<PairRequest>,
+) -> ApiResult<Response> {
+    let paired = pair_device(&state, ip, request).await?;
+    let cookie = kiosk_cookie(
+        &paired.token,
+        paired.expires_at,
+        state.clock.now(),
+        state.config.secure_cookies,
+    )?;
+    let mut response = Json(PairedBrowser {
+        expires_at: paired.expires_at,
+        kiosk: paired.kiosk,
+    })
+    .into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Unpair the browser kiosk: the kiosk is revoked (a new pairing code is needed to scan again on
+/// this or any device) and its cookie is removed. Without a valid kiosk cookie only the cookie is
+/// removed.
+#[utoipa::path(
+    post, path = "/kiosk/unpair", tag = "kiosks",
+    security(("kiosk" = [])),
+    responses(
+        (status = 204, description = "Revoked, and the cookie removed"),
+        (status = 403, description = "`cross_site_request`: sent by a page of another site", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn unpair_on_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    auth: Result<KioskAuth, ApiError>,
+) -> ApiResult<Response> {
+    // The cookie is SameSite=Strict, so another site's form cannot revoke the kiosk; this keeps it
+    // from clearing the cookie either (a booth device knocked out of its pairing by any web page
+    // its browser opens). Browsers say where a request comes from; other clients send no such
+    // header.
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site != "same-origin")
+    {
+        return Err(ApiError::Forbidden {
+            code: "cross_site_request",
+        });
+    }
+    if let Ok(auth) = auth {
+        let txn = crate::db::begin_write(&state.db).await?;
+        let kiosk = entity::Entity::find_by_id(auth.kiosk_id)
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        revoke(
+            &txn,
+            &kiosk,
+            auth.event.organisation_id,
+            audit::Actor::Kiosk(auth.kiosk_id),
+            state.clock.now(),
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(kiosk_id = %auth.kiosk_id, "kiosk unpaired by its device");
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cleared_kiosk_cookie(state.config.secure_cookies),
+    );
+    Ok(response)
+}
+
+/// Check a pairing code and claim it for this device: the kiosk token and what the kiosk needs.
+async fn pair_device(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    request: PairRequest,
+) -> ApiResult<Paired> {
     state.limits.pairing_per_ip.check(&ip)?;
     state.limits.pairing_global.check(&())?;
     let device_name = match request.device_name {
@@ -493,7 +686,7 @@ async fn pair(
     )
     .await?;
     txn.commit().await?;
-    let (info, event) = kiosk_info(&state, &kiosk).await?;
+    let (info, event) = kiosk_info(state, &kiosk).await?;
     let expires_at = token_expiry(&event);
     let token = rules::issue_token(
         &state.keys.kiosk_encoding,
@@ -504,11 +697,11 @@ async fn pair(
         expires_at,
     )?;
     tracing::info!(kiosk_id = %kiosk.id, "kiosk paired");
-    Ok(Json(Paired {
+    Ok(Paired {
         token,
         expires_at,
         kiosk: info,
-    }))
+    })
 }
 
 /// This kiosk: its event, its sponsor and the current badge keys.
@@ -520,7 +713,10 @@ async fn pair(
         (status = 401, description = "`kiosk_revoked`, `invalid_kiosk_token`, `kiosk_token_expired`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn whoami(State(state): State<AppState>, auth: KioskAuth) -> ApiResult<Json<KioskInfo>> {
+pub(crate) async fn whoami(
+    State(state): State<AppState>,
+    auth: KioskAuth,
+) -> ApiResult<Json<KioskInfo>> {
     let kiosk = entity::Entity::find_by_id(auth.kiosk_id)
         .one(&state.db)
         .await?

@@ -280,7 +280,7 @@ pub struct LeadPage {
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn list_leads(
+pub(crate) async fn list_leads(
     State(state): State<AppState>,
     auth: KioskAuth,
     ApiQuery(page): ApiQuery<Page>,
@@ -347,7 +347,7 @@ pub struct LeadAnnotation {
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn annotate_lead(
+pub(crate) async fn annotate_lead(
     State(state): State<AppState>,
     auth: KioskAuth,
     ApiPath(lead_id): ApiPath<Uuid>,

@@ -346,7 +346,7 @@ async fn attempt(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn scan(
+pub(crate) async fn scan(
     State(state): State<AppState>,
     auth: KioskAuth,
     ApiJson(request): ApiJson<ScanRequest>,

@@ -126,6 +126,8 @@ fn matrix() -> Vec<Row> {
         // Pairing is public: the one-time code is the credential (each actor has its own).
         row(Method::POST, "/api/v1/kiosks/pair", Some(pairing), EVERYONE),
         row(Method::GET, "/api/v1/kiosk", None, ANY_KIOSK),
+        // The browser kiosk's pairing: the same, with the token in an HttpOnly cookie.
+        row(Method::POST, "/kiosk/pair", Some(page_pairing), EVERYONE),
 
         // A consents to S1 only: S1's kiosk stores the scan (201), S2's is refused (200).
         row(Method::POST, "/api/v1/scans", Some(scan), [401, 401, 401, 401, 401, 201, 200, 401, 401]),
@@ -157,6 +159,11 @@ fn matrix() -> Vec<Row> {
         // actor has its own).
         row(Method::POST, "/api/v1/email-changes/confirm", Some(confirm_email), EVERYONE),
 
+        // Unpairing the browser kiosk revokes the caller's kiosk, if it has one, and clears the
+        // cookie: for anyone else there is nothing to revoke. Near the end: it ends the kiosks the
+        // rows above use.
+        row(Method::POST, "/kiosk/unpair", None, [204; 9]),
+
         // Last: it ends the sessions the rows above use.
         row(Method::POST, "/api/v1/auth/logout", None, [401, 401, 401, 204, 204, 401, 401, 401, 401]),
     ]
@@ -184,6 +191,10 @@ fn new_sponsor(_: &World, actor: Actor) -> Value {
 
 fn pairing(world: &World, actor: Actor) -> Value {
     json!({"code": world.pairing_codes[index(actor)], "device_name": "Matrix tablet"})
+}
+
+fn page_pairing(world: &World, actor: Actor) -> Value {
+    json!({"code": world.page_pairing_codes[index(actor)]})
 }
 
 fn scan(world: &World, _: Actor) -> Value {
@@ -233,6 +244,8 @@ struct World {
     manage_token: [String; 9],
     /// A fresh pairing code for each actor.
     pairing_codes: Vec<String>,
+    /// The same for the browser kiosk's pairing route.
+    page_pairing_codes: Vec<String>,
     /// For each actor, the link token of an address change of an attendee of its own.
     email_change_tokens: Vec<String>,
 }
@@ -267,9 +280,12 @@ impl World {
             .unwrap()
             .to_owned();
         let mut pairing_codes = Vec::new();
+        let mut page_pairing_codes = Vec::new();
         for _ in ACTORS {
             let created = app.unpaired_kiosk(&event, &s1).await;
             pairing_codes.push(created["pairing_code"].as_str().unwrap().to_owned());
+            let created = app.unpaired_kiosk(&event, &s1).await;
+            page_pairing_codes.push(created["pairing_code"].as_str().unwrap().to_owned());
         }
 
         let attendee_email = "ada@matrix.example".to_owned();
@@ -377,6 +393,7 @@ impl World {
             bearer,
             manage_token,
             pairing_codes,
+            page_pairing_codes,
             email_change_tokens,
         }
     }

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::common::{assert_problem, spawn_app};
+use crate::common::{PublicEvent, TestApp, assert_problem, dump_audit, spawn_app};
 
 #[tokio::test]
 async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
@@ -44,15 +44,7 @@ async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
-    let listed: Vec<Value> = app
-        .get(
-            &event.organiser.token,
-            &format!("/api/v1/events/{}/kiosks", event.id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["status"], "paired");
     assert_eq!(listed[0]["device_name"], "Booth 12 tablet");
@@ -74,15 +66,7 @@ async fn pairing_codes_expire_after_fifteen_minutes() {
         .await
         .unwrap();
     assert_problem(late, 401, "invalid_pairing_code").await;
-    let listed: Vec<Value> = app
-        .get(
-            &event.organiser.token,
-            &format!("/api/v1/events/{}/kiosks", event.id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed[0]["status"], "expired");
 }
 
@@ -117,15 +101,7 @@ async fn a_revoked_kiosk_is_refused_on_its_next_request() {
         .await
         .unwrap();
     assert_problem(leads, 401, "kiosk_revoked").await;
-    let listed: Vec<Value> = app
-        .get(
-            &event.organiser.token,
-            &format!("/api/v1/events/{}/kiosks", event.id),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed[0]["status"], "revoked");
     assert_eq!(listed[0]["accepted_scans"], 1);
 }
@@ -206,4 +182,195 @@ async fn pairing_attempts_are_limited() {
         .await
         .unwrap();
     assert_problem(r, 429, "rate_limited").await;
+}
+
+/// The event's kiosks as its organiser lists them.
+async fn listed_kiosks(app: &TestApp, event: &PublicEvent) -> Vec<Value> {
+    app.get(
+        &event.organiser.token,
+        &format!("/api/v1/events/{}/kiosks", event.id),
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+/// Pair the browser kiosk with `code` as its page does; the answer must be 200.
+async fn pair_in_browser(app: &TestApp, code: &Value) -> reqwest::Response {
+    let paired = app
+        .client
+        .post(app.url("/kiosk/pair"))
+        .json(&json!({"code": code, "device_name": "Phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paired.status(), 200);
+    paired
+}
+
+/// The cookie a response sets: as a `Cookie` header value, and the whole `Set-Cookie` header.
+fn kiosk_cookie_of(response: &reqwest::Response) -> (String, String) {
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let pair = set_cookie.split(';').next().unwrap().trim().to_owned();
+    (pair, set_cookie)
+}
+
+#[tokio::test]
+async fn the_browser_kiosk_holds_its_token_in_an_httponly_cookie_for_its_own_paths() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let sponsor = &event.sponsors[0];
+    let ada = app.attendee(&event, "ada@example.org", &[sponsor]).await;
+    let bob = app.attendee(&event, "bob@example.org", &[]).await;
+    let created = app.unpaired_kiosk(&event, sponsor).await;
+
+    let paired = pair_in_browser(&app, &created["pairing_code"]).await;
+    let (cookie, set_cookie) = kiosk_cookie_of(&paired);
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/kiosk", "Max-Age="] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} in {set_cookie}"
+        );
+    }
+    assert!(cookie.starts_with("consentry_kiosk=ey"));
+    assert_eq!(paired.headers()["cache-control"], "no-store");
+    let body: Value = paired.json().await.unwrap();
+    // The page gets what it shows and checks badges with, never the token itself.
+    assert!(body.get("token").is_none(), "{body}");
+    assert!(
+        !body
+            .to_string()
+            .contains(cookie.trim_start_matches("consentry_kiosk="))
+    );
+    assert_eq!(body["sponsor"]["id"], *sponsor);
+    assert_eq!(body["badge_keys"]["keys"].as_array().unwrap().len(), 1);
+
+    // Another site's page cannot make the kiosk forget its pairing.
+    let cross_site = app
+        .client
+        .post(app.url("/kiosk/unpair"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert!(cross_site.headers().get("set-cookie").is_none());
+    assert_problem(cross_site, 403, "cross_site_request").await;
+
+    // The kiosk's operations under /kiosk/api/v1, with the cookie.
+    let with_cookie = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("cookie", &cookie)
+    };
+    let me = with_cookie(reqwest::Method::GET, "/kiosk/api/v1/kiosk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let scan = |badge: &Value| {
+        with_cookie(reqwest::Method::POST, "/kiosk/api/v1/scans").json(&json!({
+            "badge_token": badge["badge"]["token"],
+            "client_scan_id": uuid::Uuid::new_v4(),
+            "scanned_at": app.state.clock.now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+        }))
+    };
+    let accepted: Value = scan(&ada).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accepted["outcome"], "accepted", "{accepted}");
+    let refused: Value = scan(&bob).send().await.unwrap().json().await.unwrap();
+    assert_eq!(refused["outcome"], "refused");
+    let leads: Value = with_cookie(reqwest::Method::GET, "/kiosk/api/v1/leads")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(leads["total"], 1);
+    let lead_id = leads["leads"][0]["id"].as_str().unwrap();
+    let noted = with_cookie(
+        reqwest::Method::PATCH,
+        &format!("/kiosk/api/v1/leads/{lead_id}"),
+    )
+    .json(&json!({"note": "Demo in March", "tags": ["hot"]}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(noted.status(), 200);
+    let csv = with_cookie(reqwest::Method::GET, "/kiosk/api/v1/leads.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("ada@example.org") && csv.contains("Demo in March"));
+    assert!(!csv.contains("bob@example.org"));
+
+    // Unpairing revokes the kiosk and removes the cookie: the old value opens nothing.
+    let unpaired = with_cookie(reqwest::Method::POST, "/kiosk/unpair")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unpaired.status(), 204);
+    let (cleared, cleared_header) = kiosk_cookie_of(&unpaired);
+    assert_eq!(cleared, "consentry_kiosk=");
+    assert!(cleared_header.contains("Max-Age=0") && cleared_header.contains("Path=/kiosk"));
+    let after = with_cookie(reqwest::Method::GET, "/kiosk/api/v1/leads")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(after, 401, "kiosk_revoked").await;
+    let listed = listed_kiosks(&app, &event).await;
+    assert_eq!(listed[0]["status"], "revoked");
+    assert!(dump_audit(&app).await.contains("kiosk_revoked"));
+
+    // Unpairing a device whose kiosk is already gone still clears its cookie.
+    let again = with_cookie(reqwest::Method::POST, "/kiosk/unpair")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 204);
+    assert_eq!(kiosk_cookie_of(&again).0, "consentry_kiosk=");
+    let anonymous = app
+        .client
+        .post(app.url("/kiosk/unpair"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 204);
+}
+
+#[tokio::test]
+async fn the_kiosk_cookie_is_refused_once_the_organiser_revokes_the_kiosk() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let created = app.unpaired_kiosk(&event, &event.sponsors[0]).await;
+    let paired = pair_in_browser(&app, &created["pairing_code"]).await;
+    let (cookie, _) = kiosk_cookie_of(&paired);
+    let revoked = app
+        .delete(
+            &event.organiser.token,
+            &format!(
+                "/api/v1/events/{}/kiosks/{}",
+                event.id,
+                created["kiosk_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    let me = app
+        .client
+        .get(app.url("/kiosk/api/v1/kiosk"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(me, 401, "kiosk_revoked").await;
 }

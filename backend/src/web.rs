@@ -10,7 +10,7 @@
 
 use axum::{
     body::Body,
-    http::{HeaderValue, Uri, header},
+    http::{HeaderName, HeaderValue, Uri, header},
     response::{IntoResponse, Response},
 };
 use rust_embed::RustEmbed;
@@ -38,6 +38,22 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
             get(|| async { crate::rights::no_store(file("confirm-email.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
+        // The kiosk's service worker lives beside its other files, yet controls the page
+        // `/kiosk` itself, one level up: the header allows that scope.
+        .route(
+            "/kiosk/sw.js",
+            get(|| async {
+                let mut response = file("kiosk/sw.js");
+                response.headers_mut().insert(
+                    HeaderName::from_static("service-worker-allowed"),
+                    HeaderValue::from_static("/kiosk"),
+                );
+                response
+            }),
+        )
+        // What a phone's own camera opens from a badge: the token is in the fragment, which
+        // the browser keeps to itself.
+        .route("/b", get(|| async { file("badge.html") }))
         .route("/admin", get(|| async { file("admin.html") }))
 }
 

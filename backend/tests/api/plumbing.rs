@@ -102,6 +102,49 @@ async fn the_index_page_is_served_from_web() {
 }
 
 #[tokio::test]
+async fn the_kiosk_is_an_installable_app_and_badge_links_have_a_page() {
+    let app = spawn_app().await;
+    let get = |path: &'static str| app.client.get(app.url(path)).send();
+
+    // The service worker sits beside the kiosk's files yet controls /kiosk itself.
+    let worker = get("/kiosk/sw.js").await.unwrap();
+    assert_eq!(worker.status(), 200);
+    assert_eq!(worker.headers()["service-worker-allowed"], "/kiosk");
+    assert!(
+        worker.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    // It stores the kiosk's files only: never an answer of the API.
+    let script = worker.text().await.unwrap();
+    for file in ["/kiosk", "/js/kiosk.js", "/vendor/jsqr/jsQR.js"] {
+        assert!(
+            script.contains(&format!("'{file}'")),
+            "{file} is kept offline"
+        );
+    }
+    assert!(!script.contains("/api/"));
+
+    let manifest = get("/kiosk/manifest.webmanifest").await.unwrap();
+    assert_eq!(manifest.status(), 200);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest.text().await.unwrap()).unwrap();
+    assert_eq!(manifest["start_url"], "/kiosk");
+    assert_eq!(manifest["display"], "standalone");
+
+    // What a phone's camera opens from a badge: a page, whatever the fragment held.
+    let page = get("/b").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("This badge holds no personal data")
+    );
+}
+
+#[tokio::test]
 async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
     let app = spawn_app().await;
     let doc: Value = app

@@ -49,6 +49,18 @@ mod compact_uuid {
     }
 }
 
+/// The badge token in what a scanner read. A badge's QR code holds a link to the server's `/b`
+/// page with the token in the fragment (`https://host/b#<token>`), so that a phone's own camera
+/// opens a page about the badge without ever sending the token to a server; older badges hold the
+/// bare token. Both give the token.
+pub fn token_in_scan(scanned: &str) -> &str {
+    let scanned = scanned.trim();
+    match scanned.rfind('#') {
+        Some(hash) => scanned[hash + 1..].trim(),
+        None => scanned,
+    }
+}
+
 /// Why a badge token was not accepted. Ordered as the scan decision checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadgeRejection {
@@ -201,6 +213,20 @@ mod tests {
             eid: event_id,
             iat: 1_790_000_000,
         }
+    }
+
+    #[test]
+    fn the_token_is_read_from_a_badge_link_or_bare() {
+        assert_eq!(token_in_scan(" aaa.bbb.ccc\n"), "aaa.bbb.ccc");
+        assert_eq!(
+            token_in_scan("https://tickets.example.org/b#aaa.bbb.ccc"),
+            "aaa.bbb.ccc"
+        );
+        assert_eq!(
+            token_in_scan("http://127.0.0.1:8080/b#aaa.bbb.ccc"),
+            "aaa.bbb.ccc"
+        );
+        assert_eq!(token_in_scan("https://example.org/b#"), "");
     }
 
     #[test]

@@ -195,7 +195,7 @@ async fn submit(
 ) -> Result<bool, Fail> {
     let scan = QueuedScan {
         client_scan_id: Uuid::new_v4(),
-        badge_token: badge_token.trim().to_owned(),
+        badge_token: consentry_badge::token_in_scan(badge_token).to_owned(),
         scanned_at: OffsetDateTime::now_utc(),
     };
     match api::scan(

@@ -120,7 +120,8 @@ async fn canaries_appear_in_no_log_no_qr_code_no_refused_scan_and_nowhere_after_
     let manage_token = registered["manage_token"].as_str().unwrap().to_owned();
     let badge = registered["badge"]["token"].as_str().unwrap().to_owned();
 
-    // The QR code holds the badge token and nothing else: three claims, no personal data.
+    // The QR code holds the badge page's address and the badge token in its fragment, and nothing
+    // else: three claims, no personal data.
     let png = STANDARD
         .decode(registered["badge"]["qr_png_base64"].as_str().unwrap())
         .unwrap();
@@ -129,10 +130,10 @@ async fn canaries_appear_in_no_log_no_qr_code_no_refused_scan_and_nowhere_after_
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1);
     let qr_content = grids[0].decode().unwrap().1;
-    assert_eq!(qr_content, badge);
+    assert_eq!(qr_content, format!("{}/b#{badge}", server.base));
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
-            .decode(qr_content.split('.').nth(1).unwrap())
+            .decode(badge.split('.').nth(1).unwrap())
             .unwrap(),
     )
     .unwrap();

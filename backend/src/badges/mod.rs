@@ -128,6 +128,14 @@ pub fn badge_token(
     })?)
 }
 
+/// What a badge's QR code holds: this server's `/b` page with the token in the fragment. A kiosk
+/// reads the token out of it (`consentry_badge::token_in_scan`); a phone's own camera app opens
+/// the page, which tells the attendee that the badge holds no personal data and how to manage
+/// their choices. Browsers never send a fragment to a server, so the token stays on the phone.
+pub fn qr_text(public_url: &str, token: &str) -> String {
+    format!("{public_url}/b#{token}")
+}
+
 /// The public keys that verify this event's badges, as a JSON Web Key Set, so kiosks can check a
 /// badge's signature while offline.
 #[utoipa::path(

@@ -41,13 +41,13 @@ const MASKS: [MaskPattern; 8] = [
     MaskPattern::Meadow,
 ];
 
-/// Encode `token` as `QrCode::with_error_correction_level` does, module for module, at a fifth of
+/// Encode `text` as `QrCode::with_error_correction_level` does, module for module, at a fifth of
 /// the cost. That function spends nine tenths of a badge's rendering time scoring the eight masks
 /// (2.5 ms for a badge token, measured in `benches/hot_paths.rs`); [`mask_penalty`] applies the
 /// same rules over a flat array. A test checks that both choose the same mask.
-fn code(token: &str) -> anyhow::Result<Code> {
+fn code(text: &str) -> anyhow::Result<Code> {
     let failed = |e| anyhow::anyhow!("cannot encode the badge as a QR code: {e}");
-    let bits = qrcode::bits::encode_auto(token.as_bytes(), EC_LEVEL).map_err(failed)?;
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), EC_LEVEL).map_err(failed)?;
     let version = bits.version();
     let (data, ec) =
         qrcode::ec::construct_codewords(&bits.into_bytes(), version, EC_LEVEL).map_err(failed)?;
@@ -174,7 +174,8 @@ pub struct PrintedBadge<'a> {
     pub event_name: &'a str,
     pub full_name: &'a str,
     pub company: Option<&'a str>,
-    pub token: &'a str,
+    /// What the QR code holds ([`super::qr_text`]).
+    pub qr_text: &'a str,
 }
 
 /// An A6 portrait badge (105 × 148 mm) as SVG: event, name, company and the QR code.
@@ -182,7 +183,7 @@ pub fn printable_svg(badge: &PrintedBadge<'_>) -> anyhow::Result<String> {
     let Code {
         colors,
         width: modules,
-    } = code(badge.token)?;
+    } = code(badge.qr_text)?;
     // The QR block: 80 mm wide including a 4-module quiet zone on each side.
     let size_mm = 80.0_f64;
     let module_mm = size_mm / (modules + 8) as f64;
@@ -292,6 +293,44 @@ mod tests {
         }
     }
 
+    /// A real badge link: an 11-character kid, two 16-byte ids, a 10-digit time, behind a public
+    /// address of `public_url_length` characters.
+    fn badge_link(public_url_length: usize) -> String {
+        let signer =
+            consentry_badge::BadgeSigner::from_seed("AbCdEfGhIjK".into(), &[7; 32]).unwrap();
+        let token = signer
+            .sign(&consentry_badge::BadgeClaims {
+                bid: uuid::Uuid::new_v4(),
+                eid: uuid::Uuid::new_v4(),
+                iat: 1_800_000_000,
+            })
+            .unwrap();
+        let host = "x".repeat(public_url_length - "https://".len());
+        super::super::qr_text(&format!("https://{host}"), &token)
+    }
+
+    fn version(text: &str) -> usize {
+        (code(text).unwrap().width - 17) / 4
+    }
+
+    /// The size stated in docs/ARCHITECTURE.md: a badge link behind a public address of up to 45
+    /// characters (`https://registration.example-events.org` is 39) is a version 15 QR code, 77
+    /// modules plus the quiet zone, 0.94 mm a module on the printed A6 badge; the bare token
+    /// (242 characters) would be version 14.
+    #[test]
+    fn a_badge_link_is_a_version_15_code() {
+        assert_eq!(
+            version(&badge_link(22)),
+            15,
+            "http://127.0.0.1:8080 and similar"
+        );
+        assert_eq!(version(&badge_link(45)), 15);
+        let bare = badge_link(22);
+        let token = bare.split_once('#').unwrap().1;
+        assert_eq!(token.len(), 242);
+        assert_eq!(version(token), 14, "the bare token");
+    }
+
     #[test]
     fn the_svg_is_a_document() {
         let svg = qr_svg(TOKEN).unwrap();
@@ -304,7 +343,7 @@ mod tests {
             event_name: "Summit",
             full_name: "Ada <script>&",
             company: Some("O'Brien & Co"),
-            token: TOKEN,
+            qr_text: TOKEN,
         })
         .unwrap();
         assert!(svg.contains("width=\"105mm\" height=\"148mm\""));

@@ -394,7 +394,7 @@ async fn register_through(
     txn.commit().await?;
     tracing::info!(%registration_id, event_id = %event.id, "registered");
 
-    let png = render::qr_png(&badge_token)?;
+    let png = render::qr_png(&badges::qr_text(&state.config.public_url, &badge_token))?;
     let manage_url = rights::manage_url(&state.config.public_url, &manage_token);
     // A failure is reported as `false`: the registration stands, and the response carries the
     // same link.

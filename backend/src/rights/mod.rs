@@ -298,7 +298,7 @@ async fn my_registration(
     let vault = state.vault(h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let token = holder_badge_token(state, &h).await?;
-    let png = render::qr_png(&token)?;
+    let png = render::qr_png(&badges::qr_text(&state.config.public_url, &token))?;
     let consents = my_consents(&state.db, &h.event, h.registration.id).await?;
     let history = consents::history(&state.db, h.registration.id).await?;
     let pending_email =
@@ -502,7 +502,8 @@ async fn badge_png(
 ) -> ApiResult<Response> {
     let h = holder(&state, ip, &token).await?;
     let badge = holder_badge_token(&state, &h).await?;
-    Ok(image("image/png", render::qr_png(&badge)?))
+    let qr = badges::qr_text(&state.config.public_url, &badge);
+    Ok(image("image/png", render::qr_png(&qr)?))
 }
 
 /// My badge's QR code as SVG.
@@ -521,7 +522,8 @@ async fn badge_svg(
 ) -> ApiResult<Response> {
     let h = holder(&state, ip, &token).await?;
     let badge = holder_badge_token(&state, &h).await?;
-    Ok(image("image/svg+xml", render::qr_svg(&badge)?))
+    let qr = badges::qr_text(&state.config.public_url, &badge);
+    Ok(image("image/svg+xml", render::qr_svg(&qr)?))
 }
 
 /// My printable badge: A6, with name, company and QR code.
@@ -546,7 +548,7 @@ async fn badge_printable(
         event_name: &h.event.name,
         full_name: &details.full_name(),
         company: details.company.as_deref(),
-        token: &badge,
+        qr_text: &badges::qr_text(&state.config.public_url, &badge),
     })?;
     Ok(image("image/svg+xml", svg))
 }

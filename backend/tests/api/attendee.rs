@@ -291,7 +291,7 @@ async fn badge_images_from_the_manage_link() {
     let mut prepared = rqrr::PreparedImage::prepare(image);
     assert_eq!(
         prepared.detect_grids()[0].decode().unwrap().1,
-        badge["token"].as_str().unwrap()
+        app.url(&format!("/b#{}", badge["token"].as_str().unwrap()))
     );
 
     let svg = app

@@ -34,7 +34,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(smoke, attendee, organiser);
+scenarios!(smoke, attendee, organiser, kiosk);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +55,10 @@ fn prerequisites() {
         "the browser tests need Node.js 20 or later on PATH (`apt-get install nodejs npm`): {node:?}"
     );
     let dir = browser_dir();
-    if !dir.join("node_modules").join("playwright-core").exists() {
+    let installed = ["playwright-core", "pngjs"]
+        .iter()
+        .all(|package| dir.join("node_modules").join(package).exists());
+    if !installed {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -135,6 +138,9 @@ async fn run_scenario(name: &str) {
     );
 }
 
+/// The modules the scenarios import; every other `.mjs` is a scenario.
+const HELPERS: &[&str] = &["harness", "fake-camera"];
+
 /// A scenario file nobody listed would never run.
 #[test]
 fn every_scenario_file_is_listed() {
@@ -142,13 +148,13 @@ fn every_scenario_file_is_listed() {
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter_map(|file| file.strip_suffix(".mjs").map(str::to_owned))
-        .filter(|name| name != "harness")
+        .filter(|name| !HELPERS.contains(&name.as_str()))
         .collect();
     files.sort();
     let mut listed: Vec<String> = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
     listed.sort();
     assert_eq!(
         files, listed,
-        "every tests/browser/*.mjs but harness.mjs is a scenario: list it in scenarios!(...)"
+        "every tests/browser/*.mjs but the HELPERS is a scenario: list it in scenarios!(...)"
     );
 }

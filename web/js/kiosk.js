@@ -45,7 +45,7 @@ let retryTimer = null;
 let kioskGone = null;
 let lastCode = { token: '', at: 0 };
 const inFlight = new Set();
-const synced = []; // outcomes the server decided for queued scans, newest first
+const synced = []; // outcomes the server decided for queued scans, newest first (the last 20)
 const prefs = { sound: false, vibrate: true, ...JSON.parse(localStorage.getItem(PREFS_KEY) || '{}') };
 
 // ---------------------------------------------------------------------------------------------
@@ -235,9 +235,12 @@ async function scan(text) {
     showOutcome(number, { kind: 'refused', reason: 'unknown_key' });
     return;
   }
+  // Claimed before it is queued, so that a sync running meanwhile leaves it to this call.
+  inFlight.add(queuedScan.client_scan_id);
   // On the device before anything is sent: the scan survives a dead connection, a reload, a crash.
   if (verified) await store.enqueue(queuedScan);
   if (!navigator.onLine) {
+    inFlight.delete(queuedScan.client_scan_id);
     await updateWaiting();
     showOutcome(number, { kind: 'queued' });
     scheduleRetry();
@@ -326,6 +329,7 @@ async function sync() {
       synced.unshift(answer.result ? resultOutcome(answer.result) : {
         kind: 'error', message: problemText(answer.problem.problem),
       });
+      synced.length = Math.min(synced.length, 20);
       accepted ||= answer.result?.outcome === 'accepted';
       await updateWaiting();
       renderSynced();
@@ -371,7 +375,7 @@ function renderSynced() {
   }
   list.replaceChildren(
     h('li', { class: 'synced-title' }, t('kiosk.synced')),
-    ...synced.slice(0, 20).map((o) => {
+    ...synced.map((o) => {
       const { word, detail } = outcomeText(o);
       return h('li', { 'data-outcome': o.kind }, h('strong', {}, word), ` – ${detail}`);
     }),

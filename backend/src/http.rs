@@ -170,6 +170,13 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "kiosk_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::kiosks::KIOSK_COOKIE,
+                "The browser kiosk's token, set by POST /kiosk/pair (HttpOnly, Path=/kiosk)",
+            ))),
+        );
+        components.add_security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
                 crate::auth::SESSION_COOKIE,

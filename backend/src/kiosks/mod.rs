@@ -570,7 +570,8 @@ async fn pair_on_page(
 /// removed.
 #[utoipa::path(
     post, path = "/kiosk/unpair", tag = "kiosks",
-    security(("kiosk" = [])),
+    // Without a kiosk it only clears the cookie: no credential is required.
+    security((), ("kiosk_cookie" = []), ("kiosk" = [])),
     responses(
         (status = 204, description = "Revoked, and the cookie removed"),
         (status = 403, description = "`cross_site_request`: sent by a page of another site", body = Problem, content_type = "application/problem+json"),

@@ -4,7 +4,7 @@
 //! `target/browser-artifacts/<name>/`.
 //!
 //! Needs Node and Chromium (`apt-get install chromium`, or `CONSENTRY_CHROMIUM=/path/to/chromium`);
-//! `.ci/run` installs both. A missing browser fails these tests rather than skipping them.
+//! `scripts/test` installs both. A missing browser fails these tests rather than skipping them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::{
@@ -52,7 +52,7 @@ fn prerequisites() {
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.as_ref().is_ok_and(|o| o.status.success()),
-        "the browser tests need Node.js 20 or later on PATH (`apt-get install nodejs npm`): {node:?}"
+        "the browser tests need Node.js 20 or later on PATH (`scripts/test` installs it): {node:?}"
     );
     let dir = browser_dir();
     let installed = ["playwright-core", "pngjs"]
@@ -72,7 +72,7 @@ fn prerequisites() {
     assert!(
         chromium.exists(),
         "no Chromium at {}: the browser tests need it. Install it with \
-         `apt-get install chromium` (Debian; `.ci/run` does this), or point \
+         `apt-get install chromium` (Debian; `scripts/test` does this), or point \
          CONSENTRY_CHROMIUM at a Chromium binary",
         chromium.display()
     );

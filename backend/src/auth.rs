@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ApiResult},
     organisers::entity::session,
+    problem::ProblemCode,
     state::{AppState, Keys},
 };
 
@@ -77,11 +78,11 @@ pub fn verify_session_token(
     validation.validate_exp = false;
     let data = jsonwebtoken::decode::<SessionClaims>(token, &keys.session_decoding, &validation)
         .map_err(|_| ApiError::Unauthorized {
-            code: "invalid_session",
+            code: ProblemCode::InvalidSession,
         })?;
     if now.unix_timestamp() >= data.claims.exp {
         return Err(ApiError::Unauthorized {
-            code: "session_expired",
+            code: ProblemCode::SessionExpired,
         });
     }
     Ok(data.claims)
@@ -150,7 +151,7 @@ impl FromRequestParts<AppState> for OrganiserAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = session_token(&parts.headers).ok_or(ApiError::Unauthorized {
-            code: "authentication_required",
+            code: ProblemCode::AuthenticationRequired,
         })?;
         let now = state.clock.now();
         let claims = verify_session_token(&state.keys, token, now)?;
@@ -161,7 +162,7 @@ impl FromRequestParts<AppState> for OrganiserAuth {
             .await?;
         if live.is_none() {
             return Err(ApiError::Unauthorized {
-                code: "session_revoked",
+                code: ProblemCode::SessionRevoked,
             });
         }
         Ok(Self {
@@ -197,7 +198,7 @@ mod tests {
         let t = token(&keys, exp);
         assert!(verify_session_token(&keys, &t, exp - time::Duration::seconds(1)).is_ok());
         let err = verify_session_token(&keys, &t, exp).unwrap_err();
-        assert_eq!(err.code(), "session_expired");
+        assert_eq!(err.code(), ProblemCode::SessionExpired);
     }
 
     #[test]
@@ -208,7 +209,7 @@ mod tests {
         let t = token(&other, datetime!(2026-11-23 12:00 UTC));
         assert_eq!(
             verify_session_token(&keys, &t, now).unwrap_err().code(),
-            "invalid_session"
+            ProblemCode::InvalidSession
         );
         let mut t = token(&keys, datetime!(2026-11-23 12:00 UTC));
         t.push('x');

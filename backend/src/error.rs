@@ -12,19 +12,21 @@ use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::problem::ProblemCode;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A validation failure of one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub code: &'static str,
+    pub code: ProblemCode,
     /// The field's name as the API spells it (a JSON path for nested fields).
     pub field: String,
     pub detail: String,
 }
 
 impl FieldError {
-    pub fn new(code: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(code: ProblemCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             code,
             field: field.into(),
@@ -40,13 +42,13 @@ pub enum ApiError {
     Invalid(FieldError),
     /// 400: the request cannot be understood (malformed JSON, bad query string, …).
     #[error("bad request: {detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ProblemCode, detail: String },
     /// 401: missing, expired or revoked credentials.
     #[error("unauthorized: {code}")]
-    Unauthorized { code: &'static str },
+    Unauthorized { code: ProblemCode },
     /// 403: authenticated, but this actor may not do this.
     #[error("forbidden: {code}")]
-    Forbidden { code: &'static str },
+    Forbidden { code: ProblemCode },
     /// 404: absent, or belonging to another tenant (existence is not leaked).
     #[error("not found")]
     NotFound,
@@ -56,7 +58,7 @@ pub enum ApiError {
     /// 409: conflicts with the current state (duplicate slug, …).
     #[error("conflict: {code}")]
     Conflict {
-        code: &'static str,
+        code: ProblemCode,
         field: Option<String>,
         detail: String,
     },
@@ -100,15 +102,11 @@ pub struct Problem {
 }
 
 impl ApiError {
-    pub fn invalid(
-        code: &'static str,
-        field: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn invalid(code: ProblemCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(code, field, detail))
     }
 
-    pub fn conflict(code: &'static str, field: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ProblemCode, field: &'static str, detail: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             field: Some(field.to_owned()),
@@ -134,21 +132,21 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
             Self::Invalid(e) => e.code,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code }
             | Self::Forbidden { code }
-            | Self::Conflict { code, .. } => code,
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooManyRequests { .. } => "rate_limited",
-            Self::Timeout => "request_timeout",
-            Self::Unavailable => "service_unavailable",
-            Self::Internal(_) => "internal_error",
+            | Self::Conflict { code, .. } => *code,
+            Self::NotFound => ProblemCode::NotFound,
+            Self::MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            Self::PayloadTooLarge => ProblemCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            Self::TooManyRequests { .. } => ProblemCode::RateLimited,
+            Self::Timeout => ProblemCode::RequestTimeout,
+            Self::Unavailable => ProblemCode::ServiceUnavailable,
+            Self::Internal(_) => ProblemCode::InternalError,
         }
     }
 
@@ -175,7 +173,7 @@ impl ApiError {
             Self::Invalid(e) => Some(e.detail.clone()),
             Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
             Self::Unauthorized {
-                code: "invalid_credentials",
+                code: ProblemCode::InvalidCredentials,
             } => Some("The e-mail address or the password is wrong.".into()),
             Self::TooManyRequests { retry_after_secs } => {
                 Some(format!("Try again in {retry_after_secs} seconds."))
@@ -197,7 +195,7 @@ impl ApiError {
             problem_type: format!("urn:consentry:problem:{}", self.code()),
             title: self.title(),
             status: self.status().as_u16(),
-            code: self.code(),
+            code: self.code().as_str(),
             detail: self.detail(),
             field: self.field(),
         }
@@ -263,7 +261,7 @@ mod tests {
 
     #[test]
     fn validation_errors_name_their_field_and_code() {
-        let p = ApiError::invalid("invalid_slug", "slug", "too short").problem();
+        let p = ApiError::invalid(ProblemCode::InvalidSlug, "slug", "too short").problem();
         assert_eq!(p.status, 422);
         assert_eq!(p.code, "invalid_slug");
         assert_eq!(p.field.as_deref(), Some("slug"));

@@ -11,6 +11,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::problem::ProblemCode;
 
 /// A JSON body: `application/json` (or `+json`), within the body limit, with no unknown fields.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,7 +34,7 @@ where
                 .map_err(|rejection: BytesRejection| match rejection.status() {
                     StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
                     _ => ApiError::BadRequest {
-                        code: "unreadable_body",
+                        code: ProblemCode::UnreadableBody,
                         detail: "The request body could not be read.".into(),
                     },
                 })?;
@@ -68,7 +69,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     // Trailing data after the document is malformed JSON too.
     de.end().map_err(|_| ApiError::BadRequest {
-        code: "malformed_json",
+        code: ProblemCode::MalformedJson,
         detail: "The request body is not valid JSON.".into(),
     })?;
     Ok(value)
@@ -78,7 +79,7 @@ fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match err.classify() {
         Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest {
-            code: "malformed_json",
+            code: ProblemCode::MalformedJson,
             detail: format!(
                 "The request body is not valid JSON (line {}, column {}).",
                 err.line(),
@@ -102,10 +103,14 @@ fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
                 } else {
                     path.to_owned()
                 };
-                ApiError::invalid("unknown_field", field, "This field is not accepted here.")
+                ApiError::invalid(
+                    ProblemCode::UnknownField,
+                    field,
+                    "This field is not accepted here.",
+                )
             } else if message.starts_with("missing field") {
                 let field = named.map(join).unwrap_or_else(|| path.to_owned());
-                ApiError::invalid("missing_field", field, "This field is required.")
+                ApiError::invalid(ProblemCode::MissingField, field, "This field is required.")
             } else {
                 // serde's message for a wrong type quotes the value: never pass it on.
                 let field = if path.is_empty() || path == "." {
@@ -114,7 +119,7 @@ fn json_problem(path: &str, err: &serde_json::Error) -> ApiError {
                     path.to_owned()
                 };
                 ApiError::invalid(
-                    "invalid_value",
+                    ProblemCode::InvalidValue,
                     field,
                     "This field has the wrong type or an unaccepted value.",
                 )
@@ -182,7 +187,7 @@ pub fn page_window(page: u64, per_page: u64, max: u64) -> Result<(u64, u64), Api
     let last_page = i64::MAX.unsigned_abs();
     if !(1..=last_page).contains(&page) || !(1..=max).contains(&per_page) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ProblemCode::InvalidQuery,
             detail: format!("page is 1 to {last_page}; per_page is 1 to {max}."),
         });
     }
@@ -193,7 +198,7 @@ pub fn page_window(page: u64, per_page: u64, max: u64) -> Result<(u64, u64), Api
 
 fn invalid_query() -> ApiError {
     ApiError::BadRequest {
-        code: "invalid_query",
+        code: ProblemCode::InvalidQuery,
         detail: "The query string has an unknown parameter or an invalid value.".into(),
     }
 }
@@ -229,7 +234,7 @@ mod tests {
     fn malformed_json_is_a_bad_request() {
         let err = parse_json::<Body>(br#"{"name": "#).unwrap_err();
         assert_eq!(err.status().as_u16(), 400);
-        assert_eq!(err.code(), "malformed_json");
+        assert_eq!(err.code(), ProblemCode::MalformedJson);
     }
 
     #[test]
@@ -253,7 +258,7 @@ mod tests {
     #[test]
     fn trailing_garbage_is_malformed() {
         let err = parse_json::<Body>(br#"{"name":"a","age":3} x"#).unwrap_err();
-        assert_eq!(err.code(), "malformed_json");
+        assert_eq!(err.code(), ProblemCode::MalformedJson);
     }
 
     #[test]

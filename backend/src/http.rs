@@ -30,8 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    audit, badges, db, error::ApiError, events, exports, kiosks, leads, organisers, registrations,
-    rights, scans, sponsors, state::AppState, stats, web,
+    audit, badges, db, error::ApiError, events, exports, kiosks, leads, organisers,
+    problem::ProblemCode, registrations, rights, scans, sponsors, state::AppState, stats, web,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -318,7 +318,7 @@ async fn problem_for_bare_errors(request: Request<Body>, next: Next) -> Response
             ApiError::Internal(anyhow::anyhow!("bare {status} from a layer"))
         }
         _ => ApiError::BadRequest {
-            code: "bad_request",
+            code: ProblemCode::BadRequest,
             detail: "The request was refused.".into(),
         },
     };

@@ -2,6 +2,7 @@
 //! that names the field and never quotes the input.
 
 use crate::error::FieldError;
+use crate::problem::ProblemCode;
 
 /// Trimmed text of `min..=max` characters with no control characters (newlines only if
 /// `multiline`).
@@ -20,11 +21,11 @@ pub fn text(
         } else {
             format!("Must be at least {min} characters.")
         };
-        return Err(FieldError::new("too_short", field, detail));
+        return Err(FieldError::new(ProblemCode::TooShort, field, detail));
     }
     if len > max {
         return Err(FieldError::new(
-            "too_long",
+            ProblemCode::TooLong,
             field,
             format!("Must be at most {max} characters."),
         ));
@@ -34,7 +35,7 @@ pub fn text(
         .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
     if bad_control {
         return Err(FieldError::new(
-            "invalid_characters",
+            ProblemCode::InvalidCharacters,
             field,
             "Contains control characters.",
         ));
@@ -46,7 +47,13 @@ pub fn text(
 /// beyond the shape `local@domain.tld`: the only real check of an address is a mail to it.
 pub fn email(field: &'static str, input: &str) -> Result<String, FieldError> {
     let value = input.trim().to_lowercase();
-    let invalid = || FieldError::new("invalid_email", field, "Not a valid e-mail address.");
+    let invalid = || {
+        FieldError::new(
+            ProblemCode::InvalidEmail,
+            field,
+            "Not a valid e-mail address.",
+        )
+    };
     if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid());
     }
@@ -70,14 +77,14 @@ pub fn https_url(field: &'static str, input: &str) -> Result<String, FieldError>
     let value = input.trim();
     let invalid = || {
         FieldError::new(
-            "invalid_url",
+            ProblemCode::InvalidUrl,
             field,
             "Must be an absolute https:// URL with a host.",
         )
     };
     if value.len() > 2048 {
         return Err(FieldError::new(
-            "too_long",
+            ProblemCode::TooLong,
             field,
             "Must be at most 2048 characters.",
         ));
@@ -102,15 +109,15 @@ mod tests {
         assert_eq!(text("name", "  Ada  ", 1, 10, false).unwrap(), "Ada");
         assert_eq!(
             text("name", "   ", 1, 10, false).unwrap_err().code,
-            "too_short"
+            ProblemCode::TooShort
         );
         assert_eq!(
             text("name", "abcdefghijk", 1, 10, false).unwrap_err().code,
-            "too_long"
+            ProblemCode::TooLong
         );
         assert_eq!(
             text("name", "a\u{0}b", 1, 10, false).unwrap_err().code,
-            "invalid_characters"
+            ProblemCode::InvalidCharacters
         );
         assert_eq!(text("name", "a\nb", 1, 10, true).unwrap(), "a\nb");
         assert!(text("name", "a\nb", 1, 10, false).is_err());
@@ -136,7 +143,7 @@ mod tests {
             "ada@exa_mple.org",
         ] {
             let err = email("email", bad).unwrap_err();
-            assert_eq!(err.code, "invalid_email", "{bad:?}");
+            assert_eq!(err.code, ProblemCode::InvalidEmail, "{bad:?}");
             assert!(!err.detail.contains(bad) || bad.is_empty());
         }
     }
@@ -157,7 +164,7 @@ mod tests {
         ] {
             assert_eq!(
                 https_url("url", bad).unwrap_err().code,
-                "invalid_url",
+                ProblemCode::InvalidUrl,
                 "{bad:?}"
             );
         }

@@ -30,12 +30,12 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         // The token is in the path, which the page reads; the answer is never cached.
         .route(
             "/m/{token}",
-            get(|| async { crate::rights::no_store(file("manage.html")) }),
+            get(|| async { crate::response::no_store(file("manage.html")) }),
         )
         // The one-time token is in the fragment, which never reaches the server.
         .route(
             "/confirm-email",
-            get(|| async { crate::rights::no_store(file("confirm-email.html")) }),
+            get(|| async { crate::response::no_store(file("confirm-email.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         // The kiosk's service worker lives beside its other files, yet controls the page

@@ -29,6 +29,7 @@ use crate::{
     extract::{ApiJson, ApiPath},
     keystore::{self, Keystore},
     kiosks,
+    problem::ProblemCode,
     registrations::entity::registration,
     retention::Purger,
     state::AppState,
@@ -127,7 +128,11 @@ async fn create_keys(
 
 fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
     if is_unique_violation(&e) {
-        ApiError::conflict("slug_taken", "slug", "Another event uses this slug.")
+        ApiError::conflict(
+            ProblemCode::SlugTaken,
+            "slug",
+            "Another event uses this slug.",
+        )
     } else {
         e.into()
     }

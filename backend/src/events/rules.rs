@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::{
     clock::to_stored,
     error::{ApiError, FieldError},
+    problem::ProblemCode,
     validation,
 };
 
@@ -104,7 +105,7 @@ pub fn parse_shared_fields(stored: &str) -> Vec<ContactField> {
 /// either a slug or an event id, so a slug may never look like a UUID.
 pub fn slug(input: &str) -> Result<String, FieldError> {
     let value = input.trim();
-    let invalid = |detail: &str| FieldError::new("invalid_slug", "slug", detail);
+    let invalid = |detail: &str| FieldError::new(ProblemCode::InvalidSlug, "slug", detail);
     if !(3..=64).contains(&value.len()) {
         return Err(invalid("Must be 3 to 64 characters."));
     }
@@ -148,7 +149,7 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
     let time_zone = settings.time_zone.trim().to_owned();
     if chrono_tz::Tz::from_str(&time_zone).is_err() {
         return Err(FieldError::new(
-            "invalid_time_zone",
+            ProblemCode::InvalidTimeZone,
             "time_zone",
             "Must be an IANA time zone name such as Europe/Amsterdam.",
         ));
@@ -157,28 +158,28 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
     let ends_at = to_stored(settings.ends_at);
     if ends_at <= starts_at {
         return Err(FieldError::new(
-            "ends_before_start",
+            ProblemCode::EndsBeforeStart,
             "ends_at",
             "Must be after starts_at.",
         ));
     }
     if ends_at - starts_at > Duration::days(MAX_EVENT_DAYS) {
         return Err(FieldError::new(
-            "event_too_long",
+            ProblemCode::EventTooLong,
             "ends_at",
             format!("An event lasts at most {MAX_EVENT_DAYS} days."),
         ));
     }
     if !(0..=MAX_RETENTION_DAYS).contains(&settings.retention_days) {
         return Err(FieldError::new(
-            "invalid_retention",
+            ProblemCode::InvalidRetention,
             "retention_days",
             format!("Must be 0 to {MAX_RETENTION_DAYS} days."),
         ));
     }
     if !(MIN_MIN_AGE..=MAX_MIN_AGE).contains(&settings.min_age) {
         return Err(FieldError::new(
-            "invalid_min_age",
+            ProblemCode::InvalidMinAge,
             "min_age",
             format!("Must be {MIN_MIN_AGE} to {MAX_MIN_AGE}."),
         ));
@@ -195,7 +196,7 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
     shared_fields.dedup();
     if shared_fields.is_empty() {
         return Err(FieldError::new(
-            "no_shared_fields",
+            ProblemCode::NoSharedFields,
             "shared_fields",
             "Sponsors must receive at least one contact field.",
         ));
@@ -226,14 +227,14 @@ pub fn check_change(
     }
     if next.ends_at > current.ends_at {
         return Err(ApiError::conflict(
-            "event_ended",
+            ProblemCode::EventEnded,
             "ends_at",
             "The event has ended; its end can no longer be moved later.",
         ));
     }
     if next.retention_days > current.retention_days {
         return Err(ApiError::conflict(
-            "event_ended",
+            ProblemCode::EventEnded,
             "retention_days",
             "The event has ended; its retention can only be shortened.",
         ));
@@ -278,7 +279,7 @@ mod tests {
     }
 
     fn code(s: EventSettings) -> &'static str {
-        validate(s).unwrap_err().code
+        validate(s).unwrap_err().code.as_str()
     }
 
     #[test]
@@ -309,7 +310,11 @@ mod tests {
             &"a".repeat(65),
             "0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
         ] {
-            assert_eq!(slug(bad).unwrap_err().code, "invalid_slug", "{bad:?}");
+            assert_eq!(
+                slug(bad).unwrap_err().code,
+                ProblemCode::InvalidSlug,
+                "{bad:?}"
+            );
         }
     }
 
@@ -430,13 +435,13 @@ mod tests {
             check_change(&current, &later, current.ends_at)
                 .unwrap_err()
                 .code(),
-            "event_ended"
+            ProblemCode::EventEnded
         );
         assert_eq!(
             check_change(&shorter_current, &longer, current.ends_at)
                 .unwrap_err()
                 .code(),
-            "event_ended"
+            ProblemCode::EventEnded
         );
         assert!(check_change(&longer, &shorter_current, current.ends_at).is_ok());
     }

@@ -28,6 +28,7 @@ use crate::{
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event},
     extract::{ApiJson, ApiPath},
+    problem::ProblemCode,
     rate_limit::ClientIp,
     sponsors,
     state::AppState,
@@ -151,7 +152,7 @@ impl FromRequestParts<AppState> for KioskAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = kiosk_token(&parts.headers).ok_or(ApiError::Unauthorized {
-            code: "authentication_required",
+            code: ProblemCode::AuthenticationRequired,
         })?;
         let now = state.clock.now();
         let claims = rules::verify_token(&state.keys.kiosk_decoding, token, now)?;
@@ -169,7 +170,7 @@ impl FromRequestParts<AppState> for KioskAuth {
                     && k.sponsor_id == claims.sid
             })
             .ok_or(ApiError::Unauthorized {
-                code: "kiosk_revoked",
+                code: ProblemCode::KioskRevoked,
             })?;
         // "Last seen" to the minute is enough; it saves a write per request.
         if kiosk
@@ -591,7 +592,7 @@ async fn unpair_on_page(
         .is_some_and(|site| site != "same-origin")
     {
         return Err(ApiError::Forbidden {
-            code: "cross_site_request",
+            code: ProblemCode::CrossSiteRequest,
         });
     }
     if let Ok(auth) = auth {
@@ -634,7 +635,7 @@ async fn pair_device(
         _ => None,
     };
     let invalid = || ApiError::Unauthorized {
-        code: "invalid_pairing_code",
+        code: ProblemCode::InvalidPairingCode,
     };
     let code = rules::normalise_code(&request.code).ok_or_else(invalid)?;
     let hash = rules::code_hash(&state.keys.pairing, &code);

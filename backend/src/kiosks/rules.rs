@@ -9,6 +9,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::problem::ProblemCode;
 
 /// No 0/O, 1/I/L: a code read aloud or typed from a screen is not mistaken.
 pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -96,12 +97,12 @@ pub fn verify_token(
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<KioskClaims>(token, key, &validation)
         .map_err(|_| ApiError::Unauthorized {
-            code: "invalid_kiosk_token",
+            code: ProblemCode::InvalidKioskToken,
         })?
         .claims;
     if now.unix_timestamp() >= claims.exp {
         return Err(ApiError::Unauthorized {
-            code: "kiosk_token_expired",
+            code: ProblemCode::KioskTokenExpired,
         });
     }
     Ok(claims)
@@ -155,7 +156,7 @@ mod tests {
         assert!(verify_token(&decoding, &token, exp - Duration::seconds(1)).is_ok());
         assert_eq!(
             verify_token(&decoding, &token, exp).unwrap_err().code(),
-            "kiosk_token_expired"
+            ProblemCode::KioskTokenExpired
         );
         assert_eq!(
             verify_token(
@@ -165,7 +166,7 @@ mod tests {
             )
             .unwrap_err()
             .code(),
-            "invalid_kiosk_token"
+            ProblemCode::InvalidKioskToken
         );
     }
 }

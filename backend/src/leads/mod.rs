@@ -25,6 +25,7 @@ use crate::{
     error::{ApiError, ApiResult, FieldError, Problem},
     extract::{ApiJson, ApiPath, ApiQuery, page_window},
     kiosks::KioskAuth,
+    problem::ProblemCode,
     registrations::entity::registration,
     state::AppState,
     validation,
@@ -55,7 +56,7 @@ pub struct Annotations {
 pub fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
     if tags.len() > MAX_TAGS {
         return Err(FieldError::new(
-            "too_many_tags",
+            ProblemCode::TooManyTags,
             "tags",
             format!("At most {MAX_TAGS} tags."),
         ));
@@ -355,7 +356,7 @@ pub(crate) async fn annotate_lead(
 ) -> ApiResult<Json<LeadView>> {
     if change.rating.is_some_and(|r| !(0..=5).contains(&r)) {
         return Err(ApiError::invalid(
-            "invalid_rating",
+            ProblemCode::InvalidRating,
             "rating",
             "Must be 0 to 5.",
         ));
@@ -423,9 +424,12 @@ mod tests {
         );
         assert_eq!(
             validate_tags(vec!["x".into(); 11]).unwrap_err().code,
-            "too_many_tags"
+            ProblemCode::TooManyTags
         );
         let err = validate_tags(vec!["ok".into(), "x".repeat(33)]).unwrap_err();
-        assert_eq!((err.code, err.field.as_str()), ("too_long", "tags[1]"));
+        assert_eq!(
+            (err.code.as_str(), err.field.as_str()),
+            ("too_long", "tags[1]")
+        );
     }
 }

@@ -28,6 +28,7 @@ use crate::{
     crypto,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     extract::ApiJson,
+    problem::ProblemCode,
     rate_limit::{self, ClientIp},
     state::AppState,
     validation,
@@ -51,14 +52,14 @@ pub fn check_new_password(password: &str) -> Result<(), FieldError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(FieldError::new(
-            "weak_password",
+            ProblemCode::WeakPassword,
             "password",
             format!("Must be at least {MIN_PASSWORD_CHARS} characters."),
         ));
     }
     if chars > MAX_PASSWORD_CHARS {
         return Err(FieldError::new(
-            "too_long",
+            ProblemCode::TooLong,
             "password",
             format!("Must be at most {MAX_PASSWORD_CHARS} characters."),
         ));
@@ -127,7 +128,7 @@ pub async fn create_organiser(
                 .is_none()
             {
                 return Err(ApiError::invalid(
-                    "unknown_organisation",
+                    ProblemCode::UnknownOrganisation,
                     "organisation",
                     "No organisation has this id.",
                 ));
@@ -150,7 +151,7 @@ pub async fn create_organiser(
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(ApiError::conflict(
-                "email_taken",
+                ProblemCode::EmailTaken,
                 "email",
                 "An organiser with this e-mail address exists.",
             ));
@@ -270,7 +271,7 @@ async fn login(
     let ip = rate_limit::login_network(ip);
     state.limits.login_per_ip.check(&ip)?;
     let invalid = || ApiError::Unauthorized {
-        code: "invalid_credentials",
+        code: ProblemCode::InvalidCredentials,
     };
     // A malformed address or an absurd password is just a failed login: no hint either way.
     let email = validation::email("email", &request.email).unwrap_or_default();
@@ -358,7 +359,7 @@ async fn login(
         organiser: view,
     };
     // The answer carries the session token: no cache may keep it.
-    Ok(crate::rights::no_store(
+    Ok(crate::response::no_store(
         ([(header::SET_COOKIE, cookie)], Json(body)).into_response(),
     ))
 }
@@ -394,7 +395,7 @@ async fn me(State(state): State<AppState>, auth: OrganiserAuth) -> ApiResult<Jso
         .one(&state.db)
         .await?
         .ok_or(ApiError::Unauthorized {
-            code: "session_revoked",
+            code: ProblemCode::SessionRevoked,
         })?;
     Ok(Json(organiser_view(&state.db, organiser).await?))
 }
@@ -407,14 +408,14 @@ mod tests {
     fn new_passwords_have_a_minimum_and_maximum_length() {
         assert_eq!(
             check_new_password("short").unwrap_err().code,
-            "weak_password"
+            ProblemCode::WeakPassword
         );
         assert!(check_new_password("twelve chars").is_ok());
         assert_eq!(
             check_new_password(&"x".repeat(MAX_PASSWORD_CHARS + 1))
                 .unwrap_err()
                 .code,
-            "too_long"
+            ProblemCode::TooLong
         );
     }
 

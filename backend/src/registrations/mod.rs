@@ -34,6 +34,7 @@ use crate::{
     events::{self, entity as event},
     extract::{ApiJson, ApiPath},
     mail::{Mail, MailAttachment},
+    problem::ProblemCode,
     rate_limit::ClientIp,
     rights::{self, BadgeView},
     state::AppState,
@@ -322,7 +323,7 @@ async fn register_through(
     let vault = state.vault(event.id).await?;
     let email_index = vault.email_index(&details.email);
     let already_registered = || ApiError::Conflict {
-        code: "already_registered",
+        code: ProblemCode::AlreadyRegistered,
         field: Some("email".into()),
         detail: "This address is already registered for this event; its manage link has been \
                  e-mailed to it."
@@ -421,7 +422,7 @@ async fn register_through(
         consents: granted,
         confirmation_email_sent: sent,
     };
-    Ok(rights::no_store(
+    Ok(crate::response::no_store(
         (StatusCode::CREATED, Json(body)).into_response(),
     ))
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, FieldError},
     events::rules::ContactField,
+    problem::ProblemCode,
     validation,
 };
 
@@ -101,7 +102,7 @@ pub fn phone(field: &'static str, input: &str) -> Result<String, FieldError> {
         Ok(compact)
     } else {
         Err(FieldError::new(
-            "invalid_phone",
+            ProblemCode::InvalidPhone,
             field,
             "Must be an international number such as +31 20 123 4567.",
         ))
@@ -124,7 +125,7 @@ pub fn country(field: &'static str, input: &str) -> Result<String, FieldError> {
         Ok(code)
     } else {
         Err(FieldError::new(
-            "invalid_country",
+            ProblemCode::InvalidCountry,
             field,
             "Must be an ISO 3166-1 alpha-2 country code such as NL.",
         ))
@@ -146,21 +147,21 @@ pub struct RegistrationCheck<'a> {
 pub fn check(c: &RegistrationCheck<'_>) -> Result<(), ApiError> {
     if c.now >= c.event_ends_at {
         return Err(ApiError::Conflict {
-            code: "registration_closed",
+            code: ProblemCode::RegistrationClosed,
             field: None,
             detail: "The event has ended; registration is closed.".into(),
         });
     }
     if !c.age_confirmed {
         return Err(ApiError::invalid(
-            "age_not_confirmed",
+            ProblemCode::AgeNotConfirmed,
             "age_confirmed",
             "You must confirm that you meet the minimum age.",
         ));
     }
     if c.notice_version != c.current_notice_version {
         return Err(ApiError::conflict(
-            "notice_outdated",
+            ProblemCode::NoticeOutdated,
             "notice_version",
             "The privacy notice has changed; read the current one and register again.",
         ));
@@ -171,7 +172,7 @@ pub fn check(c: &RegistrationCheck<'_>) -> Result<(), ApiError> {
         .position(|id| !c.event_sponsors.contains(id))
     {
         return Err(ApiError::invalid(
-            "unknown_sponsor",
+            ProblemCode::UnknownSponsor,
             format!("sponsor_opt_ins[{i}]"),
             "Not a sponsor of this event.",
         ));
@@ -211,7 +212,7 @@ mod tests {
     fn each_field_has_its_code() {
         let code = |d: SubmittedDetails| {
             let e = validate_details(d).unwrap_err();
-            (e.code, e.field)
+            (e.code.as_str(), e.field)
         };
         assert_eq!(
             code(SubmittedDetails {
@@ -289,7 +290,7 @@ mod tests {
             sponsor_opt_ins: &stranger,
             ..ok
         };
-        assert_eq!(code(all_wrong), "registration_closed");
+        assert_eq!(code(all_wrong), ProblemCode::RegistrationClosed);
         let ok = || ok;
         assert_eq!(
             code(RegistrationCheck {
@@ -297,7 +298,7 @@ mod tests {
                 notice_version: 1,
                 ..ok()
             }),
-            "age_not_confirmed"
+            ProblemCode::AgeNotConfirmed
         );
         assert_eq!(
             code(RegistrationCheck {
@@ -305,14 +306,14 @@ mod tests {
                 sponsor_opt_ins: &stranger,
                 ..ok()
             }),
-            "notice_outdated"
+            ProblemCode::NoticeOutdated
         );
         let err = check(&RegistrationCheck {
             sponsor_opt_ins: &stranger,
             ..ok()
         })
         .unwrap_err();
-        assert_eq!(err.code(), "unknown_sponsor");
+        assert_eq!(err.code(), ProblemCode::UnknownSponsor);
         assert_eq!(err.problem().field.as_deref(), Some("sponsor_opt_ins[0]"));
         // One second before the end is still open.
         assert!(

@@ -53,6 +53,7 @@ use crate::{
     exports::entity::recipient,
     keystore::{self, Keystore, UnwrappedKeys},
     kiosks, leads, mail,
+    problem::ProblemCode,
     registrations::entity::{manage_token, registration},
     rights::email_change::entity as email_change,
     scans::entity::request as scan_request,
@@ -744,7 +745,7 @@ pub fn ensure_data_held(e: &event::Model, now: OffsetDateTime) -> Result<(), Api
         Ok(())
     } else {
         Err(ApiError::Conflict {
-            code: "data_purged",
+            code: ProblemCode::DataPurged,
             field: None,
             detail: "This event's attendee data has been deleted under its retention period."
                 .into(),

@@ -16,17 +16,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    ConsentRecord, Holder, MyConsent, MyEvent, MyRegistration,
+    ConsentRecord, Holder, ManageLink, MyConsent, MyEvent, MyRegistration,
     email_change::{self, AddressRequest},
-    holder, my_consents, my_event, my_registration, no_store,
+    my_consents, my_event, my_registration,
     notices::{self, Recipient},
 };
 use crate::{
     audit, consents,
     error::{ApiError, ApiResult, Problem},
-    extract::{ApiJson, ApiPath},
+    extract::ApiJson,
     leads,
-    rate_limit::ClientIp,
+    problem::ProblemCode,
     registrations::{
         self,
         entity::registration,
@@ -103,10 +103,9 @@ pub struct MyLead {
 )]
 pub(super) async fn export_my_data(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+    let h = link.holder;
     let vault = state.vault(h.event.id).await?;
     let r = &h.registration;
     let sponsor_names: BTreeMap<Uuid, String> = sponsors::list_for_event(&state.db, h.event.id)
@@ -168,7 +167,7 @@ pub(super) async fn export_my_data(
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(no_store(response))
+    Ok(response)
 }
 
 /// Corrections to my details. A field left out stays; `null` clears an optional field.
@@ -239,14 +238,13 @@ impl DetailsChange {
 )]
 pub(super) async fn correct_details(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
     ApiJson(change): ApiJson<DetailsChange>,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+    let ManageLink { holder: h, token } = link;
     if change.is_empty() {
         return Err(ApiError::invalid(
-            "no_changes",
+            ProblemCode::NoChanges,
             "first_name",
             "Give at least one field to correct.",
         ));
@@ -302,7 +300,7 @@ pub(super) async fn correct_details(
         &token,
     )
     .await?;
-    Ok(no_store(Json(view).into_response()))
+    Ok(Json(view).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -350,12 +348,11 @@ async fn set_restriction(state: &AppState, h: &Holder, restrict: bool) -> ApiRes
 )]
 pub(super) async fn restrict(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+    let h = link.holder;
     let restriction = set_restriction(&state, &h, true).await?;
-    Ok(no_store(Json(restriction).into_response()))
+    Ok(Json(restriction).into_response())
 }
 
 /// Lift the restriction: processing under my consents resumes.
@@ -370,12 +367,11 @@ pub(super) async fn restrict(
 )]
 pub(super) async fn lift_restriction(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+    let h = link.holder;
     let restriction = set_restriction(&state, &h, false).await?;
-    Ok(no_store(Json(restriction).into_response()))
+    Ok(Json(restriction).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -399,12 +395,8 @@ pub struct Erased {
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub(super) async fn erase(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
-) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+pub(super) async fn erase(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+    let h = link.holder;
     let now = state.clock.now();
     let registration_id = h.registration.id;
     let event_id = h.event.id;
@@ -438,11 +430,9 @@ pub(super) async fn erase(
         tracing::warn!(error = %e, "erased registration's mails not all removed from the outbox");
     }
     tracing::info!(%event_id, "registration erased");
-    Ok(no_store(
-        Json(Erased {
-            erased_at: now,
-            recipients,
-        })
-        .into_response(),
-    ))
+    Ok(Json(Erased {
+        erased_at: now,
+        recipients,
+    })
+    .into_response())
 }

@@ -21,13 +21,14 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::no_store;
+use crate::response::no_store;
 use crate::{
     crypto,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     events::entity as event,
     extract::ApiJson,
     mail::Mail,
+    problem::ProblemCode,
     rate_limit::ClientIp,
     registrations::{self, entity::registration},
     state::AppState,
@@ -308,7 +309,7 @@ pub(super) async fn confirm(
     let email_index = vault.email_index(&new_email);
     let email_taken = || {
         ApiError::conflict(
-            "email_taken",
+            ProblemCode::EmailTaken,
             "email",
             "Another registration for this event uses this address.",
         )

@@ -9,8 +9,8 @@
 use axum::{
     Json,
     body::Body,
-    extract::State,
-    http::{HeaderValue, header},
+    extract::{FromRequestParts, State},
+    http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -29,12 +29,14 @@ use crate::{
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event, rules::ContactField},
     extract::{ApiJson, ApiPath},
+    problem::ProblemCode,
     rate_limit::ClientIp,
     registrations::{
         self,
         entity::{manage_token, registration},
         rules::ContactDetails,
     },
+    response::no_store_layer,
     state::AppState,
 };
 
@@ -52,12 +54,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(badge_svg))
         .routes(routes!(badge_printable))
         .routes(routes!(email_change::confirm))
+        // Everything here is personal or opened by a secret link: never stored by a browser or a
+        // proxy, errors included.
+        .layer(no_store_layer())
 }
 
 /// The manage page's own route, beside the page (`/m/{token}`): the same consent changes as the
 /// API's, with the consent channel `web`. Mounted at the root, not under `/api/v1`.
 pub fn page_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(change_consents_on_page))
+    OpenApiRouter::new()
+        .routes(routes!(change_consents_on_page))
+        .layer(no_store_layer())
 }
 
 pub fn manage_url(public_url: &str, token: &str) -> String {
@@ -143,18 +150,25 @@ fn same_hash(stored: &str, looked_up: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(looked_up.as_bytes()))
 }
 
-async fn holder(state: &AppState, ip: std::net::IpAddr, token: &str) -> ApiResult<Holder> {
-    state.limits.manage_per_ip.check(&ip)?;
-    resolve(&state.db, token, state.clock.now()).await
+/// The registration a manage link opens: the `{token}` of the route's path, rate-limited per
+/// address, then resolved (404 for a token that opens nothing). Every manage-link route takes this;
+/// the routers answer them all with `Cache-Control: no-store` ([`router`], [`page_router`]).
+pub struct ManageLink {
+    pub holder: Holder,
+    /// The link's token, for the links an answer gives back (the badge's images).
+    pub token: String,
 }
 
-/// Mark a response as never to be stored: everything behind a manage link is personal, and the
-/// login answer carries a session token.
-pub(crate) fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+impl FromRequestParts<AppState> for ManageLink {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let ApiPath(token) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        state.limits.manage_per_ip.check(&ip)?;
+        let holder = resolve(&state.db, &token, state.clock.now()).await?;
+        Ok(Self { holder, token })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,14 +358,10 @@ fn my_event(e: &event::Model) -> MyEvent {
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn me(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
-) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+async fn me(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+    let ManageLink { holder: h, token } = link;
     let view = my_registration(&state, h, &token).await?;
-    Ok(no_store(Json(view).into_response()))
+    Ok(Json(view).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -390,11 +400,10 @@ pub struct ConsentChange {
 )]
 async fn change_consents(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
     ApiJson(request): ApiJson<ConsentChanges>,
 ) -> ApiResult<Response> {
-    apply_consent_changes(state, ip, &token, request, Channel::Api).await
+    apply_consent_changes(state, link.holder, request, Channel::Api).await
 }
 
 /// Grant or withdraw my consents from Consentry's manage page (`/m/{token}`): the same as `PUT
@@ -413,25 +422,22 @@ async fn change_consents(
 )]
 async fn change_consents_on_page(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
+    link: ManageLink,
     ApiJson(request): ApiJson<ConsentChanges>,
 ) -> ApiResult<Response> {
-    apply_consent_changes(state, ip, &token, request, Channel::Web).await
+    apply_consent_changes(state, link.holder, request, Channel::Web).await
 }
 
 /// Consent changes through the route whose `channel` the ledger records.
 async fn apply_consent_changes(
     state: AppState,
-    ip: std::net::IpAddr,
-    token: &str,
+    h: Holder,
     request: ConsentChanges,
     channel: Channel,
 ) -> ApiResult<Response> {
-    let h = holder(&state, ip, token).await?;
     if request.consents.is_empty() && !request.withdraw_all {
         return Err(ApiError::invalid(
-            "no_changes",
+            ProblemCode::NoChanges,
             "consents",
             "Give at least one consent change or withdraw_all.",
         ));
@@ -440,7 +446,7 @@ async fn apply_consent_changes(
     for (i, change) in request.consents.iter().enumerate() {
         if texts.shown(change.purpose).is_none() {
             return Err(ApiError::invalid(
-                "unknown_purpose",
+                ProblemCode::UnknownPurpose,
                 format!("consents[{i}].purpose"),
                 "Not a purpose of this event.",
             ));
@@ -475,7 +481,7 @@ async fn apply_consent_changes(
     txn.commit().await?;
     tracing::info!(registration_id = %h.registration.id, "consents changed");
     let view = my_consents(&state.db, &h.event, h.registration.id).await?;
-    Ok(no_store(Json(view).into_response()))
+    Ok(Json(view).into_response())
 }
 
 fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
@@ -483,7 +489,7 @@ fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    no_store(response)
+    response
 }
 
 /// My badge's QR code as PNG.
@@ -495,12 +501,8 @@ fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn badge_png(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
-) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+async fn badge_png(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+    let h = link.holder;
     let badge = holder_badge_token(&state, &h).await?;
     let qr = badges::qr_text(&state.config.public_url, &badge);
     Ok(image("image/png", render::qr_png(&qr)?))
@@ -515,12 +517,8 @@ async fn badge_png(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn badge_svg(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
-) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+async fn badge_svg(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+    let h = link.holder;
     let badge = holder_badge_token(&state, &h).await?;
     let qr = badges::qr_text(&state.config.public_url, &badge);
     Ok(image("image/svg+xml", render::qr_svg(&qr)?))
@@ -535,12 +533,8 @@ async fn badge_svg(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn badge_printable(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    ApiPath(token): ApiPath<String>,
-) -> ApiResult<Response> {
-    let h = holder(&state, ip, &token).await?;
+async fn badge_printable(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+    let h = link.holder;
     let vault = state.vault(h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let badge = holder_badge_token(&state, &h).await?;

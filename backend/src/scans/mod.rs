@@ -34,6 +34,7 @@ use crate::{
     extract::ApiJson,
     kiosks::{self, KioskAuth},
     leads::{self, LeadView},
+    problem::ProblemCode,
     registrations::entity::registration,
     state::AppState,
     vault::EventVault,
@@ -207,7 +208,7 @@ async fn replay(
         return Ok(ScanResult::Refused { reason });
     }
     let reused = || ApiError::Conflict {
-        code: "client_scan_id_reused",
+        code: ProblemCode::ClientScanIdReused,
         field: Some("client_scan_id".into()),
         detail: "This kiosk already used this client scan id for another badge.".into(),
     };

@@ -24,6 +24,7 @@ use crate::{
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     events,
     extract::{ApiJson, ApiPath},
+    problem::ProblemCode,
     state::AppState,
     validation,
 };
@@ -56,7 +57,7 @@ pub fn check_identity_change(
     };
     if has_consents {
         return Err(ApiError::conflict(
-            "sponsor_has_consents",
+            ProblemCode::SponsorHasConsents,
             field,
             "Attendees have consented to this sponsor as it is named now, with this privacy \
              policy; add a new sponsor instead.",
@@ -125,7 +126,7 @@ pub async fn insert_sponsor(
 fn name_conflict(e: sea_orm::DbErr) -> ApiError {
     if is_unique_violation(&e) {
         ApiError::conflict(
-            "sponsor_name_taken",
+            ProblemCode::SponsorNameTaken,
             "name",
             "This event has a sponsor of this name.",
         )
@@ -398,14 +399,17 @@ mod tests {
             ..settings()
         })
         .unwrap_err();
-        assert_eq!((err.code, err.field.as_str()), ("too_short", "name"));
+        assert_eq!(
+            (err.code.as_str(), err.field.as_str()),
+            ("too_short", "name")
+        );
         let err = validate(SponsorSettings {
             privacy_policy_url: "http://acme.example/privacy".into(),
             ..settings()
         })
         .unwrap_err();
         assert_eq!(
-            (err.code, err.field.as_str()),
+            (err.code.as_str(), err.field.as_str()),
             ("invalid_url", "privacy_policy_url")
         );
         let err = validate(SponsorSettings {
@@ -413,7 +417,7 @@ mod tests {
             ..settings()
         })
         .unwrap_err();
-        assert_eq!(err.code, "too_long");
+        assert_eq!(err.code, ProblemCode::TooLong);
     }
 
     #[test]
@@ -433,7 +437,7 @@ mod tests {
         };
         for (next, field) in [(&renamed, "name"), (&new_policy, "privacy_policy_url")] {
             let refused = check_identity_change(&current, next, true).unwrap_err();
-            assert_eq!(refused.code(), "sponsor_has_consents");
+            assert_eq!(refused.code(), ProblemCode::SponsorHasConsents);
             assert_eq!(refused.problem().field.as_deref(), Some(field));
             assert!(check_identity_change(&current, next, false).is_ok());
         }

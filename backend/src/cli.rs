@@ -7,15 +7,14 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::{
+    app::{Application, Ingredients, Stores},
     clock::{Clock, SystemClock},
     config::{HttpConfig, ServeArgs, StoreArgs},
     crypto::{self, MasterKey},
     db, demo, http,
-    keystore::{self, Keystore},
     mail::Mailer,
     organisers::{self, OrganisationChoice},
     retention::{self, Purger},
-    state::AppState,
 };
 
 #[derive(Debug, Parser)]
@@ -131,9 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(store) => {
-            let (db, keystore) = open_stores(&store).await?;
-            keystore.db.close().await.ok();
-            db.close().await.ok();
+            open_stores(&store).await?.close().await;
             println!("migrations applied");
             Ok(())
         }
@@ -152,15 +149,14 @@ async fn open_store(store: &StoreArgs) -> anyhow::Result<sea_orm::DatabaseConnec
 }
 
 /// The main database and the key store, both migrated.
-async fn open_stores(store: &StoreArgs) -> anyhow::Result<(sea_orm::DatabaseConnection, Keystore)> {
-    let db = open_store(store).await?;
-    let keystore = keystore::open(
-        &db,
+async fn open_stores(store: &StoreArgs) -> anyhow::Result<Stores> {
+    create_private_dir(&store.data_dir)?;
+    Stores::open(
+        &store.database_url(),
         store.keystore_url().as_deref(),
         store.db_max_connections,
     )
-    .await?;
-    Ok((db, keystore))
+    .await
 }
 
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -177,91 +173,55 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (db, keystore) = open_stores(&args.store).await?;
+    let stores = open_stores(&args.store).await?;
     let master = MasterKey::load_or_create(
         &args.store.master_key_path(),
         args.store.may_create_master_key(),
     )?;
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.bind))?;
-    let bound = listener.local_addr()?;
-    let config = HttpConfig::from_serve_args(&args, bound);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mailer = match &args.mail.smtp_url {
         Some(url) => Mailer::smtp(url, &args.mail.mail_from)?,
         None => Mailer::outbox(args.store.data_dir.join("outbox"), &args.mail.mail_from)?,
     };
-    let state = AppState::new(
-        db.clone(),
-        keystore.clone(),
-        clock.clone(),
-        master,
-        config.clone(),
-        mailer,
-    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = Application::build(
+        args.bind,
+        Ingredients {
+            stores,
+            master,
+            clock: clock.clone(),
+            mailer,
+        },
+        |bound| HttpConfig::from_serve_args(&args, bound),
+    )
+    .await?
+    .purging_every(Duration::from_secs(args.purge_interval_secs));
+    let bound = app.address()?;
+    let state = app.state();
+    let public_url = state.config.public_url.clone();
 
     if args.disable_rate_limits {
         tracing::warn!("rate limits are disabled: use this only for load tests on loopback");
     }
     // Machine-readable first line: tests and scripts read the bound address from it.
     println!("consentry listening on http://{bound}");
-    tracing::info!(address = %bound, database = db::backend_name(&db), "listening");
+    tracing::info!(address = %bound, database = db::backend_name(&state.db), "listening");
 
     if args.demo {
-        let login = demo::seed(&db, &keystore, &state.keys.master, clock.now()).await?;
+        let login = demo::seed(&state.db, &state.keystore, &state.keys.master, clock.now()).await?;
         let verb = if login.created {
             "created"
         } else {
             "ready (new password)"
         };
         println!("demo {verb}:");
-        println!(
-            "  organiser console: {}/admin (kiosks: /kiosk)",
-            config.public_url
-        );
+        println!("  organiser console: {public_url}/admin (kiosks: /kiosk)");
         println!("  login:             {} / {}", login.email, login.password);
-        println!(
-            "  registration page: {}/e/{}",
-            config.public_url, login.event_slug
-        );
-        println!("  API docs:          {}/api/docs", config.public_url);
+        println!("  registration page: {public_url}/e/{}", login.event_slug);
+        println!("  API docs:          {public_url}/api/docs");
     }
 
-    let housekeeping = tokio::spawn({
-        let limits = state.limits.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                limits.shrink();
-            }
-        }
-    });
     // One shutdown signal for the HTTP server and the purge loop.
-    let stopping = stop_on_signal();
-    let purger = Purger::new(db.clone(), keystore.clone(), clock.clone())
-        .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf))
-        .with_unwrapped_keys(state.unwrapped.clone());
-    let purging = tokio::spawn(retention::run_periodically(
-        purger,
-        Duration::from_secs(args.purge_interval_secs),
-        stopping.clone(),
-    ));
-    let shutdown = {
-        let mut stopping = stopping.clone();
-        async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        }
-    };
-    let served = http::serve(listener, state, shutdown).await;
-    housekeeping.abort();
-    if purging.await.is_err() {
-        tracing::error!("the purge loop ended abnormally");
-    }
-    keystore.db.close().await.ok();
-    db.close().await.ok();
-    served.context("server failed")?;
+    app.run_until(stop_on_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -277,7 +237,7 @@ fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
 }
 
 async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
-    let (db, keystore) = open_stores(&args.store).await?;
+    let Stores { db, keystore } = open_stores(&args.store).await?;
     let clock: Arc<dyn Clock> = match args.as_of {
         Some(at) => Arc::new(crate::clock::FixedClock::new(at)),
         None => Arc::new(SystemClock),

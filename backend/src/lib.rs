@@ -6,6 +6,7 @@
 //! `extract`, `auth`, `clock`, `crypto`, `db`, `http`, `keystore`, `mail`, `rate_limit`,
 //! `validation`, `vault`). See docs/ARCHITECTURE.md.
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod badges;

@@ -6,11 +6,11 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use consentry::{
+    app::{Application, Ingredients, Stores},
     clock::FixedClock,
     config::HttpConfig,
     crypto::{self, MasterKey},
-    db,
-    keystore::{self, Keystore},
+    keystore::Keystore,
     mail::Mailer,
     organisers::{self, OrganisationChoice},
     state::AppState,
@@ -19,6 +19,7 @@ use reqwest::{Client, Response, header};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -37,6 +38,8 @@ pub struct TestApp {
     pub state: AppState,
     /// Where the app writes mail (`Mailer::outbox`).
     pub outbox: std::path::PathBuf,
+    /// Each instance serves until its sender is dropped with the test.
+    stops: std::sync::Mutex<Vec<watch::Sender<bool>>>,
     _dir: tempfile::TempDir,
     _database: TestDatabase,
 }
@@ -69,43 +72,71 @@ pub async fn spawn_app_without_rate_limits() -> TestApp {
     spawn(None, false, false).await
 }
 
+const MAIL_FROM: &str = "Consentry <no-reply@consentry.test>";
+
+/// The application as `consentry serve` builds it, on 127.0.0.1:0, serving in the background
+/// until `stop` is dropped.
+async fn start(
+    stores: Stores,
+    master: MasterKey,
+    clock: &FixedClock,
+    mailer: Mailer,
+    http: impl FnOnce(HttpConfig) -> HttpConfig,
+) -> (SocketAddr, AppState, watch::Sender<bool>) {
+    let app = Application::build(
+        "127.0.0.1:0".parse().unwrap(),
+        Ingredients {
+            stores,
+            master,
+            clock: Arc::new(clock.clone()),
+            mailer,
+        },
+        |bound| {
+            http(HttpConfig {
+                public_url: format!("http://{bound}"),
+                ..HttpConfig::for_tests()
+            })
+        },
+    )
+    .await
+    .unwrap();
+    let addr = app.address().unwrap();
+    let state = app.state().clone();
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move { app.run_until(stopping).await.unwrap() });
+    (addr, state, stop)
+}
+
 async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: bool) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new().await;
     let database_url = database.url_in(dir.path());
-    let db = db::connect(&database_url, None).await.unwrap();
-    db::migrate(&db).await.unwrap();
-    let keystore = keystore::open(&db, Some(&database.keystore_url_in(dir.path())), None)
-        .await
-        .unwrap();
+    let stores = Stores::open(
+        &database_url,
+        Some(&database.keystore_url_in(dir.path())),
+        None,
+    )
+    .await
+    .unwrap();
     let clock = FixedClock::new(OffsetDateTime::now_utc());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let outbox = dir.path().join("outbox");
-    let config = HttpConfig {
-        public_url: format!("http://{addr}"),
-        rate_limits,
-        trust_forwarded_for,
-        ..HttpConfig::for_tests()
+    let mailer = match smtp_url {
+        Some(url) => Mailer::smtp(url, MAIL_FROM).unwrap(),
+        None => Mailer::outbox(outbox.clone(), MAIL_FROM).unwrap(),
     };
-    let state = AppState::new(
-        db.clone(),
-        keystore.clone(),
-        Arc::new(clock.clone()),
+    let (addr, state, stop) = start(
+        stores.clone(),
         MasterKey::generate(),
-        config,
-        match smtp_url {
-            Some(url) => Mailer::smtp(url, "Consentry <no-reply@consentry.test>").unwrap(),
-            None => Mailer::outbox(outbox.clone(), "Consentry <no-reply@consentry.test>").unwrap(),
+        &clock,
+        mailer,
+        |config| HttpConfig {
+            rate_limits,
+            trust_forwarded_for,
+            ..config
         },
-    );
-    let served = state.clone();
-    tokio::spawn(async move {
-        consentry::http::serve(listener, served, std::future::pending())
-            .await
-            .unwrap();
-    });
+    )
+    .await;
     TestApp {
         addr,
         base: format!("http://{addr}"),
@@ -113,13 +144,14 @@ async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: b
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        db,
+        db: stores.db,
         database_url,
-        keystore,
+        keystore: stores.keystore,
         dir: dir.path().to_path_buf(),
         clock,
         state,
         outbox,
+        stops: std::sync::Mutex::new(vec![stop]),
         _dir: dir,
         _database: database,
     }
@@ -129,24 +161,19 @@ impl TestApp {
     /// A second server instance over the same database and master key, with its own in-memory
     /// state (caches, rate limits): what a second `consentry serve` behind a load balancer is.
     pub async fn second_instance(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = AppState::new(
-            self.db.clone(),
-            self.keystore.clone(),
-            Arc::new(self.clock.clone()),
+        let stores = Stores {
+            db: self.db.clone(),
+            keystore: self.keystore.clone(),
+        };
+        let (addr, _, stop) = start(
+            stores,
             self.state.keys.master.clone(),
-            HttpConfig {
-                public_url: format!("http://{addr}"),
-                ..HttpConfig::for_tests()
-            },
-            Mailer::outbox(self.outbox.clone(), "Consentry <no-reply@consentry.test>").unwrap(),
-        );
-        tokio::spawn(async move {
-            consentry::http::serve(listener, state, std::future::pending())
-                .await
-                .unwrap();
-        });
+            &self.clock,
+            Mailer::outbox(self.outbox.clone(), MAIL_FROM).unwrap(),
+            |config| config,
+        )
+        .await;
+        self.stops.lock().unwrap().push(stop);
         format!("http://{addr}")
     }
 }

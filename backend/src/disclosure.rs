@@ -32,7 +32,7 @@ use crate::{
         rules::{ContactField, parse_shared_fields},
     },
     registrations::{self, entity::registration, rules::ContactDetails},
-    retention, sponsors,
+    sponsors,
     vault::EventVault,
 };
 
@@ -188,7 +188,7 @@ impl Gate {
             return Err(ApiError::NotFound);
         }
         // From the instant the data is due (or the event is being deleted), nothing leaves.
-        retention::ensure_data_held(&event, now)?;
+        crate::events::lifecycle::ensure_data_held(&event, now)?;
         Ok(Self {
             event_fields: parse_shared_fields(&event.shared_fields),
             event,

@@ -35,6 +35,86 @@ impl FieldError {
     }
 }
 
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.field, self.detail, self.code)
+    }
+}
+
+/// A rule's refusal in the domain's own words: rules (`events::rules`, `events::lifecycle`,
+/// `registrations::rules`, …) return it and know nothing of HTTP; `From<RuleError> for ApiError`
+/// below is the one place that gives each its status, and the CLI prints it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// A field breaks a rule.
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// The request conflicts with the state of things (a closed registration, a taken slug, …).
+    #[error("{detail} ({code})")]
+    Conflict {
+        code: ProblemCode,
+        field: Option<String>,
+        detail: String,
+    },
+    /// The event's attendee data is due for deletion, deleted, or going with its event.
+    #[error("this event's attendee data has been deleted under its retention period")]
+    DataGone,
+}
+
+impl RuleError {
+    pub fn invalid(code: ProblemCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Invalid(FieldError::new(code, field, detail))
+    }
+
+    pub fn conflict(code: ProblemCode, field: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            field: Some(field.to_owned()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl RuleError {
+    /// The problem code the API answers this refusal with.
+    pub fn code(&self) -> ProblemCode {
+        match self {
+            Self::Invalid(e) => e.code,
+            Self::Conflict { code, .. } => *code,
+            Self::DataGone => ProblemCode::DataPurged,
+        }
+    }
+}
+
+impl From<FieldError> for RuleError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::Invalid(field) => Self::Invalid(field),
+            RuleError::Conflict {
+                code,
+                field,
+                detail,
+            } => Self::Conflict {
+                code,
+                field,
+                detail,
+            },
+            RuleError::DataGone => Self::Conflict {
+                code: ProblemCode::DataPurged,
+                field: None,
+                detail: "This event's attendee data has been deleted under its retention period."
+                    .into(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 422: the request is well-formed but a field breaks a rule.

@@ -25,9 +25,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+pub mod badge_keys;
+
 use crate::{
-    badges, db,
+    db,
     error::ApiResult,
+    schema::badge_keys as badge_key_rows,
     vault::{self, EventVault},
 };
 
@@ -82,7 +85,7 @@ async fn adopt_keys(
     keystore: &DatabaseConnection,
 ) -> anyhow::Result<()> {
     let data_keys = vault::entity::Entity::find().all(main).await?;
-    let signing_keys = badges::entity::Entity::find().all(main).await?;
+    let signing_keys = badge_key_rows::Entity::find().all(main).await?;
     if data_keys.is_empty() && signing_keys.is_empty() {
         return Ok(());
     }
@@ -93,13 +96,13 @@ async fn adopt_keys(
             .await?;
     }
     for row in &signing_keys {
-        badges::entity::Entity::insert(badges::entity::ActiveModel::from(row.clone()))
+        badge_key_rows::Entity::insert(badge_key_rows::ActiveModel::from(row.clone()))
             .on_conflict_do_nothing()
             .exec(keystore)
             .await?;
     }
     vault::entity::Entity::delete_many().exec(main).await?;
-    badges::entity::Entity::delete_many().exec(main).await?;
+    badge_key_rows::Entity::delete_many().exec(main).await?;
     tracing::info!(
         data_keys = data_keys.len(),
         signing_keys = signing_keys.len(),
@@ -118,8 +121,8 @@ pub async fn destroy_event_keys(
         .filter(vault::entity::Column::EventId.eq(event_id))
         .exec(keystore)
         .await?;
-    badges::entity::Entity::delete_many()
-        .filter(badges::entity::Column::EventId.eq(event_id))
+    badge_key_rows::Entity::delete_many()
+        .filter(badge_key_rows::Column::EventId.eq(event_id))
         .exec(keystore)
         .await?;
     Ok(())
@@ -143,7 +146,7 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 /// until its purge). An entry lives at most [`KEY_CACHE_TTL`]. The purge evicts its event at
 /// once on the instance that runs it; another instance drops its copy within the TTL. Until then
 /// that copy opens nothing, since the ciphertexts are deleted, and every route refuses the event's
-/// data from its due date on (`retention::ensure_data_held`).
+/// data from its due date on (`events::lifecycle::ensure_data_held`).
 pub struct KeyCache<T> {
     entries: RwLock<HashMap<Uuid, (Instant, Arc<T>)>>,
 }

@@ -25,6 +25,8 @@ pub mod extract;
 pub mod http;
 pub mod keystore;
 pub mod kiosks;
+#[cfg(test)]
+mod layers;
 pub mod leads;
 pub mod mail;
 pub mod organisers;
@@ -35,6 +37,7 @@ pub mod response;
 pub mod retention;
 pub mod rights;
 pub mod scans;
+pub mod schema;
 pub mod sponsors;
 pub mod state;
 pub mod stats;

@@ -7,11 +7,11 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    badges::BadgeKeyCache,
     clock::Clock,
     config::HttpConfig,
     crypto::{KeyPurpose, MasterKey},
     error::ApiResult,
+    keystore::badge_keys::BadgeKeyCache,
     keystore::{Keystore, UnwrappedKeys},
     mail::Mailer,
     rate_limit::RateLimits,
@@ -74,7 +74,11 @@ impl AppState {
         self.unwrapped
             .signers
             .get_or_load(event_id, || {
-                crate::badges::current_signer(&self.keystore.db, &self.keys.master, event_id)
+                crate::keystore::badge_keys::current_signer(
+                    &self.keystore.db,
+                    &self.keys.master,
+                    event_id,
+                )
             })
             .await
     }

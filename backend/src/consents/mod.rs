@@ -1,7 +1,7 @@
 //! Consent: the append-only ledger that proves every grant and withdrawal, and the current state
 //! kept beside it in the same transaction.
 
-pub mod entity;
+pub use crate::schema::consents as entity;
 pub mod rules;
 
 use std::collections::BTreeSet;
@@ -18,7 +18,7 @@ use crate::{
     audit, crypto,
     error::ApiResult,
     events::rules::{parse_shared_fields, store_shared_fields},
-    leads,
+    schema::leads as lead,
 };
 
 /// The context in which consents change: whose, where, and which notice was in force.
@@ -116,9 +116,9 @@ pub async fn set(
                 .await?;
             // Withdrawing a sponsor's consent removes the attendee from that sponsor's leads.
             if let Some(sponsor_id) = purpose.sponsor_id() {
-                leads::entity::Entity::delete_many()
-                    .filter(leads::entity::Column::SponsorId.eq(sponsor_id))
-                    .filter(leads::entity::Column::RegistrationId.eq(context.registration_id))
+                lead::Entity::delete_many()
+                    .filter(lead::Column::SponsorId.eq(sponsor_id))
+                    .filter(lead::Column::RegistrationId.eq(context.registration_id))
                     .exec(db)
                     .await?;
             }

@@ -1,6 +1,7 @@
 //! Events: an organiser's own events, created, read, changed and deleted.
 
-pub mod entity;
+pub use crate::schema::events as entity;
+pub mod lifecycle;
 pub mod public;
 pub mod rules;
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::{
     clock::to_stored,
-    error::{ApiError, FieldError},
+    error::{FieldError, RuleError},
     problem::ProblemCode,
     validation,
 };
@@ -221,19 +221,19 @@ pub fn check_change(
     current: &EventSettings,
     next: &EventSettings,
     now: OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), RuleError> {
     if now < current.ends_at {
         return Ok(());
     }
     if next.ends_at > current.ends_at {
-        return Err(ApiError::conflict(
+        return Err(RuleError::conflict(
             ProblemCode::EventEnded,
             "ends_at",
             "The event has ended; its end can no longer be moved later.",
         ));
     }
     if next.retention_days > current.retention_days {
-        return Err(ApiError::conflict(
+        return Err(RuleError::conflict(
             ProblemCode::EventEnded,
             "retention_days",
             "The event has ended; its retention can only be shortened.",

@@ -2,7 +2,7 @@
 //! code; the device exchanges it for a kiosk token scoped to that event and sponsor. Organisers
 //! see their kiosks and revoke them; a revoked token is refused on its next request.
 
-pub mod entity;
+pub use crate::schema::kiosks as entity;
 pub mod rules;
 
 use axum::{

@@ -3,7 +3,7 @@
 //! tags. A lead exists only while its consent does, and is hidden while the attendee restricts
 //! processing.
 
-pub mod entity;
+pub use crate::schema::leads as entity;
 
 use axum::{Json, extract::State};
 use sea_orm::{

@@ -1,6 +1,6 @@
 //! Organisers: accounts (created from the command line), login, logout and "who am I".
 
-pub mod entity;
+pub use crate::schema::organisers as entity;
 
 use std::sync::OnceLock;
 

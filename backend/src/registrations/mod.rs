@@ -2,7 +2,7 @@
 //! apart from that, for marketing) whether to consent; gets a badge that reveals nothing and a
 //! secret manage link.
 
-pub mod entity;
+pub use crate::schema::registrations as entity;
 pub mod rules;
 
 use std::collections::BTreeSet;
@@ -27,6 +27,7 @@ use self::{
     rules::{ContactDetails, RegistrationCheck, SubmittedDetails},
 };
 use crate::{
+    badges::BadgeView,
     badges::{self, render},
     consents::{self, Channel, ConsentContext, Purpose},
     crypto,
@@ -36,7 +37,6 @@ use crate::{
     mail::{Mail, MailAttachment},
     problem::ProblemCode,
     rate_limit::ClientIp,
-    rights::{self, BadgeView},
     state::AppState,
     vault::EventVault,
 };
@@ -57,6 +57,11 @@ const RESEND_INTERVAL: Duration = Duration::minutes(10);
 
 // ---------------------------------------------------------------------------------------------
 // Queries
+
+/// The manage link of a token: the manage page, from which the attendee exercises every right.
+pub fn manage_url(public_url: &str, token: &str) -> String {
+    format!("{public_url}/m/{token}")
+}
 
 /// Store a new manage link for a registration; returns the token (shown once, never stored).
 pub async fn new_manage_token(
@@ -158,7 +163,7 @@ async fn resend_manage_link(
     }
     let details = open_details(vault, existing)?;
     let token = new_manage_token(&state.db, existing.id, now).await?;
-    let manage_url = rights::manage_url(&state.config.public_url, &token);
+    let manage_url = manage_url(&state.config.public_url, &token);
     let text = format!(
         "Hello {},\n\nSomeone (perhaps you) tried to register this address again for {}. \
          You are already registered. Here is a link to manage your registration:\n{}\n\n\
@@ -396,7 +401,7 @@ async fn register_through(
     tracing::info!(%registration_id, event_id = %event.id, "registered");
 
     let png = render::qr_png(&badges::qr_text(&state.config.public_url, &badge_token))?;
-    let manage_url = rights::manage_url(&state.config.public_url, &manage_token);
+    let manage_url = manage_url(&state.config.public_url, &manage_token);
     // A failure is reported as `false`: the registration stands, and the response carries the
     // same link.
     let sent = state

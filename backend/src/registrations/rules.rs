@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    error::{ApiError, FieldError},
+    error::{FieldError, RuleError},
     events::rules::ContactField,
     problem::ProblemCode,
     validation,
@@ -144,23 +144,23 @@ pub struct RegistrationCheck<'a> {
     pub sponsor_opt_ins: &'a [Uuid],
 }
 
-pub fn check(c: &RegistrationCheck<'_>) -> Result<(), ApiError> {
+pub fn check(c: &RegistrationCheck<'_>) -> Result<(), RuleError> {
     if c.now >= c.event_ends_at {
-        return Err(ApiError::Conflict {
+        return Err(RuleError::Conflict {
             code: ProblemCode::RegistrationClosed,
             field: None,
             detail: "The event has ended; registration is closed.".into(),
         });
     }
     if !c.age_confirmed {
-        return Err(ApiError::invalid(
+        return Err(RuleError::invalid(
             ProblemCode::AgeNotConfirmed,
             "age_confirmed",
             "You must confirm that you meet the minimum age.",
         ));
     }
     if c.notice_version != c.current_notice_version {
-        return Err(ApiError::conflict(
+        return Err(RuleError::conflict(
             ProblemCode::NoticeOutdated,
             "notice_version",
             "The privacy notice has changed; read the current one and register again.",
@@ -171,7 +171,7 @@ pub fn check(c: &RegistrationCheck<'_>) -> Result<(), ApiError> {
         .iter()
         .position(|id| !c.event_sponsors.contains(id))
     {
-        return Err(ApiError::invalid(
+        return Err(RuleError::invalid(
             ProblemCode::UnknownSponsor,
             format!("sponsor_opt_ins[{i}]"),
             "Not a sponsor of this event.",
@@ -314,7 +314,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.code(), ProblemCode::UnknownSponsor);
-        assert_eq!(err.problem().field.as_deref(), Some("sponsor_opt_ins[0]"));
+        assert!(matches!(&err, RuleError::Invalid(f) if f.field == "sponsor_opt_ins[0]"));
         // One second before the end is still open.
         assert!(
             check(&RegistrationCheck {

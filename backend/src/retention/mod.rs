@@ -25,7 +25,6 @@
 //! deletions it finds marked, so one interrupted anywhere is finished later.
 
 pub mod extension;
-pub mod rules;
 
 use std::{
     collections::BTreeMap,
@@ -42,46 +41,25 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use self::rules::Stage;
+pub use crate::events::lifecycle::{Stage, stage_of};
 use crate::{
     audit,
     clock::Clock,
-    consents::entity::{grant, ledger},
     db::begin_write,
-    error::ApiError,
-    events::{entity as event, rules::purge_due_at},
-    exports::entity::recipient,
+    events::rules::purge_due_at,
     keystore::{self, Keystore, UnwrappedKeys},
     kiosks, leads, mail,
-    problem::ProblemCode,
-    registrations::entity::{manage_token, registration},
-    rights::email_change::entity as email_change,
-    scans::entity::request as scan_request,
+    schema::{
+        consents::{grant, ledger},
+        email_changes as email_change, events as event,
+        exports::recipient,
+        registrations::{manage_token, registration},
+        scans::request as scan_request,
+    },
     stats::{self, AttendeeCounts},
 };
 
-pub mod entity {
-    /// Per-sponsor aggregates kept by the purge.
-    pub mod sponsor_aggregate {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "sponsor_aggregates")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub event_id: Uuid,
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub sponsor_id: Uuid,
-            pub opt_ins: i64,
-            pub leads: i64,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-}
+pub use crate::schema::sponsor_aggregates as entity;
 
 use self::entity::sponsor_aggregate;
 
@@ -259,7 +237,7 @@ impl Purger {
             .all(&self.db)
             .await?;
         for e in candidates {
-            if !rules::is_due(e.ends_at, e.retention_days, now) {
+            if !crate::events::lifecycle::is_due(e.ends_at, e.retention_days, now) {
                 continue;
             }
             if *stop.borrow() {
@@ -723,32 +701,5 @@ pub async fn run_periodically(
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "retention run failed; retrying next interval"),
         }
-    }
-}
-
-/// Where the event stands in its retention.
-pub fn stage_of(e: &event::Model, now: OffsetDateTime) -> Stage {
-    Stage::of(
-        e.ends_at,
-        e.retention_days,
-        e.purge_started_at,
-        e.purged_at,
-        now,
-    )
-    .or_deleting(e.deleted_at)
-}
-
-/// Refuse to read or change attendee data of an event from the instant it is due: the promise
-/// holds to the second, not from whenever the next purge run comes.
-pub fn ensure_data_held(e: &event::Model, now: OffsetDateTime) -> Result<(), ApiError> {
-    if stage_of(e, now).data_available() {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict {
-            code: ProblemCode::DataPurged,
-            field: None,
-            detail: "This event's attendee data has been deleted under its retention period."
-                .into(),
-        })
     }
 }

@@ -35,32 +35,7 @@ use crate::{
     vault::EventVault,
 };
 
-pub mod entity {
-    use sea_orm::entity::prelude::*;
-
-    /// An address change waiting for the new address to confirm it.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "email_changes")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        /// At most one pending change per registration.
-        #[sea_orm(unique)]
-        pub registration_id: Uuid,
-        /// SHA-256 of the 256-bit one-time token mailed to the new address.
-        #[sea_orm(unique)]
-        pub token_hash: String,
-        /// The new, normalised address, sealed with the event's data key (bound to `id`).
-        pub new_email: Vec<u8>,
-        pub created_at: TimeDateTimeWithTimeZone,
-        pub expires_at: TimeDateTimeWithTimeZone,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+pub use crate::schema::email_changes as entity;
 
 /// How long a confirmation link works.
 pub const LINK_LIFETIME: Duration = Duration::hours(24);
@@ -287,7 +262,7 @@ pub(super) async fn confirm(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if !crate::retention::stage_of(&event, now).data_available() {
+    if !crate::events::lifecycle::stage_of(&event, now).data_available() {
         return Err(ApiError::NotFound);
     }
     let vault = state.vault(event.id).await?;

@@ -13,7 +13,6 @@ use axum::{
     http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::STANDARD};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -23,7 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    badges::{self, render},
+    badges::{self, BadgeView, render},
     consents::{self, Channel, ConsentContext, Purpose, Shown},
     crypto,
     error::{ApiError, ApiResult, Problem},
@@ -67,37 +66,6 @@ pub fn page_router() -> OpenApiRouter<AppState> {
         .layer(no_store_layer())
 }
 
-pub fn manage_url(public_url: &str, token: &str) -> String {
-    format!("{public_url}/m/{token}")
-}
-
-/// A badge: its token and where to get its images.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BadgeView {
-    /// What the QR code encodes: a signed token with a random badge id, the event id and the time
-    /// of issue. No personal data.
-    pub token: String,
-    /// The QR code as PNG, base64-encoded.
-    pub qr_png_base64: String,
-    pub png_url: String,
-    pub svg_url: String,
-    /// A printable A6 badge (SVG) with name, company and the QR code.
-    pub printable_url: String,
-}
-
-impl BadgeView {
-    pub fn new(token: String, png: &[u8], public_url: &str, manage_token: &str) -> Self {
-        let base = format!("{public_url}/api/v1/me/{manage_token}");
-        Self {
-            qr_png_base64: STANDARD.encode(png),
-            png_url: format!("{base}/badge.png"),
-            svg_url: format!("{base}/badge.svg"),
-            printable_url: format!("{base}/badge-print.svg"),
-            token,
-        }
-    }
-}
-
 /// The registration a manage token opens, with its event.
 pub struct Holder {
     pub registration: registration::Model,
@@ -127,7 +95,7 @@ pub async fn resolve(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if !crate::retention::stage_of(&event, now).data_available() {
+    if !crate::events::lifecycle::stage_of(&event, now).data_available() {
         return Err(ApiError::NotFound);
     }
     Ok(Holder {

@@ -3,7 +3,7 @@
 //! a lead. A refusal stores nothing that links the attendee to the sponsor: the kiosk learns the
 //! reason, the counters count it, and that is all.
 
-pub mod entity;
+pub use crate::schema::scans as entity;
 pub mod rules;
 
 use axum::{
@@ -354,7 +354,7 @@ pub(crate) async fn scan(
 ) -> ApiResult<ScanResult> {
     // Kiosk tokens expire at the purge date they were issued with; a retention shortened since
     // must hold too (the gate checks again inside the transaction).
-    crate::retention::ensure_data_held(&auth.event, state.clock.now())?;
+    crate::events::lifecycle::ensure_data_held(&auth.event, state.clock.now())?;
     let vault = state.vault(auth.event.id).await?;
     let scan_key = vault.scan_request_key(auth.kiosk_id, request.client_scan_id);
     for _ in 0..3 {

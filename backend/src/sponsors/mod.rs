@@ -1,6 +1,6 @@
 //! Sponsors of an organiser's events.
 
-pub mod entity;
+pub use crate::schema::sponsors as entity;
 
 use axum::{
     Json,

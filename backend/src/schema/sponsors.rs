@@ -18,14 +18,14 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
-        belongs_to = "crate::events::entity::Entity",
+        belongs_to = "super::events::Entity",
         from = "Column::EventId",
-        to = "crate::events::entity::Column::Id"
+        to = "super::events::Column::Id"
     )]
     Event,
 }
 
-impl Related<crate::events::entity::Entity> for Entity {
+impl Related<super::events::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Event.def()
     }

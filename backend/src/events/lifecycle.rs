@@ -1,8 +1,11 @@
-//! When an event's attendee data is due, as plain functions over values and a clock reading.
+//! An event's life after it ends: when its attendee data is due, where it stands in its
+//! retention, and the rule every path that reads or changes attendee data applies first. Plain
+//! functions over values and a clock reading; the refusal is a domain error, not an HTTP one.
 
 use time::OffsetDateTime;
 
-use crate::events::rules::purge_due_at;
+use super::rules::purge_due_at;
+use crate::{error::RuleError, schema::events as event};
 
 /// Whether an event's attendee data must be gone at `now`: from the instant `ends_at +
 /// retention_days` on, not a second before.
@@ -62,6 +65,28 @@ impl Stage {
     /// Whether attendee data may still be read or changed: not once it is due.
     pub fn data_available(self) -> bool {
         self == Self::Kept
+    }
+}
+
+/// Where `e` stands in its retention at `now`.
+pub fn stage_of(e: &event::Model, now: OffsetDateTime) -> Stage {
+    Stage::of(
+        e.ends_at,
+        e.retention_days,
+        e.purge_started_at,
+        e.purged_at,
+        now,
+    )
+    .or_deleting(e.deleted_at)
+}
+
+/// Refuse to read or change attendee data of an event from the instant it is due: the promise
+/// holds to the second, not from whenever the next purge run comes.
+pub fn ensure_data_held(e: &event::Model, now: OffsetDateTime) -> Result<(), RuleError> {
+    if stage_of(e, now).data_available() {
+        Ok(())
+    } else {
+        Err(RuleError::DataGone)
     }
 }
 

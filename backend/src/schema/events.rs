@@ -21,7 +21,7 @@ pub struct Model {
     pub privacy_notice: String,
     /// Bumped by the server whenever `privacy_notice` changes.
     pub privacy_notice_version: i32,
-    /// Comma-separated [`super::rules::ContactField`] names shared with sponsors.
+    /// Comma-separated `events::rules::ContactField` names shared with sponsors.
     pub shared_fields: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,

@@ -356,3 +356,32 @@ mod tests {
         assert!(p.detail.is_none());
     }
 }
+
+/// OpenAPI responses that mean the same on every operation that has them, named once: an
+/// operation lists `crate::error::responses::NotFound` instead of spelling the problem response
+/// out. Answers whose meaning differs per operation keep their own description at the operation.
+pub mod responses {
+    use super::Problem;
+
+    /// Authentication is missing, expired or revoked (`authentication_required`, `invalid_session`,
+    /// `session_expired`, `kiosk_revoked`, …).
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 401, content_type = "application/problem+json")]
+    pub struct Unauthorized(#[allow(dead_code)] Problem);
+
+    /// Absent, or another tenant's (which is not told apart from absent).
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 404, content_type = "application/problem+json")]
+    pub struct NotFound(#[allow(dead_code)] Problem);
+
+    /// A field breaks a rule; `field` names it.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 422, content_type = "application/problem+json")]
+    pub struct Unprocessable(#[allow(dead_code)] Problem);
+
+    /// Too many requests from this address or for this account; `Retry-After` says when to try
+    /// again.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 429, content_type = "application/problem+json")]
+    pub struct RateLimited(#[allow(dead_code)] Problem);
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     auth::OrganiserAuth,
     consents::{Purpose, entity::grant},
-    error::{ApiResult, Problem},
+    error::ApiResult,
     events::{self, rules::purge_due_at},
     exports,
     extract::ApiPath,
@@ -146,8 +146,8 @@ pub async fn attendee_counts(
     params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 200, body = EventStats),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn event_stats(

@@ -257,8 +257,8 @@ async fn page_of(
     responses(
         (status = 200, body = AuditPage),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn event_audit(
@@ -282,7 +282,7 @@ async fn event_audit(
     responses(
         (status = 200, body = AuditPage),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
     )
 )]
 async fn organisation_audit(

@@ -23,12 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use self::token::{BadgeClaims, BadgeSigner};
-use crate::{
-    error::{ApiResult, Problem},
-    events,
-    extract::ApiPath,
-    state::AppState,
-};
+use crate::{error::ApiResult, events, extract::ApiPath, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(badge_keys))
@@ -64,7 +59,7 @@ pub fn qr_text(public_url: &str, token: &str) -> String {
     params(("event" = String, Path, description = "The event's slug")),
     responses(
         (status = 200, description = "JWKS (RFC 7517): OKP / Ed25519 keys with `kid`", content_type = "application/jwk-set+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
     )
 )]
 async fn badge_keys(

@@ -259,7 +259,7 @@ impl From<entity::Model> for EventView {
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, body = Vec<EventView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
     )
 )]
 async fn list_events(
@@ -283,7 +283,7 @@ async fn list_events(
     request_body = NewEvent,
     responses(
         (status = 201, body = EventView, headers(("Location" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_slug`, `ends_before_start`, `invalid_retention`, `invalid_min_age`, `invalid_time_zone`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
     )
@@ -375,10 +375,10 @@ async fn get_event(
     request_body = EventChange,
     responses(
         (status = 200, body = EventView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
         (status = 409, description = "`slug_taken`, `event_ended`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unprocessable,
     )
 )]
 async fn update_event(
@@ -491,8 +491,8 @@ pub const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
     params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn delete_event(

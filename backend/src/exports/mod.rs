@@ -648,8 +648,8 @@ pub struct CsvOptions {
     params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path), CsvOptions),
     responses(
         (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -677,8 +677,8 @@ async fn organiser_csv(
     params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -700,7 +700,7 @@ async fn organiser_json(
     params(("event" = Uuid, Path, description = "The event id"), CsvOptions),
     responses(
         (status = 200, description = "Zip archive, streamed", content_type = "application/zip"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 404, description = "Absent, another organisation's, or without sponsors", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
@@ -734,7 +734,7 @@ async fn organiser_zip(
     params(CsvOptions),
     responses(
         (status = 200, description = "CSV (RFC 4180, UTF-8), streamed", content_type = "text/csv"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -753,7 +753,7 @@ pub(crate) async fn kiosk_csv(
     security(("kiosk" = [])),
     responses(
         (status = 200, description = "JSON array, streamed", body = Vec<ExportedLead>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -216,8 +216,8 @@ pub struct NewKiosk {
     params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 201, body = NewKiosk),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn create_kiosk(
@@ -295,8 +295,8 @@ pub struct KioskView {
     params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 200, body = Vec<KioskView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn list_kiosks(
@@ -354,8 +354,8 @@ async fn list_kiosks(
     params(("event" = Uuid, Path, description = "The event id"), ("kiosk_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn revoke_kiosk(
@@ -507,8 +507,8 @@ async fn kiosk_info(
     responses(
         (status = 200, body = Paired),
         (status = 401, description = "`invalid_pairing_code`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unprocessable,
+        crate::error::responses::RateLimited,
     )
 )]
 async fn pair(
@@ -538,8 +538,8 @@ pub struct PairedBrowser {
     responses(
         (status = 200, body = PairedBrowser, headers(("set-cookie" = String, description = "`consentry_kiosk`: HttpOnly, SameSite=Strict, Path=/kiosk"))),
         (status = 401, description = "`invalid_pairing_code`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unprocessable,
+        crate::error::responses::RateLimited,
     )
 )]
 async fn pair_on_page(

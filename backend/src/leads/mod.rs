@@ -277,7 +277,7 @@ pub struct LeadPage {
     responses(
         (status = 200, body = LeadPage),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -342,7 +342,7 @@ pub struct LeadAnnotation {
     request_body = LeadAnnotation,
     responses(
         (status = 200, body = LeadView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
         (status = 404, description = "Not this sponsor's, or no longer consented", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_rating`, `too_long`, `too_many_tags`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion", body = Problem, content_type = "application/problem+json"),

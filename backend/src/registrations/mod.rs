@@ -259,10 +259,10 @@ pub struct RegistrationCreated {
     request_body = NewRegistration,
     responses(
         (status = 201, body = RegistrationCreated),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
         (status = 409, description = "`registration_closed`, `notice_outdated`, `already_registered`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, `unknown_field`, …", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 async fn register(
@@ -283,10 +283,10 @@ async fn register(
     request_body = NewRegistration,
     responses(
         (status = 201, body = RegistrationCreated),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
         (status = 409, description = "`registration_closed`, `notice_outdated`, `already_registered`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`age_not_confirmed`, `unknown_sponsor`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`, `unknown_field`, …", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 async fn register_on_page(

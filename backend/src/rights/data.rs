@@ -97,8 +97,8 @@ pub struct MyLead {
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, description = "A JSON download", body = MyData),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn export_my_data(
@@ -231,9 +231,9 @@ impl DetailsChange {
     request_body = DetailsChange,
     responses(
         (status = 200, body = MyRegistration),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
         (status = 422, description = "`no_changes`, `invalid_email`, `invalid_phone`, `invalid_country`, `too_short`, `too_long`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn correct_details(
@@ -342,8 +342,8 @@ async fn set_restriction(state: &AppState, h: &Holder, restrict: bool) -> ApiRes
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, body = Restriction),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn restrict(
@@ -361,8 +361,8 @@ pub(super) async fn restrict(
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, body = Restriction),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn lift_restriction(
@@ -391,8 +391,8 @@ pub struct Erased {
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, body = Erased),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn erase(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {

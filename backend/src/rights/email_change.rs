@@ -242,7 +242,7 @@ pub struct EmailChanged {
         (status = 404, description = "`not_found`: the link is unknown, used, replaced or expired, or the event's data is deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`: another registration of the event has this address by now", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`missing_field`, `unknown_field`, `invalid_value`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 pub(super) async fn confirm(

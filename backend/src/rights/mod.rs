@@ -323,7 +323,7 @@ fn my_event(e: &event::Model) -> MyEvent {
     responses(
         (status = 200, body = MyRegistration),
         (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 async fn me(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
@@ -361,9 +361,9 @@ pub struct ConsentChange {
     request_body = ConsentChanges,
     responses(
         (status = 200, body = Vec<MyConsent>),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
         (status = 422, description = "`unknown_purpose`, `no_changes`, `unknown_field`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 async fn change_consents(
@@ -383,9 +383,9 @@ async fn change_consents(
     request_body = ConsentChanges,
     responses(
         (status = 200, body = Vec<MyConsent>),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
         (status = 422, description = "`unknown_purpose`, `no_changes`, `unknown_field`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::RateLimited,
     )
 )]
 async fn change_consents_on_page(
@@ -466,7 +466,7 @@ fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, description = "PNG image", content_type = "image/png"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
     )
 )]
 async fn badge_png(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
@@ -482,7 +482,7 @@ async fn badge_png(State(state): State<AppState>, link: ManageLink) -> ApiResult
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, description = "SVG image", content_type = "image/svg+xml"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
     )
 )]
 async fn badge_svg(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
@@ -498,7 +498,7 @@ async fn badge_svg(State(state): State<AppState>, link: ManageLink) -> ApiResult
     params(("token" = String, Path, description = "The secret manage token")),
     responses(
         (status = 200, description = "SVG document, 105 × 148 mm", content_type = "image/svg+xml"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::NotFound,
     )
 )]
 async fn badge_printable(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {

@@ -272,8 +272,8 @@ pub struct NoticeFilter {
     responses(
         (status = 200, body = Vec<ErasureNotice>),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn list_notices(
@@ -304,8 +304,8 @@ async fn list_notices(
     params(("event" = Uuid, Path, description = "The event id"), ("notice_id" = Uuid, Path)),
     responses(
         (status = 200, body = ErasureNotice),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn pass_on_notice(

@@ -344,7 +344,7 @@ async fn attempt(
         (status = 200, description = "Refused: the reason only", body = ScanResult),
         (status = 401, description = "`kiosk_revoked`, `invalid_kiosk_token`, `kiosk_token_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`data_purged`: the event's attendee data is due for deletion; `client_scan_id_reused`: this kiosk used this client scan id for another badge", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unprocessable,
     )
 )]
 pub(crate) async fn scan(

@@ -205,8 +205,8 @@ impl From<entity::Model> for SponsorView {
     params(("event" = Uuid, Path, description = "The event id")),
     responses(
         (status = 200, body = Vec<SponsorView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn list_sponsors(
@@ -227,8 +227,8 @@ async fn list_sponsors(
     request_body = NewSponsor,
     responses(
         (status = 201, body = SponsorView, headers(("Location" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
         (status = 409, description = "`sponsor_name_taken`; `sponsor_has_consents`: attendees consented to this sponsor by its name and privacy policy, which therefore cannot change", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_url`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
     )
@@ -265,8 +265,8 @@ async fn create_sponsor(
     params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 200, body = SponsorView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn get_sponsor(
@@ -289,10 +289,10 @@ async fn get_sponsor(
     request_body = SponsorChange,
     responses(
         (status = 200, body = SponsorView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
         (status = 409, description = "`sponsor_name_taken`; `sponsor_has_consents`: attendees consented to this sponsor by its name and privacy policy, which therefore cannot change", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unprocessable,
     )
 )]
 async fn update_sponsor(
@@ -362,8 +362,8 @@ async fn update_sponsor(
     params(("event" = Uuid, Path, description = "The event id"), ("sponsor_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        crate::error::responses::Unauthorized,
+        crate::error::responses::NotFound,
     )
 )]
 async fn delete_sponsor(

@@ -320,8 +320,10 @@ async fn create_organiser(args: CreateOrganiser) -> anyhow::Result<()> {
 async fn set_password(args: SetPassword) -> anyhow::Result<()> {
     let password = read_new_password(args.password_stdin)?;
     let db = open_store(&args.store).await?;
-    let email = crate::validation::email("email", &args.email)
-        .map_err(|e| anyhow::anyhow!("--email: {}", e.detail))?;
+    let email = String::from(
+        crate::contact::Email::parse("email", &args.email)
+            .map_err(|e| anyhow::anyhow!("--email: {}", e.detail))?,
+    );
     let Some(organiser) = organisers::find_by_email(&db, &email).await? else {
         bail!("no organiser has this e-mail address");
     };

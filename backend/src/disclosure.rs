@@ -394,6 +394,7 @@ fn grants_of_registration() -> sea_orm::RelationBuilder<grant::Entity, registrat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contact::{Country, Email, Phone};
 
     fn coverage(fields: &[ContactField]) -> Coverage {
         Coverage {
@@ -480,11 +481,11 @@ mod tests {
         let details = ContactDetails {
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
-            email: "ada@example.org".into(),
+            email: Email::parse("email", "ada@example.org").unwrap(),
             company: None,
             job_title: Some("Analyst".into()),
-            phone: Some("+31201234567".into()),
-            country: Some("GB".into()),
+            phone: Some(Phone::parse("phone", "+31201234567").unwrap()),
+            country: Some(Country::parse("country", "GB").unwrap()),
         };
         let grant = coverage(&EVENT);
         let shared = [

@@ -12,6 +12,7 @@ use std::{
 const BOTTOM: &[&str] = &[
     "clock",
     "config",
+    "contact",
     "crypto",
     "db",
     "error",

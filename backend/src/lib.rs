@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod consents;
+pub mod contact;
 pub mod crypto;
 pub mod db;
 pub mod demo;

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
+    contact::Email,
     crypto::{self, MasterKey},
     error::{ApiError, ApiResult},
 };
@@ -94,11 +95,11 @@ impl EventVault {
 
     /// HMAC-SHA256 of a normalised e-mail address under the event's index key, hex-encoded.
     /// Equal addresses give equal indexes within one event, and nothing across events.
-    pub fn email_index(&self, normalised_email: &str) -> String {
+    pub fn email_index(&self, email: &Email) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.index_key) else {
             return String::new();
         };
-        mac.update(normalised_email.as_bytes());
+        mac.update(email.as_str().as_bytes());
         crypto::hex(&mac.finalize().into_bytes())
     }
 
@@ -138,23 +139,27 @@ mod tests {
         );
     }
 
+    fn email(address: &str) -> Email {
+        Email::parse("email", address).unwrap()
+    }
+
     #[test]
     fn email_indexes_are_keyed_per_event() {
         let one = EventVault::from_data_key(&[1; 32]);
         let two = EventVault::from_data_key(&[2; 32]);
         assert_eq!(
-            one.email_index("ada@example.org"),
-            one.email_index("ada@example.org")
+            one.email_index(&email("ada@example.org")),
+            one.email_index(&email("ada@example.org"))
         );
         assert_ne!(
-            one.email_index("ada@example.org"),
-            one.email_index("bob@example.org")
+            one.email_index(&email("ada@example.org")),
+            one.email_index(&email("bob@example.org"))
         );
         assert_ne!(
-            one.email_index("ada@example.org"),
-            two.email_index("ada@example.org")
+            one.email_index(&email("ada@example.org")),
+            two.email_index(&email("ada@example.org"))
         );
-        assert_eq!(one.email_index("ada@example.org").len(), 64);
+        assert_eq!(one.email_index(&email("ada@example.org")).len(), 64);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use self::entity::{organisation, organiser, session};
 use crate::{
     audit,
     auth::{self, OrganiserAuth},
+    contact::Email,
     crypto,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     extract::ApiJson,
@@ -105,7 +106,7 @@ pub async fn create_organiser(
     password_hash: String,
     now: OffsetDateTime,
 ) -> Result<(Uuid, Uuid), ApiError> {
-    let email = validation::email("email", email)?;
+    let email = String::from(Email::parse("email", email)?);
     let display_name = validation::text("display_name", display_name, 1, 200, false)?;
     let txn = crate::db::begin_write(db).await?;
     let organisation_id = match organisation {
@@ -274,7 +275,9 @@ async fn login(
         code: ProblemCode::InvalidCredentials,
     };
     // A malformed address or an absurd password is just a failed login: no hint either way.
-    let email = validation::email("email", &request.email).unwrap_or_default();
+    let email = Email::parse("email", &request.email)
+        .map(String::from)
+        .unwrap_or_default();
     let attempt =
         state
             .limits

@@ -176,7 +176,7 @@ async fn resend_manage_link(
             Mail {
                 event_id: event.id,
                 registration_id: Some(existing.id),
-                to: details.email,
+                to: details.email.into(),
                 subject: format!("Your registration for {}", event.name),
                 text,
                 attachments: Vec::new(),
@@ -410,7 +410,7 @@ async fn register_through(
             Mail {
                 event_id: event.id,
                 registration_id: Some(registration_id),
-                to: details.email.clone(),
+                to: details.email.to_string(),
                 subject: format!("Your registration for {}", event.name),
                 text: confirmation_text(&event, &details, &manage_url, &sponsor_names),
                 attachments: vec![badge_attachment(png.clone())],

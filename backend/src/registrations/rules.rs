@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
+    contact::{Country, Email, Phone},
     error::{FieldError, RuleError},
     events::rules::ContactField,
     problem::ProblemCode,
@@ -19,13 +20,16 @@ pub struct ContactDetails {
     pub first_name: String,
     pub last_name: String,
     /// Normalised: trimmed, lower-case.
-    pub email: String,
+    #[schema(value_type = String)]
+    pub email: Email,
     pub company: Option<String>,
     pub job_title: Option<String>,
     /// E.164, e.g. +31201234567.
-    pub phone: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Phone>,
     /// ISO 3166-1 alpha-2, upper-case.
-    pub country: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub country: Option<Country>,
 }
 
 impl ContactDetails {
@@ -38,11 +42,11 @@ impl ContactDetails {
         match field {
             ContactField::FirstName => Some(&self.first_name),
             ContactField::LastName => Some(&self.last_name),
-            ContactField::Email => Some(&self.email),
+            ContactField::Email => Some(self.email.as_str()),
             ContactField::Company => self.company.as_deref(),
             ContactField::JobTitle => self.job_title.as_deref(),
-            ContactField::Phone => self.phone.as_deref(),
-            ContactField::Country => self.country.as_deref(),
+            ContactField::Phone => self.phone.as_ref().map(Phone::as_str),
+            ContactField::Country => self.country.as_ref().map(Country::as_str),
         }
     }
 }
@@ -59,11 +63,11 @@ pub struct SubmittedDetails {
     pub country: Option<String>,
 }
 
-fn optional(
+fn optional<T>(
     field: &'static str,
     value: Option<String>,
-    check: impl Fn(&'static str, &str) -> Result<String, FieldError>,
-) -> Result<Option<String>, FieldError> {
+    check: impl Fn(&'static str, &str) -> Result<T, FieldError>,
+) -> Result<Option<T>, FieldError> {
     match value {
         Some(v) if !v.trim().is_empty() => check(field, &v).map(Some),
         _ => Ok(None),
@@ -74,62 +78,16 @@ pub fn validate_details(d: SubmittedDetails) -> Result<ContactDetails, FieldErro
     Ok(ContactDetails {
         first_name: validation::text("first_name", &d.first_name, 1, 100, false)?,
         last_name: validation::text("last_name", &d.last_name, 1, 100, false)?,
-        email: validation::email("email", &d.email)?,
+        email: Email::parse("email", &d.email)?,
         company: optional("company", d.company, |f, v| {
             validation::text(f, v, 1, 200, false)
         })?,
         job_title: optional("job_title", d.job_title, |f, v| {
             validation::text(f, v, 1, 200, false)
         })?,
-        phone: optional("phone", d.phone, phone)?,
-        country: optional("country", d.country, country)?,
+        phone: optional("phone", d.phone, Phone::parse)?,
+        country: optional("country", d.country, Country::parse)?,
     })
-}
-
-/// An E.164 number: `+`, a non-zero digit, at most 15 digits in all. Spaces, dots, dashes and
-/// brackets people type are removed first.
-pub fn phone(field: &'static str, input: &str) -> Result<String, FieldError> {
-    let compact: String = input
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    let digits = compact.strip_prefix('+').unwrap_or("");
-    let valid = (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    if valid {
-        Ok(compact)
-    } else {
-        Err(FieldError::new(
-            ProblemCode::InvalidPhone,
-            field,
-            "Must be an international number such as +31 20 123 4567.",
-        ))
-    }
-}
-
-/// Officially assigned ISO 3166-1 alpha-2 codes.
-const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
-BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ \
-DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT \
-GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY \
-KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX \
-MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS \
-RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN \
-TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
-
-pub fn country(field: &'static str, input: &str) -> Result<String, FieldError> {
-    let code = input.trim().to_ascii_uppercase();
-    if code.len() == 2 && COUNTRIES.split(' ').any(|c| c == code) {
-        Ok(code)
-    } else {
-        Err(FieldError::new(
-            ProblemCode::InvalidCountry,
-            field,
-            "Must be an ISO 3166-1 alpha-2 country code such as NL.",
-        ))
-    }
 }
 
 /// The checks a registration passes before anything is stored, in the order they are made.
@@ -201,10 +159,10 @@ mod tests {
     fn details_are_cleaned() {
         let d = validate_details(details()).unwrap();
         assert_eq!(d.first_name, "Ada");
-        assert_eq!(d.email, "ada@example.org");
+        assert_eq!(d.email.as_str(), "ada@example.org");
         assert_eq!(d.company, None, "blank optional fields are absent");
-        assert_eq!(d.phone.as_deref(), Some("+31201234567"));
-        assert_eq!(d.country.as_deref(), Some("NL"));
+        assert_eq!(d.phone.as_ref().map(Phone::as_str), Some("+31201234567"));
+        assert_eq!(d.country.as_ref().map(Country::as_str), Some("NL"));
         assert_eq!(d.full_name(), "Ada Lovelace");
     }
 

@@ -97,7 +97,7 @@ async fn tell(
                     deletion_date(after)
                 ),
                 text: text(event, &details, before),
-                to: details.email,
+                to: details.email.into(),
                 attachments: Vec::new(),
             };
             if state.mailer.send_or_log(mail, "deletion date mail").await {

@@ -209,11 +209,15 @@ impl DetailsChange {
         SubmittedDetails {
             first_name: self.first_name.unwrap_or(current.first_name),
             last_name: self.last_name.unwrap_or(current.last_name),
-            email: self.email.unwrap_or(current.email),
+            email: self.email.unwrap_or_else(|| current.email.into()),
             company: self.company.unwrap_or(current.company),
             job_title: self.job_title.unwrap_or(current.job_title),
-            phone: self.phone.unwrap_or(current.phone),
-            country: self.country.unwrap_or(current.country),
+            phone: self
+                .phone
+                .unwrap_or_else(|| current.phone.map(String::from)),
+            country: self
+                .country
+                .unwrap_or_else(|| current.country.map(String::from)),
         }
     }
 }
@@ -262,7 +266,7 @@ pub(super) async fn correct_details(
     let current_email = details.email.clone();
     let mut corrected = registrations::rules::validate_details(change.applied_to(details))?;
     let request = email_change::address_request(
-        &current_email,
+        current_email.as_str(),
         asks_address.then_some(corrected.email.as_str()),
     );
     // The address (and its blind index) changes only when the new address confirms it.

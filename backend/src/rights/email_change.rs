@@ -21,8 +21,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::response::no_store;
 use crate::{
+    contact::Email,
     crypto,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     events::entity as event,
@@ -31,6 +31,7 @@ use crate::{
     problem::ProblemCode,
     rate_limit::ClientIp,
     registrations::{self, entity::registration},
+    response::no_store,
     state::AppState,
     vault::EventVault,
 };
@@ -110,9 +111,10 @@ pub(super) async fn cancel(db: &impl ConnectionTrait, registration_id: Uuid) -> 
     Ok(())
 }
 
-fn open_new_email(vault: &EventVault, row: &entity::Model) -> ApiResult<String> {
-    String::from_utf8(vault.open(row.id, &row.new_email)?)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealed pending address is malformed")))
+fn open_new_email(vault: &EventVault, row: &entity::Model) -> ApiResult<Email> {
+    let malformed = || ApiError::Internal(anyhow::anyhow!("sealed pending address is malformed"));
+    let text = String::from_utf8(vault.open(row.id, &row.new_email)?).map_err(|_| malformed())?;
+    Email::parse("email", &text).map_err(|_| malformed())
 }
 
 /// The address a live pending change would set, for the manage-link holder who asked for it.
@@ -127,7 +129,7 @@ pub(super) async fn pending_email(
         .one(db)
         .await?;
     match row {
-        Some(row) if is_live(row.expires_at, now) => Ok(Some(open_new_email(vault, &row)?)),
+        Some(row) if is_live(row.expires_at, now) => Ok(Some(open_new_email(vault, &row)?.into())),
         _ => Ok(None),
     }
 }
@@ -319,11 +321,18 @@ pub(super) async fn confirm(
     txn.commit().await?;
     tracing::info!(registration_id = %current.id, "e-mail address changed");
     if old_email != new_email {
-        mail_notice(&state, &event, current.id, &details.first_name, &old_email).await;
+        mail_notice(
+            &state,
+            &event,
+            current.id,
+            &details.first_name,
+            old_email.as_str(),
+        )
+        .await;
     }
     Ok(no_store(
         Json(EmailChanged {
-            email: new_email,
+            email: new_email.into(),
             event: event.name,
             changed_at: now,
         })

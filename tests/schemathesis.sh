@@ -52,6 +52,9 @@ password=$(sed -n 's/^ *login: *[^ ]* \/ //p' "$log")
 eval "$(python3 tests/schemathesis/seed.py "$base" "$password")"
 python3 -c 'import sys, urllib.request; print("server:", urllib.request.urlopen(sys.argv[1]).read().decode())' "$base/readyz"
 
+# One worker: with two, Hypothesis's lambda-description cache (internal/reflection.py) is shared
+# between threads and now and then raises a KeyError of its own mid-run, failing CI with a
+# "Runtime Error" that says nothing about the API.
 "$venv/bin/schemathesis" --config-file tests/schemathesis/schemathesis.toml \
-  run "$base/api/openapi.json" --url "$base" --max-examples "$examples" --workers 2 \
+  run "$base/api/openapi.json" --url "$base" --max-examples "$examples" --workers 1 \
   --checks all --exclude-checks positive_data_acceptance

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
-    organisers::entity::session,
     problem::ProblemCode,
+    schema::organisers::session,
     state::{AppState, Keys},
 };
 

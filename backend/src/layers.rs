@@ -37,6 +37,7 @@ const CUT: &[(&str, &str)] = &[
     ("keystore", "badges"),
     ("state", "badges"),
     ("consents", "leads"),
+    ("auth", "organisers"),
 ];
 
 fn source_root() -> PathBuf {

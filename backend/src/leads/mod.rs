@@ -26,7 +26,7 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, page_window},
     kiosks::KioskAuth,
     problem::ProblemCode,
-    registrations::entity::registration,
+    schema::registrations::registration,
     state::AppState,
     validation,
     vault::EventVault,

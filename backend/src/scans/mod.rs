@@ -30,12 +30,13 @@ use crate::{
     badges::token::{self as badge, BadgeRejection},
     disclosure::{self, Gate, LeadContact, Locked},
     error::{ApiError, ApiResult, Problem, is_unique_violation},
-    events::entity as event,
     extract::ApiJson,
-    kiosks::{self, KioskAuth},
+    kiosks::KioskAuth,
     leads::{self, LeadView},
     problem::ProblemCode,
-    registrations::entity::registration,
+    schema::events as event,
+    schema::kiosks as kiosk_rows,
+    schema::registrations::registration,
     state::AppState,
     vault::EventVault,
 };
@@ -182,13 +183,13 @@ async fn count(
     .exec_without_returning(db)
     .await?;
     let column = if outcome == "accepted" {
-        kiosks::entity::Column::AcceptedCount
+        kiosk_rows::Column::AcceptedCount
     } else {
-        kiosks::entity::Column::RefusedCount
+        kiosk_rows::Column::RefusedCount
     };
-    kiosks::entity::Entity::update_many()
+    kiosk_rows::Entity::update_many()
         .col_expr(column, Expr::col(column).add(1))
-        .filter(kiosks::entity::Column::Id.eq(auth.kiosk_id))
+        .filter(kiosk_rows::Column::Id.eq(auth.kiosk_id))
         .exec(db)
         .await?;
     Ok(())

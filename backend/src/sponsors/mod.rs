@@ -20,11 +20,11 @@ use uuid::Uuid;
 
 use crate::{
     auth::OrganiserAuth,
-    consents::entity::ledger,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
     events,
     extract::{ApiJson, ApiPath},
     problem::ProblemCode,
+    schema::consents::ledger,
     state::AppState,
     validation,
 };

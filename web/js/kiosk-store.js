@@ -14,9 +14,16 @@ const DB_NAME = 'consentry-kiosk';
 const DB_VERSION = 1;
 
 let opened = null;
+/** Set when the browser gives no IndexedDB (some private modes): the kiosk then keeps its queue in
+ * memory, and says that it does ([`durable`]). */
+let memory = null;
 
 function database() {
   opened ??= new Promise((resolve, reject) => {
+    if (!('indexedDB' in globalThis)) {
+      reject(new Error('no IndexedDB'));
+      return;
+    }
     const request = indexedDB.open(DB_NAME, DB_VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;
@@ -31,9 +38,48 @@ function database() {
   return opened;
 }
 
+/** A stand-in for the two stores, with the same requests, when IndexedDB cannot be opened. */
+function memoryStores() {
+  const stores = { meta: new Map(), queue: new Map() };
+  const request = (result) => {
+    const r = { result };
+    queueMicrotask(() => r.onsuccess?.());
+    return r;
+  };
+  const store = (name) => ({
+    get: (key) => request(stores[name].get(key)),
+    getAll: () => request([...stores[name].values()]),
+    count: () => request(stores[name].size),
+    put: (value, key) => request(stores[name].set(key ?? value.client_scan_id, value) && undefined),
+    delete: (key) => request(stores[name].delete(key) && undefined),
+    clear: () => request(stores[name].clear()),
+  });
+  return { meta: store('meta'), queue: store('queue') };
+}
+
+/** Whether what the kiosk keeps survives a reload (false only without IndexedDB). */
+export async function durable() {
+  try {
+    await database();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Run `work(store)` in one transaction over `storeName` and resolve when it has committed. */
 async function inStore(storeName, mode, work) {
-  const db = await database();
+  let db;
+  try {
+    db = await database();
+  } catch {
+    memory ??= memoryStores();
+    const request = work(memory[storeName]);
+    return new Promise((resolve) => {
+      if (!request) resolve(undefined);
+      else request.onsuccess = () => resolve(request.result);
+    });
+  }
   return new Promise((resolve, reject) => {
     const transaction = db.transaction(storeName, mode);
     let result;

@@ -223,7 +223,7 @@ async function scan(text) {
     return;
   }
   const queuedScan = {
-    client_scan_id: crypto.randomUUID(),
+    client_scan_id: clientScanId(),
     badge_token: token,
     scanned_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     queued_at: Date.now(),
@@ -260,6 +260,19 @@ async function scan(text) {
   } else {
     showOutcome(number, { kind: 'error', message: problemText(answer.problem.problem) });
   }
+}
+
+/**
+ * A random (version 4) UUID for a scan. `crypto.randomUUID` exists only in secure contexts, and a
+ * kiosk may be opened over plain HTTP on a venue's network; `getRandomValues` exists everywhere.
+ */
+function clientScanId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function resultOutcome(result) {
@@ -733,6 +746,7 @@ async function start() {
   kiosk = await store.loadKiosk();
   waiting = await store.queueSize();
   show();
+  if (!(await store.durable())) status(t('kiosk.not_durable'), 'error');
   // The server has the last word: a kiosk revoked meanwhile, fresh badge keys.
   if (kiosk && navigator.onLine) {
     const known = await refreshKiosk();

@@ -59,6 +59,9 @@ pub enum RuleError {
     /// The event's attendee data is due for deletion, deleted, or going with its event.
     #[error("this event's attendee data has been deleted under its retention period")]
     DataGone,
+    /// A credential (a kiosk token, …) that opens nothing: malformed, forged or expired.
+    #[error("credential refused ({0})")]
+    CredentialRefused(ProblemCode),
 }
 
 impl RuleError {
@@ -82,6 +85,7 @@ impl RuleError {
             Self::Invalid(e) => e.code,
             Self::Conflict { code, .. } => *code,
             Self::DataGone => ProblemCode::DataPurged,
+            Self::CredentialRefused(code) => *code,
         }
     }
 }
@@ -105,6 +109,7 @@ impl From<RuleError> for ApiError {
                 field,
                 detail,
             },
+            RuleError::CredentialRefused(code) => Self::Unauthorized { code },
             RuleError::DataGone => Self::Conflict {
                 code: ProblemCode::DataPurged,
                 field: None,

@@ -1,7 +1,7 @@
 //! The layers of `backend/src`, checked by reading the sources: the bottom layer (tables, errors,
 //! crypto, keys, clock, field rules, plumbing) imports no feature module, so a feature can use any
-//! of it without tying itself to another feature; and the cycles that once tied features together
-//! stay cut. docs/ARCHITECTURE.md ("Layers") explains the rule.
+//! of it without tying itself to another feature; the cycles that once tied features together
+//! stay cut; and rules know nothing of HTTP. docs/ARCHITECTURE.md ("Layers") explains the rules.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -175,6 +175,35 @@ fn cut_cycles_stay_cut() {
         })
         .collect();
     assert!(back.is_empty(), "a cut dependency is back: {back:#?}");
+}
+
+/// Rules speak the domain's language: a `FieldError` or a `RuleError`, never an HTTP status (the one
+/// mapping to HTTP is in `error.rs`).
+#[test]
+fn rules_know_nothing_of_http() {
+    let mut offences = Vec::new();
+    for files in modules().values() {
+        for file in files {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name != "rules.rs" && name != "lifecycle.rs" {
+                continue;
+            }
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            let code = source
+                .split("\n#[cfg(test)]\nmod tests")
+                .next()
+                .unwrap_or_default();
+            for word in ["ApiError", "ApiResult", "axum", "StatusCode"] {
+                if code.contains(word) {
+                    offences.push(format!("{} names {word}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
 }
 
 #[test]

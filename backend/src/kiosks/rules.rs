@@ -8,8 +8,7 @@ use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::problem::ProblemCode;
+use crate::{error::RuleError, problem::ProblemCode};
 
 /// No 0/O, 1/I/L: a code read aloud or typed from a screen is not mistaken.
 pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -89,21 +88,17 @@ pub fn verify_token(
     key: &DecodingKey,
     token: &str,
     now: OffsetDateTime,
-) -> Result<KioskClaims, ApiError> {
+) -> Result<KioskClaims, RuleError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "jti"]);
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<KioskClaims>(token, key, &validation)
-        .map_err(|_| ApiError::Unauthorized {
-            code: ProblemCode::InvalidKioskToken,
-        })?
+        .map_err(|_| RuleError::CredentialRefused(ProblemCode::InvalidKioskToken))?
         .claims;
     if now.unix_timestamp() >= claims.exp {
-        return Err(ApiError::Unauthorized {
-            code: ProblemCode::KioskTokenExpired,
-        });
+        return Err(RuleError::CredentialRefused(ProblemCode::KioskTokenExpired));
     }
     Ok(claims)
 }

@@ -187,16 +187,14 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// The same refusal as [`RuleError::invalid`], for a handler's own checks.
     pub fn invalid(code: ProblemCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Invalid(FieldError::new(code, field, detail))
+        RuleError::invalid(code, field, detail).into()
     }
 
+    /// The same refusal as [`RuleError::conflict`], for a handler's own checks.
     pub fn conflict(code: ProblemCode, field: &'static str, detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            field: Some(field.to_owned()),
-            detail: detail.into(),
-        }
+        RuleError::conflict(code, field, detail).into()
     }
 
     pub fn status(&self) -> StatusCode {

@@ -5,10 +5,6 @@ pub use crate::schema::badge_keys as entity;
 pub mod render;
 pub mod token;
 
-pub use crate::keystore::badge_keys::{
-    BadgeKeyCache, create_signing_key, current_signer, key_by_kid, public_keys,
-};
-
 use axum::{
     Json,
     extract::State,
@@ -67,7 +63,7 @@ async fn badge_keys(
     ApiPath(slug): ApiPath<String>,
 ) -> ApiResult<Response> {
     let event = events::find_public(&state.db, &slug).await?;
-    let keys = public_keys(&state.keystore.db, event.id).await?;
+    let keys = crate::keystore::badge_keys::public_keys(&state.keystore.db, event.id).await?;
     let mut response = Json(token::jwks(&keys)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -25,7 +25,6 @@ use self::rules::{ContactField, EventSettings};
 use crate::{
     audit,
     auth::OrganiserAuth,
-    badges,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     extract::{ApiJson, ApiPath},
     keystore::{self, Keystore},
@@ -123,7 +122,7 @@ async fn create_keys(
     now: OffsetDateTime,
 ) -> ApiResult<()> {
     EventVault::create(db, master, event_id, now).await?;
-    badges::create_signing_key(db, master, event_id, now).await?;
+    crate::keystore::badge_keys::create_signing_key(db, master, event_id, now).await?;
     Ok(())
 }
 

@@ -480,7 +480,7 @@ async fn kiosk_info(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let keys = badges::public_keys(&state.keystore.db, event.id).await?;
+    let keys = crate::keystore::badge_keys::public_keys(&state.keystore.db, event.id).await?;
     let info = KioskInfo {
         kiosk_id: kiosk.id,
         event: KioskEvent {

@@ -98,7 +98,7 @@ async fn verify_badge(
     let claims = if keys.iter().any(|k| k.kid == kid) {
         badge::verify(badge_token, &keys, event.id)
     } else {
-        match crate::badges::key_by_kid(&state.keystore.db, &kid).await? {
+        match crate::keystore::badge_keys::key_by_kid(&state.keystore.db, &kid).await? {
             Some(foreign) => badge::verify(badge_token, &[foreign], event.id),
             None => Err(BadgeRejection::Invalid),
         }

@@ -300,7 +300,7 @@ async fn badges_of_other_events_forged_or_unknown_are_refused_with_their_reason(
     }
 
     // Validly signed by this event's key, but no registration has it.
-    let signer = consentry::badges::current_signer(
+    let signer = consentry::keystore::badge_keys::current_signer(
         &app.keystore.db,
         &app.state.keys.master,
         event.id.parse().unwrap(),

@@ -324,9 +324,12 @@ function scheduleRetry() {
   retryTimer = setTimeout(sync, wait);
 }
 
-/** Send every queued scan, oldest first, one tab of this browser at a time. */
+/**
+ * Send every queued scan, oldest first, one tab of this browser at a time. Resolves to whether it
+ * reloaded the leads (it does when a sent scan became one).
+ */
 async function sync() {
-  if (syncing || !kiosk || kioskGone) return;
+  if (syncing || !kiosk || kioskGone) return false;
   syncing = true;
   renderConnection();
   let accepted = false;
@@ -356,7 +359,13 @@ async function sync() {
     syncing = false;
     await updateWaiting();
   }
-  if (accepted) loadLeads();
+  if (accepted) await loadLeads();
+  return accepted;
+}
+
+/** Send the queue, then show the leads as they are after it, fetched once. */
+async function syncThenLeads() {
+  if (!(await sync())) await loadLeads();
 }
 
 function renderConnection() {
@@ -625,8 +634,7 @@ async function pair(e) {
     history.replaceState(null, '', '/kiosk');
     status('');
     show();
-    loadLeads();
-    sync();
+    syncThenLeads();
   } catch (err) {
     if (!(err instanceof ApiProblem)) throw err;
     error.textContent = problemText(err.problem);
@@ -730,7 +738,7 @@ async function start() {
   window.addEventListener('online', () => {
     retryStep = 0;
     renderConnection();
-    refreshKiosk().then(() => sync()).then(() => loadLeads());
+    refreshKiosk().then(syncThenLeads);
   });
   window.addEventListener('offline', renderConnection);
   document.addEventListener('visibilitychange', () => {
@@ -752,8 +760,7 @@ async function start() {
     const known = await refreshKiosk();
     if (known) {
       show();
-      sync();
-      loadLeads();
+      syncThenLeads();
     }
   } else if (kiosk) {
     leadsState = 'offline';

@@ -317,7 +317,12 @@ await step('phone: a badge link opened by the phone’s own camera lands on the 
   await page.goto(url(`/b#${camAccepted.token}`));
   await page.getByRole('heading', { level: 1, name: 'This badge holds no personal data' }).waitFor();
   assert.equal(new URL(page.url()).hash, '', 'the token is taken out of the address bar');
+  await noHorizontalScroll(page);
   await shot(page, 'phone-12-badge-page.png');
+  await page.getByRole('button', { name: 'Nederlands' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Deze badge bevat geen persoonsgegevens' }).waitFor();
+  await noHorizontalScroll(page);
+  await shot(page, 'phone-13-badge-page-dutch.png');
   await page.close();
 });
 

@@ -374,3 +374,61 @@ async fn the_kiosk_cookie_is_refused_once_the_organiser_revokes_the_kiosk() {
         .unwrap();
     assert_problem(me, 401, "kiosk_revoked").await;
 }
+
+#[tokio::test]
+async fn the_browser_kiosk_gets_nothing_from_the_instant_the_data_is_due() {
+    let app = spawn_app().await;
+    let mut event = app.public_event("summit").await;
+    let sponsor = event.sponsors[0].clone();
+    let ada = app.attendee(&event, "ada@example.org", &[&sponsor]).await;
+    let created = app.unpaired_kiosk(&event, &sponsor).await;
+    let (cookie, _) = kiosk_cookie_of(&pair_in_browser(&app, &created["pairing_code"]).await);
+    let get = |path: &'static str| {
+        app.client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let scanned = app
+        .client
+        .post(app.url("/kiosk/api/v1/scans"))
+        .header("cookie", &cookie)
+        .json(&json!({
+            "badge_token": ada["badge"]["token"],
+            "client_scan_id": uuid::Uuid::new_v4(),
+            "scanned_at": app.state.clock.now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scanned.status(), 201);
+
+    let due = app.purge_due_at(&event).await;
+    app.travel_to(due - time::Duration::seconds(1), &mut event)
+        .await;
+    let leads: Value = get("/kiosk/api/v1/leads")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(leads["total"], 1, "held until the last second");
+
+    app.travel_to(due, &mut event).await;
+    for path in [
+        "/kiosk/api/v1/leads",
+        "/kiosk/api/v1/leads.csv",
+        "/kiosk/api/v1/kiosk",
+    ] {
+        let answer = get(path).await.unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.text().await.unwrap();
+        assert!(
+            status == 401 || status == 409,
+            "{path} answered {status} at the due instant"
+        );
+        assert!(!body.contains("ada@example.org"), "{path}: {body}");
+    }
+}

@@ -312,7 +312,7 @@ async fn create_organiser(args: CreateOrganiser) -> anyhow::Result<()> {
         SystemClock.now(),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("organiser {organiser_id} created in organisation {organisation_id}");
     Ok(())
 }
@@ -330,18 +330,9 @@ async fn set_password(args: SetPassword) -> anyhow::Result<()> {
     let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password)).await??;
     organisers::set_password(&db, organiser.id, hash, SystemClock.now())
         .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("password changed; all sessions of {} ended", organiser.id);
     Ok(())
-}
-
-fn describe(e: &crate::error::ApiError) -> String {
-    let p = e.problem();
-    match (p.field, p.detail) {
-        (Some(field), Some(detail)) => format!("{field}: {detail} ({})", p.code),
-        (None, Some(detail)) => format!("{detail} ({})", p.code),
-        _ => format!("{} ({})", p.title, p.code),
-    }
 }
 
 /// A new password from standard input or an interactive prompt (asked twice).

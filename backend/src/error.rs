@@ -96,6 +96,31 @@ impl From<FieldError> for RuleError {
     }
 }
 
+/// What a query that applies rules fails with: a rule's refusal, or the database. Commands
+/// outside HTTP (the CLI's `organiser` commands) print it as it is; the API maps it below.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Refused(#[from] RuleError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl From<FieldError> for StoreError {
+    fn from(e: FieldError) -> Self {
+        Self::Refused(e.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(e) => e.into(),
+            StoreError::Database(e) => e.into(),
+        }
+    }
+}
+
 impl From<RuleError> for ApiError {
     fn from(e: RuleError) -> Self {
         match e {

@@ -31,7 +31,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     audit, badges, db, error::ApiError, events, exports, kiosks, leads, organisers,
-    problem::ProblemCode, registrations, rights, scans, sponsors, state::AppState, stats, web,
+    problem::ProblemCode, registrations, retention, rights, scans, sponsors, state::AppState,
+    stats, web,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -190,6 +191,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .merge(organisers::router())
         .merge(events::router())
+        .merge(retention::event_changes::router())
         .merge(sponsors::router())
         .merge(registrations::router())
         .merge(badges::router())
@@ -217,6 +219,21 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, openapi)
 }
 
+/// The kiosk's operations once more under `/kiosk/api/v1`, for the browser kiosk: the same
+/// handlers, on the one path where the browser sends the kiosk cookie (see
+/// [`kiosks::page_router`]). They are documented once, under `/api/v1`, so this router leaves its
+/// OpenAPI description behind.
+fn browser_kiosk_api() -> Router<AppState> {
+    OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(kiosks::whoami))
+        .routes(utoipa_axum::routes!(scans::scan))
+        .routes(utoipa_axum::routes!(leads::list_leads))
+        .routes(utoipa_axum::routes!(leads::annotate_lead))
+        .routes(utoipa_axum::routes!(exports::kiosk_csv))
+        .split_for_parts()
+        .0
+}
+
 /// The OpenAPI document, as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
@@ -238,7 +255,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api_routes)
         .merge(docs)
-        .nest("/kiosk/api/v1", kiosks::browser_api_router())
+        .nest("/kiosk/api/v1", browser_kiosk_api())
         .merge(web::router())
         .fallback(web::asset)
         .layer(

@@ -13,12 +13,12 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRef, FromRequestParts},
     http::request::Parts,
 };
 use governor::{Quota, RateLimiter, clock::Clock as _, clock::DefaultClock};
 
-use crate::{error::ApiError, state::AppState};
+use crate::error::ApiError;
 
 pub struct Limiter<K: Hash + Eq + Clone> {
     inner: governor::DefaultKeyedRateLimiter<K>,
@@ -314,11 +314,20 @@ impl LoginFailures {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+/// Whether the server sits behind a proxy whose `X-Forwarded-For` it believes (`--trust-forwarded-for`).
+/// The application state hands it to [`ClientIp`] (`FromRef`), so this module needs nothing else of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustForwardedFor(pub bool);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    TrustForwardedFor: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.config.trust_forwarded_for
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if TrustForwardedFor::from_ref(state).0
             && let Some(ip) = parts
                 .headers
                 .get_all("x-forwarded-for")

@@ -14,7 +14,7 @@ use crate::{
     keystore::badge_keys::BadgeKeyCache,
     keystore::{Keystore, UnwrappedKeys},
     mail::Mailer,
-    rate_limit::RateLimits,
+    rate_limit::{RateLimits, TrustForwardedFor},
     vault::EventVault,
 };
 
@@ -34,6 +34,12 @@ pub struct AppState {
     /// in SQLite's busy handler, which puts a waiting writer to sleep for up to 100 ms at a time
     /// (see `scans::attempt` and docs/BENCHMARKS.md).
     pub scan_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl axum::extract::FromRef<AppState> for TrustForwardedFor {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.config.trust_forwarded_for)
+    }
 }
 
 impl AppState {

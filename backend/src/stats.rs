@@ -23,8 +23,8 @@ use crate::{
     extract::ApiPath,
     leads,
     registrations::entity::registration,
-    retention,
     scans::entity::counter,
+    schema::sponsor_aggregates::sponsor_aggregate as aggregate,
     sponsors,
     state::AppState,
 };
@@ -158,7 +158,7 @@ async fn event_stats(
     let event = events::find_owned(&state.db, auth.organisation_id, event_id).await?;
     let db = &state.db;
     let attendees = match event.registrations_at_purge {
-        Some(_) => retention::kept_counts(db, &event).await?,
+        Some(_) => kept_counts(db, &event).await?,
         None => attendee_counts(db, event_id).await?,
     };
     let registrations = attendees.registrations;
@@ -216,4 +216,28 @@ async fn event_stats(
         purge_due_at: purge_due_at(event.ends_at, event.retention_days),
         purged_at: event.purged_at,
     }))
+}
+
+/// The counts a purged event keeps.
+pub async fn kept_counts(
+    db: &impl ConnectionTrait,
+    event: &events::entity::Model,
+) -> Result<AttendeeCounts, sea_orm::DbErr> {
+    let per_sponsor = aggregate::Entity::find()
+        .filter(aggregate::Column::EventId.eq(event.id))
+        .all(db)
+        .await?;
+    let n = count_of;
+    Ok(AttendeeCounts {
+        registrations: n(event.registrations_at_purge.unwrap_or(0)),
+        marketing_opt_ins: n(event.marketing_opt_ins_at_purge.unwrap_or(0)),
+        opt_ins: per_sponsor
+            .iter()
+            .map(|a| (a.sponsor_id, n(a.opt_ins)))
+            .collect(),
+        leads: per_sponsor
+            .iter()
+            .map(|a| (a.sponsor_id, n(a.leads)))
+            .collect(),
+    })
 }

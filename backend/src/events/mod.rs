@@ -1,8 +1,14 @@
-//! Events: an organiser's own events, created, read, changed and deleted.
+//! Events: an organiser's own events, created and listed here, with the rules every feature
+//! applies to them (`rules`: settings and fields; `lifecycle`: when attendee data is held) and
+//! the two look-ups they start from (`find_owned`, `find_public`).
+//!
+//! This module sits low: sponsors, registrations, kiosks and the rest build on it, and it imports
+//! none of them. The routes that need them live above: the public view of an event (sponsors and
+//! their consent sentences) in `registrations::public_event`, and changing or deleting an event
+//! (telling registrants, revoking kiosks, purging) in `retention::event_changes`.
 
 pub use crate::schema::events as entity;
 pub mod lifecycle;
-pub mod public;
 pub mod rules;
 
 use axum::{
@@ -12,8 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -23,23 +28,17 @@ use uuid::Uuid;
 
 use self::rules::{ContactField, EventSettings};
 use crate::{
-    audit,
     auth::OrganiserAuth,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
-    extract::{ApiJson, ApiPath},
-    keystore::{self, Keystore},
-    kiosks,
+    extract::ApiJson,
+    keystore::Keystore,
     problem::ProblemCode,
-    registrations::entity::registration,
-    retention::Purger,
     state::AppState,
     vault::EventVault,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_events, create_event))
-        .routes(routes!(get_event, update_event, delete_event))
+    OpenApiRouter::new().routes(routes!(list_events, create_event))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +125,7 @@ async fn create_keys(
     Ok(())
 }
 
-fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
+pub fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
     if is_unique_violation(&e) {
         ApiError::conflict(
             ProblemCode::SlugTaken,
@@ -138,7 +137,7 @@ fn slug_conflict(e: sea_orm::DbErr) -> ApiError {
     }
 }
 
-fn settings_of(model: &entity::Model) -> EventSettings {
+pub fn settings_of(model: &entity::Model) -> EventSettings {
     EventSettings {
         slug: model.slug.clone(),
         name: model.name.clone(),
@@ -325,238 +324,4 @@ async fn create_event(
         Json(EventView::from(model)),
     )
         .into_response())
-}
-
-/// What `GET /events/{event}` answers: the organiser's view for an event id, the public view for
-/// a slug.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum EventLookup {
-    Organiser(EventView),
-    Public(public::PublicEventView),
-}
-
-/// An event: by id, one of the organiser's own events (authentication required); by slug, the
-/// public view attendees register from (no authentication, no organiser data).
-#[utoipa::path(
-    get, path = "/events/{event}", tag = "events",
-    security((), ("bearer" = []), ("session_cookie" = [])),
-    params(("event" = String, Path, description = "An event id (organisers) or slug (public)")),
-    responses(
-        (status = 200, body = EventLookup),
-        (status = 401, description = "An id without organiser credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Absent, or another organisation's", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn get_event(
-    State(state): State<AppState>,
-    auth: Result<OrganiserAuth, ApiError>,
-    ApiPath(event): ApiPath<String>,
-) -> ApiResult<Json<EventLookup>> {
-    if let Ok(event_id) = Uuid::parse_str(&event) {
-        let model = find_owned(&state.db, auth?.organisation_id, event_id).await?;
-        return Ok(Json(EventLookup::Organiser(model.into())));
-    }
-    let model = find_public(&state.db, &event).await?;
-    let view = public::view(&state.db, model, state.clock.now()).await?;
-    Ok(Json(EventLookup::Public(view)))
-}
-
-/// Change an event. After the event has ended its end cannot move later and its retention can
-/// only shrink (`event_ended`). Before then, a change that moves the deletion of attendee data
-/// later (`ends_at` later, or `retention_days` longer) mails every registrant the new deletion
-/// date, after the change is saved, and is audited as `retention_extended` with the number of
-/// registrants told.
-#[utoipa::path(
-    patch, path = "/events/{event}", tag = "events",
-    security(("bearer" = []), ("session_cookie" = [])),
-    params(("event" = Uuid, Path, description = "The event id")),
-    request_body = EventChange,
-    responses(
-        (status = 200, body = EventView),
-        crate::error::responses::Unauthorized,
-        crate::error::responses::NotFound,
-        (status = 409, description = "`slug_taken`, `event_ended`", body = Problem, content_type = "application/problem+json"),
-        crate::error::responses::Unprocessable,
-    )
-)]
-async fn update_event(
-    State(state): State<AppState>,
-    auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
-    ApiJson(change): ApiJson<EventChange>,
-) -> ApiResult<Json<EventView>> {
-    let txn = crate::db::begin_write(&state.db).await?;
-    let current = find_owned(&txn, auth.organisation_id, event_id).await?;
-    let before = settings_of(&current);
-    let next = rules::validate(EventSettings {
-        slug: change.slug.unwrap_or_else(|| before.slug.clone()),
-        name: change.name.unwrap_or_else(|| before.name.clone()),
-        venue: change.venue.unwrap_or_else(|| before.venue.clone()),
-        time_zone: change.time_zone.unwrap_or_else(|| before.time_zone.clone()),
-        starts_at: change.starts_at.unwrap_or(before.starts_at),
-        ends_at: change.ends_at.unwrap_or(before.ends_at),
-        retention_days: change.retention_days.unwrap_or(before.retention_days),
-        min_age: change.min_age.unwrap_or(before.min_age),
-        privacy_notice: change
-            .privacy_notice
-            .unwrap_or_else(|| before.privacy_notice.clone()),
-        shared_fields: change
-            .shared_fields
-            .unwrap_or_else(|| before.shared_fields.clone()),
-    })?;
-    let now = state.clock.now();
-    rules::check_change(&before, &next, now)?;
-    let extended = rules::extends_retention(&before, &next);
-    let due_before = rules::purge_due_at(before.ends_at, before.retention_days);
-
-    // The version names everything a registration page shows as terms: the notice and the fields
-    // each sponsor's sentence names. A page showing the old ones gets `notice_outdated` and
-    // reloads, so a grant never binds an attendee to fields they were not shown.
-    let notice_version = if next.privacy_notice == before.privacy_notice
-        && rules::store_shared_fields(&next.shared_fields)
-            == rules::store_shared_fields(&before.shared_fields)
-    {
-        current.privacy_notice_version
-    } else {
-        current.privacy_notice_version.saturating_add(1)
-    };
-    let updated = entity::ActiveModel {
-        id: Set(current.id),
-        slug: Set(next.slug),
-        name: Set(next.name),
-        venue: Set(next.venue),
-        time_zone: Set(next.time_zone),
-        starts_at: Set(next.starts_at),
-        ends_at: Set(next.ends_at),
-        retention_days: Set(next.retention_days),
-        min_age: Set(next.min_age),
-        privacy_notice: Set(next.privacy_notice),
-        privacy_notice_version: Set(notice_version),
-        shared_fields: Set(rules::store_shared_fields(&next.shared_fields)),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .update(&txn)
-    .await
-    .map_err(slug_conflict)?;
-    // Data kept longer: everyone registered is told the new deletion date, after the commit.
-    let to_tell = if extended {
-        registration::Entity::find()
-            .filter(registration::Column::EventId.eq(updated.id))
-            .count(&txn)
-            .await?
-    } else {
-        0
-    };
-    if to_tell > 0 {
-        audit::record(
-            &txn,
-            audit::Entry {
-                organisation_id: current.organisation_id,
-                event_id: Some(updated.id),
-                actor: audit::Actor::Organiser(auth.organiser_id),
-                action: audit::Action::RetentionExtended,
-                subject_id: None,
-                count: Some(i64::try_from(to_tell).unwrap_or(i64::MAX)),
-            },
-            now,
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    tracing::info!(event_id = %updated.id, "event updated");
-    if to_tell > 0 {
-        crate::retention::extension::tell_registrants(state.clone(), updated.clone(), due_before);
-    }
-    Ok(Json(updated.into()))
-}
-
-/// How long `DELETE /events/{event}` waits for the deletion to finish before answering; a larger
-/// event goes on being deleted after the answer.
-pub const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Delete an event with its sponsors and everything attendees gave for it.
-///
-/// Crypto-shredding, as the retention purge does it: the event is marked deleted (from then on no
-/// route serves it) and audited in one transaction; its data key and badge keys are destroyed in
-/// the key store before the answer, so no copy of its ciphertexts (a backup of the main database)
-/// opens any more; then its rows go in batches, the event row last, and its outbox mails. That
-/// runs in a task of its own, so a client going away does not cut it short; if the server stops
-/// part-way, the purge loop (or the same request repeated) finishes it.
-#[utoipa::path(
-    delete, path = "/events/{event}", tag = "events",
-    security(("bearer" = []), ("session_cookie" = [])),
-    params(("event" = Uuid, Path, description = "The event id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        crate::error::responses::Unauthorized,
-        crate::error::responses::NotFound,
-    )
-)]
-async fn delete_event(
-    State(state): State<AppState>,
-    auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
-) -> ApiResult<StatusCode> {
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
-    // Not `find_owned`: an event whose deletion was interrupted is deleted again.
-    let event = entity::Entity::find_by_id(event_id)
-        .filter(entity::Column::OrganisationId.eq(auth.organisation_id))
-        .one(&txn)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if event.deleted_at.is_none() {
-        let registrations = registration::Entity::find()
-            .filter(registration::Column::EventId.eq(event_id))
-            .count(&txn)
-            .await?;
-        entity::Entity::update_many()
-            .col_expr(entity::Column::DeletedAt, Expr::value(now))
-            .filter(entity::Column::Id.eq(event_id))
-            .exec(&txn)
-            .await?;
-        kiosks::revoke_all_of_event(&txn, event_id, now).await?;
-        audit::record(
-            &txn,
-            audit::Entry {
-                organisation_id: auth.organisation_id,
-                event_id: Some(event_id),
-                actor: audit::Actor::Organiser(auth.organiser_id),
-                action: audit::Action::EventDeleted,
-                subject_id: Some(event_id),
-                count: Some(i64::try_from(registrations).unwrap_or(i64::MAX)),
-            },
-            now,
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    // The keys first, before the answer: from here on no copy of the event's data opens.
-    keystore::destroy_event_keys(&state.keystore.db, event_id).await?;
-    state.unwrapped.forget(event_id);
-
-    let purger = Purger::new(
-        state.db.clone(),
-        state.keystore.clone(),
-        state.clock.clone(),
-    )
-    .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf))
-    .with_unwrapped_keys(state.unwrapped.clone());
-    let deleting = tokio::spawn(async move {
-        let (_stop, stopping) = tokio::sync::watch::channel(false);
-        purger.delete_marked(event_id, &stopping).await
-    });
-    match tokio::time::timeout(DELETE_WAIT, deleting).await {
-        Ok(Ok(Ok(_))) => tracing::info!(%event_id, "event deleted"),
-        Ok(Ok(Err(e))) => {
-            tracing::warn!(%event_id, error = %e, "event deletion interrupted; the purge will finish it");
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(%event_id, error = %e, "event deletion interrupted; the purge will finish it");
-        }
-        Err(_) => tracing::info!(%event_id, "event deletion goes on after the answer"),
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -52,20 +52,6 @@ pub fn page_router() -> OpenApiRouter<AppState> {
         .routes(routes!(unpair_on_page))
 }
 
-/// The kiosk's operations once more under `/kiosk/api/v1`, for the browser kiosk: the same
-/// handlers, on the one path where the browser sends the kiosk cookie. They are documented once,
-/// under `/api/v1`, so this router leaves its OpenAPI description behind.
-pub fn browser_api_router() -> axum::Router<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(whoami))
-        .routes(routes!(crate::scans::scan))
-        .routes(routes!(crate::leads::list_leads))
-        .routes(routes!(crate::leads::annotate_lead))
-        .routes(routes!(crate::exports::kiosk_csv))
-        .split_for_parts()
-        .0
-}
-
 /// The browser kiosk's credential: the kiosk token in an HttpOnly, SameSite=Strict cookie sent
 /// only to the kiosk's paths, so a script (on the kiosk page or any other page of the site) can
 /// never read it or carry it off. `consentry-scan` and other API clients send the token as a

@@ -27,7 +27,7 @@ use crate::{
     auth::{self, OrganiserAuth},
     contact::Email,
     crypto,
-    error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
+    error::{ApiError, ApiResult, FieldError, Problem, RuleError, StoreError, is_unique_violation},
     extract::ApiJson,
     problem::ProblemCode,
     rate_limit::{self, ClientIp},
@@ -105,7 +105,7 @@ pub async fn create_organiser(
     display_name: &str,
     password_hash: String,
     now: OffsetDateTime,
-) -> Result<(Uuid, Uuid), ApiError> {
+) -> Result<(Uuid, Uuid), StoreError> {
     let email = String::from(Email::parse("email", email)?);
     let display_name = validation::text("display_name", display_name, 1, 200, false)?;
     let txn = crate::db::begin_write(db).await?;
@@ -128,11 +128,12 @@ pub async fn create_organiser(
                 .await?
                 .is_none()
             {
-                return Err(ApiError::invalid(
+                return Err(RuleError::invalid(
                     ProblemCode::UnknownOrganisation,
                     "organisation",
                     "No organisation has this id.",
-                ));
+                )
+                .into());
             }
             id
         }
@@ -151,11 +152,12 @@ pub async fn create_organiser(
     .await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::conflict(
+            return Err(RuleError::conflict(
                 ProblemCode::EmailTaken,
                 "email",
                 "An organiser with this e-mail address exists.",
-            ));
+            )
+            .into());
         }
         other => other?,
     };
@@ -169,7 +171,7 @@ pub async fn set_password(
     organiser_id: Uuid,
     password_hash: String,
     now: OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let txn = crate::db::begin_write(db).await?;
     organiser::ActiveModel {
         id: Set(organiser_id),

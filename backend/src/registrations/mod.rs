@@ -3,6 +3,7 @@
 //! secret manage link.
 
 pub use crate::schema::registrations as entity;
+pub mod public_event;
 pub mod rules;
 
 use std::collections::BTreeSet;
@@ -42,7 +43,9 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register))
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(public_event::get_event))
 }
 
 /// The registration page's own route, beside the page (`/e/{slug}`): the same registration as
@@ -309,7 +312,7 @@ async fn register_through(
     state.limits.registration_per_ip.check(&ip)?;
     let event = events::find_public(&state.db, slug).await?;
     let now = state.clock.now();
-    let texts = events::public::consent_texts(&state.db, &event).await?;
+    let texts = public_event::consent_texts(&state.db, &event).await?;
     let event_sponsors: BTreeSet<Uuid> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
     let mut opt_ins = request.sponsor_opt_ins.clone();
     rules::check(&RegistrationCheck {

@@ -24,6 +24,7 @@
 //! finally the event row itself, and removes its mails. Every run of the purge finishes the
 //! deletions it finds marked, so one interrupted anywhere is finished later.
 
+pub mod event_changes;
 pub mod extension;
 
 use std::{
@@ -56,7 +57,7 @@ use crate::{
         registrations::{manage_token, registration},
         scans::request as scan_request,
     },
-    stats::{self, AttendeeCounts},
+    stats,
 };
 
 pub use crate::schema::sponsor_aggregates as entity;
@@ -70,30 +71,6 @@ pub const DEFAULT_BATCH_SIZE: u64 = 500;
 pub const DEFAULT_LEASE: Duration = Duration::minutes(5);
 /// Rest between batches, so that other writers (scans) get the database in between.
 pub const DEFAULT_PAUSE: StdDuration = StdDuration::from_millis(10);
-
-/// The counts a purged event keeps.
-pub async fn kept_counts(
-    db: &impl ConnectionTrait,
-    event: &event::Model,
-) -> Result<AttendeeCounts, sea_orm::DbErr> {
-    let per_sponsor = sponsor_aggregate::Entity::find()
-        .filter(sponsor_aggregate::Column::EventId.eq(event.id))
-        .all(db)
-        .await?;
-    let n = stats::count_of;
-    Ok(AttendeeCounts {
-        registrations: n(event.registrations_at_purge.unwrap_or(0)),
-        marketing_opt_ins: n(event.marketing_opt_ins_at_purge.unwrap_or(0)),
-        opt_ins: per_sponsor
-            .iter()
-            .map(|a| (a.sponsor_id, n(a.opt_ins)))
-            .collect(),
-        leads: per_sponsor
-            .iter()
-            .map(|a| (a.sponsor_id, n(a.leads)))
-            .collect(),
-    })
-}
 
 /// Where an event stands, for `consentry purge --dry-run` and the console.
 #[derive(Debug, Clone)]

@@ -242,7 +242,7 @@ async fn my_consents(
         let purpose = purpose.to_string();
         grants.iter().find(|g| g.purpose == purpose)
     };
-    let texts = events::public::consent_texts(db, event).await?;
+    let texts = registrations::public_event::consent_texts(db, event).await?;
     let mut out: Vec<MyConsent> = texts
         .sponsors
         .iter()
@@ -410,7 +410,7 @@ async fn apply_consent_changes(
             "Give at least one consent change or withdraw_all.",
         ));
     }
-    let texts = events::public::consent_texts(&state.db, &h.event).await?;
+    let texts = registrations::public_event::consent_texts(&state.db, &h.event).await?;
     for (i, change) in request.consents.iter().enumerate() {
         if texts.shown(change.purpose).is_none() {
             return Err(ApiError::invalid(

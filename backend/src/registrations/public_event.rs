@@ -1,20 +1,26 @@
 //! What anyone may see of an event before registering: no organiser data, every sponsor with the
-//! exact consent sentence its opt-in stands for.
+//! exact consent sentence its opt-in stands for. `GET /events/{event}` lives here because its
+//! public answer is built from sponsors and consent sentences, which sit above `events`; by id it
+//! answers the organiser's own view from `events`.
 
+use axum::{Json, extract::State};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    entity,
-    rules::{self, ContactField},
-};
 use crate::{
+    auth::OrganiserAuth,
     consents::rules::{Coverage, Purpose, Shown, marketing_consent_text},
-    error::ApiResult,
+    error::{ApiError, ApiResult, Problem},
+    events::{
+        EventView, entity, find_owned, find_public,
+        rules::{self, ContactField},
+    },
+    extract::ApiPath,
     sponsors,
+    state::AppState,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,4 +145,39 @@ pub async fn view(
         privacy_notice: event.privacy_notice,
         privacy_notice_version: event.privacy_notice_version,
     })
+}
+
+/// What `GET /events/{event}` answers: the organiser's view for an event id, the public view for
+/// a slug.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventLookup {
+    Organiser(EventView),
+    Public(PublicEventView),
+}
+
+/// An event: by id, one of the organiser's own events (authentication required); by slug, the
+/// public view attendees register from (no authentication, no organiser data).
+#[utoipa::path(
+    get, path = "/events/{event}", tag = "events",
+    security((), ("bearer" = []), ("session_cookie" = [])),
+    params(("event" = String, Path, description = "An event id (organisers) or slug (public)")),
+    responses(
+        (status = 200, body = EventLookup),
+        (status = 401, description = "An id without organiser credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Absent, or another organisation's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_event(
+    State(state): State<AppState>,
+    auth: Result<OrganiserAuth, ApiError>,
+    ApiPath(event): ApiPath<String>,
+) -> ApiResult<Json<EventLookup>> {
+    if let Ok(event_id) = Uuid::parse_str(&event) {
+        let model = find_owned(&state.db, auth?.organisation_id, event_id).await?;
+        return Ok(Json(EventLookup::Organiser(model.into())));
+    }
+    let model = find_public(&state.db, &event).await?;
+    let view = view(&state.db, model, state.clock.now()).await?;
+    Ok(Json(EventLookup::Public(view)))
 }

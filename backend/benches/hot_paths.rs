@@ -9,6 +9,7 @@
 
 use std::hint::black_box;
 
+use consentry::schema::ids::{LeadId, RegistrationId};
 use consentry::{
     badges::render,
     consents::Coverage,
@@ -124,7 +125,7 @@ fn exported_lead() -> ExportedLead {
     let grant = coverage();
     let contact = disclosure::disclose(&gate_facts(&grant), &details).expect("consented");
     ExportedLead {
-        lead_id: Uuid::now_v7(),
+        lead_id: LeadId::new(),
         contact,
         first_scanned_at: datetime!(2026-12-01 10:15:00 UTC),
         last_scanned_at: datetime!(2026-12-02 14:02:31 UTC),
@@ -157,7 +158,7 @@ fn csv(c: &mut Criterion) {
 
 fn sealing(c: &mut Criterion) {
     let vault = EventVault::from_data_key(&[9; 32]);
-    let registration_id = Uuid::now_v7();
+    let registration_id = RegistrationId::new();
     let details = ContactDetails {
         first_name: "Ada".into(),
         last_name: "Lovelace-Byron".into(),

@@ -12,7 +12,7 @@
 //! [`LeadContact`], the only type a lead's contact details reach a sponsor in, has private fields
 //! and is made only here, so no other path can hand out contact details without the gate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType,
@@ -24,6 +24,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::schema::ids::SponsorId;
+use crate::schema::ids::{EventId, RegistrationId};
 use crate::{
     consents::{self, Coverage, Purpose, entity::grant},
     error::{ApiError, ApiResult},
@@ -86,39 +88,42 @@ pub fn decide(facts: &Facts<'_>) -> Result<Vec<ContactField>, Withheld> {
 // ---------------------------------------------------------------------------------------------
 // What leaves
 
-/// A lead's contact details as released to its sponsor: only the fields the gate let through.
-/// Its fields are private to this module: nothing else can make one.
-#[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq, Eq)]
-pub struct LeadContact {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    company: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    job_title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    country: Option<String>,
-}
+/// A lead's contact details as released to its sponsor: only the fields the gate let through,
+/// by field (`ContactDetails` is the one type that spells the fields out; this is its projection).
+/// Serialised as an object with one key per released field (`first_name`, `email`, …). Its
+/// content is private to this module: nothing else can make one.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct LeadContact(BTreeMap<ContactField, String>);
 
 impl LeadContact {
     pub fn field(&self, field: ContactField) -> Option<&str> {
-        match field {
-            ContactField::FirstName => self.first_name.as_deref(),
-            ContactField::LastName => self.last_name.as_deref(),
-            ContactField::Email => self.email.as_deref(),
-            ContactField::Company => self.company.as_deref(),
-            ContactField::JobTitle => self.job_title.as_deref(),
-            ContactField::Phone => self.phone.as_deref(),
-            ContactField::Country => self.country.as_deref(),
-        }
+        self.0.get(&field).map(String::as_str)
     }
 }
+
+impl utoipa::PartialSchema for LeadContact {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, schema::Type};
+        ContactField::ALL
+            .into_iter()
+            .fold(
+                ObjectBuilder::new().description(Some(
+                    "The contact fields released: those the attendee's grant named and the event \
+                     still shares. A field not released is absent.",
+                )),
+                |object, field| {
+                    object.property(
+                        field.as_str(),
+                        ObjectBuilder::new().schema_type(Type::String),
+                    )
+                },
+            )
+            .into()
+    }
+}
+
+impl ToSchema for LeadContact {}
 
 /// The rule applied to one attendee's details: the contact that may leave, or why none may. The
 /// only way to make a [`LeadContact`].
@@ -128,21 +133,12 @@ pub fn disclose(facts: &Facts<'_>, details: &ContactDetails) -> Result<LeadConta
 
 /// `fields` of `details`, and only those.
 fn release(details: &ContactDetails, fields: &[ContactField]) -> LeadContact {
-    let get = |f: ContactField| {
+    LeadContact(
         fields
-            .contains(&f)
-            .then(|| details.field(f).map(str::to_owned))
-            .flatten()
-    };
-    LeadContact {
-        first_name: get(ContactField::FirstName),
-        last_name: get(ContactField::LastName),
-        email: get(ContactField::Email),
-        company: get(ContactField::Company),
-        job_title: get(ContactField::JobTitle),
-        phone: get(ContactField::Phone),
-        country: get(ContactField::Country),
-    }
+            .iter()
+            .filter_map(|&f| details.field(f).map(|value| (f, value.to_owned())))
+            .collect(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,8 +160,8 @@ impl Gate {
     /// sponsor is not (or no longer) one of the event's.
     pub async fn open(
         db: &impl ConnectionTrait,
-        event_id: Uuid,
-        sponsor_id: Uuid,
+        event_id: EventId,
+        sponsor_id: SponsorId,
         now: OffsetDateTime,
     ) -> ApiResult<Self> {
         let (sponsor, event) = sponsors::entity::Entity::find_by_id(sponsor_id)
@@ -256,9 +252,9 @@ impl Gate {
         &self,
         db: &impl ConnectionTrait,
         vault: &EventVault,
-        registration_ids: impl IntoIterator<Item = Uuid>,
-    ) -> ApiResult<HashMap<Uuid, LeadContact>> {
-        let ids: Vec<Uuid> = registration_ids.into_iter().collect();
+        registration_ids: impl IntoIterator<Item = RegistrationId>,
+    ) -> ApiResult<HashMap<RegistrationId, LeadContact>> {
+        let ids: Vec<RegistrationId> = registration_ids.into_iter().collect();
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -281,8 +277,8 @@ impl Gate {
 /// `None` when no registration of `event_id` has this badge.
 pub async fn badge_facts(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
-    sponsor_id: Uuid,
+    event_id: EventId,
+    sponsor_id: SponsorId,
     badge_id: Uuid,
 ) -> ApiResult<Option<(Attendee, event::Model, Option<sponsors::entity::Model>)>> {
     const EVENT: &str = "C_";
@@ -334,7 +330,7 @@ pub async fn badge_facts(
 }
 
 /// `consent_grants` joined on the grant of `sponsor_id` only.
-fn grant_for(sponsor_id: Uuid) -> sea_orm::RelationDef {
+fn grant_for(sponsor_id: SponsorId) -> sea_orm::RelationDef {
     let purpose = Purpose::Sponsor(sponsor_id).to_string();
     grants_of_registration()
         .on_condition(move |_, _| {
@@ -352,8 +348,8 @@ fn grant_for(sponsor_id: Uuid) -> sea_orm::RelationDef {
 /// the scan's read is inside its write transaction, and SQLite has one writer at a time.
 pub async fn lock_attendee(
     db: &impl ConnectionTrait,
-    sponsor_id: Uuid,
-    registration_id: Uuid,
+    sponsor_id: SponsorId,
+    registration_id: RegistrationId,
 ) -> ApiResult<Locked> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return Ok(Locked::NotNeeded);

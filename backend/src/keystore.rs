@@ -23,10 +23,10 @@ use consentry_migration::{KeystoreMigrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
 };
-use uuid::Uuid;
 
 pub mod badge_keys;
 
+use crate::schema::ids::EventId;
 use crate::{
     db,
     error::ApiResult,
@@ -115,7 +115,7 @@ async fn adopt_keys(
 /// sealed for the event opens, and no badge of it verifies.
 pub async fn destroy_event_keys(
     keystore: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> Result<(), sea_orm::DbErr> {
     vault::entity::Entity::delete_many()
         .filter(vault::entity::Column::EventId.eq(event_id))
@@ -148,7 +148,7 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 /// that copy opens nothing, since the ciphertexts are deleted, and every route refuses the event's
 /// data from its due date on (`events::lifecycle::ensure_data_held`).
 pub struct KeyCache<T> {
-    entries: RwLock<HashMap<Uuid, (Instant, Arc<T>)>>,
+    entries: RwLock<HashMap<EventId, (Instant, Arc<T>)>>,
 }
 
 impl<T> Default for KeyCache<T> {
@@ -161,7 +161,7 @@ impl<T> Default for KeyCache<T> {
 
 impl<T> KeyCache<T> {
     /// The event's key, from memory while fresh, else from `load`.
-    pub async fn get_or_load<F, Fut>(&self, event_id: Uuid, load: F) -> ApiResult<Arc<T>>
+    pub async fn get_or_load<F, Fut>(&self, event_id: EventId, load: F) -> ApiResult<Arc<T>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = ApiResult<T>>,
@@ -185,7 +185,7 @@ impl<T> KeyCache<T> {
         Ok(key)
     }
 
-    fn forget(&self, event_id: Uuid) {
+    fn forget(&self, event_id: EventId) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(&event_id);
         }
@@ -201,7 +201,7 @@ pub struct UnwrappedKeys {
 
 impl UnwrappedKeys {
     /// Drop everything held for the event (its keys are being destroyed).
-    pub fn forget(&self, event_id: Uuid) {
+    pub fn forget(&self, event_id: EventId) {
         self.vaults.forget(event_id);
         self.signers.forget(event_id);
     }
@@ -211,11 +211,13 @@ impl UnwrappedKeys {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use uuid::Uuid;
+
     use super::*;
     use crate::error::ApiError;
 
     /// A cache of numbers whose loads are counted.
-    async fn get(cache: &KeyCache<usize>, event: Uuid, loads: &AtomicUsize) -> ApiResult<usize> {
+    async fn get(cache: &KeyCache<usize>, event: EventId, loads: &AtomicUsize) -> ApiResult<usize> {
         cache
             .get_or_load(event, || async { Ok(loads.fetch_add(1, Ordering::SeqCst)) })
             .await
@@ -226,7 +228,7 @@ mod tests {
     async fn a_key_is_loaded_once_per_event_until_forgotten() {
         let cache = KeyCache::default();
         let loads = AtomicUsize::new(0);
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, b) = (EventId(Uuid::new_v4()), EventId(Uuid::new_v4()));
         assert_eq!(get(&cache, a, &loads).await.unwrap(), 0);
         assert_eq!(get(&cache, a, &loads).await.unwrap(), 0);
         assert_eq!(get(&cache, b, &loads).await.unwrap(), 1);
@@ -238,7 +240,7 @@ mod tests {
     #[tokio::test]
     async fn forgetting_an_event_drops_both_its_vault_and_its_signer() {
         let keys = UnwrappedKeys::default();
-        let (event, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let (event, other) = (EventId(Uuid::new_v4()), EventId(Uuid::new_v4()));
         let loads = AtomicUsize::new(0);
         let vault = || async {
             loads.fetch_add(1, Ordering::SeqCst);
@@ -265,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_load_is_not_remembered() {
         let cache = KeyCache::<usize>::default();
-        let event = Uuid::new_v4();
+        let event = EventId(Uuid::new_v4());
         let failed = cache
             .get_or_load(event, || async { Err(ApiError::NotFound) })
             .await;

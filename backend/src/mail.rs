@@ -1,6 +1,7 @@
 //! Outgoing mail: SMTP when `CONSENTRY_SMTP_URL` is set, otherwise `.eml` files in the data
 //! directory's outbox (the embedded default). Mail content never reaches the logs.
 
+use crate::schema::ids::{EventId, RegistrationId};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -12,9 +13,9 @@ use uuid::Uuid;
 
 /// A message to one person about one event.
 pub struct Mail {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     /// The registration the mail is about, so that an erasure can remove it from the outbox.
-    pub registration_id: Option<Uuid>,
+    pub registration_id: Option<RegistrationId>,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -128,7 +129,11 @@ impl Mailer {
 
     /// Remove from the outbox every mail about `registration_id`. Mail already handed to an SMTP
     /// server is out of reach.
-    pub async fn forget(&self, event_id: Uuid, registration_id: Uuid) -> anyhow::Result<()> {
+    pub async fn forget(
+        &self,
+        event_id: EventId,
+        registration_id: RegistrationId,
+    ) -> anyhow::Result<()> {
         let Transport::Outbox(dir) = &self.transport else {
             return Ok(());
         };
@@ -146,7 +151,7 @@ impl Mailer {
 }
 
 /// The outbox folder of one event's mails.
-fn event_dir(outbox: &Path, event_id: Uuid) -> PathBuf {
+fn event_dir(outbox: &Path, event_id: EventId) -> PathBuf {
     outbox.join(event_id.to_string())
 }
 
@@ -160,7 +165,7 @@ async fn read_dir_if_any(dir: &Path) -> std::io::Result<Option<tokio::fs::ReadDi
 }
 
 /// Remove every mail about `event_id` from the outbox at `outbox`.
-pub async fn remove_event_mails(outbox: &Path, event_id: Uuid) -> std::io::Result<()> {
+pub async fn remove_event_mails(outbox: &Path, event_id: EventId) -> std::io::Result<()> {
     match tokio::fs::remove_dir_all(event_dir(outbox, event_id)).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -168,7 +173,7 @@ pub async fn remove_event_mails(outbox: &Path, event_id: Uuid) -> std::io::Resul
 }
 
 /// The events that have mails in the outbox at `outbox`.
-pub async fn events_with_mails(outbox: &Path) -> std::io::Result<Vec<Uuid>> {
+pub async fn events_with_mails(outbox: &Path) -> std::io::Result<Vec<EventId>> {
     let Some(mut entries) = read_dir_if_any(outbox).await? else {
         return Ok(Vec::new());
     };
@@ -177,7 +182,7 @@ pub async fn events_with_mails(outbox: &Path) -> std::io::Result<Vec<Uuid>> {
         if let Some(id) = entry
             .file_name()
             .to_str()
-            .and_then(|n| Uuid::parse_str(n).ok())
+            .and_then(|n| n.parse::<EventId>().ok())
         {
             events.push(id);
         }
@@ -228,7 +233,7 @@ mod tests {
             "Consentry <no-reply@consentry.example>",
         )
         .unwrap();
-        let event_id = Uuid::now_v7();
+        let event_id = EventId::new();
         mailer
             .send(Mail {
                 event_id,

@@ -6,6 +6,7 @@ use consentry_badge::BadgeSigner;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::DatabaseConnection;
 
+use crate::schema::ids::EventId;
 use crate::{
     clock::Clock,
     config::HttpConfig,
@@ -66,7 +67,7 @@ impl AppState {
     }
 
     /// The event's data keys (cached: see [`crate::keystore::KeyCache`]).
-    pub async fn vault(&self, event_id: uuid::Uuid) -> ApiResult<Arc<EventVault>> {
+    pub async fn vault(&self, event_id: EventId) -> ApiResult<Arc<EventVault>> {
         self.unwrapped
             .vaults
             .get_or_load(event_id, || {
@@ -76,7 +77,7 @@ impl AppState {
     }
 
     /// The event's current badge signing key (cached likewise).
-    pub async fn badge_signer(&self, event_id: uuid::Uuid) -> ApiResult<Arc<BadgeSigner>> {
+    pub async fn badge_signer(&self, event_id: EventId) -> ApiResult<Arc<BadgeSigner>> {
         self.unwrapped
             .signers
             .get_or_load(event_id, || {

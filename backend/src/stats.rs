@@ -12,8 +12,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
+use crate::schema::ids::{EventId, SponsorId};
+use crate::schema::scans::ScanOutcome;
 use crate::{
     auth::OrganiserAuth,
     consents::{Purpose, entity::grant},
@@ -28,6 +29,7 @@ use crate::{
     sponsors,
     state::AppState,
 };
+use sea_orm::ActiveEnum as _;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(event_stats))
@@ -51,7 +53,7 @@ pub struct EventStats {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SponsorStats {
-    pub sponsor_id: Uuid,
+    pub sponsor_id: SponsorId,
     pub name: String,
     pub opt_ins: u64,
     /// Share of registrations that opted in to this sponsor, 0–1.
@@ -77,9 +79,9 @@ pub struct AttendeeCounts {
     pub registrations: u64,
     pub marketing_opt_ins: u64,
     /// Current opt-ins per sponsor.
-    pub opt_ins: BTreeMap<Uuid, u64>,
+    pub opt_ins: BTreeMap<SponsorId, u64>,
     /// Leads per sponsor.
-    pub leads: BTreeMap<Uuid, u64>,
+    pub leads: BTreeMap<SponsorId, u64>,
 }
 
 /// A count as stored (`i64`, never negative in practice) as the dashboard reports it.
@@ -90,7 +92,7 @@ pub fn count_of(n: i64) -> u64 {
 /// Count the event's registrations, opt-ins and leads from the attendee rows themselves.
 pub async fn attendee_counts(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> Result<AttendeeCounts, sea_orm::DbErr> {
     let registrations = registration::Entity::find()
         .filter(registration::Column::EventId.eq(event_id))
@@ -129,7 +131,7 @@ pub async fn attendee_counts(
         .column_as(Expr::col(leads::entity::Column::Id).count(), "n")
         .filter(leads::entity::Column::EventId.eq(event_id))
         .group_by(leads::entity::Column::SponsorId)
-        .into_tuple::<(Uuid, i64)>()
+        .into_tuple::<(SponsorId, i64)>()
         .all(db)
         .await?
         .into_iter()
@@ -153,7 +155,7 @@ pub async fn attendee_counts(
 async fn event_stats(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
 ) -> ApiResult<Json<EventStats>> {
     let event = events::find_owned(&state.db, auth.organisation_id, event_id).await?;
     let db = &state.db;
@@ -166,13 +168,13 @@ async fn event_stats(
         .filter(counter::Column::EventId.eq(event_id))
         .all(db)
         .await?;
-    let export_counts: BTreeMap<Uuid, i64> = exports::entity::export::Entity::find()
+    let export_counts: BTreeMap<SponsorId, i64> = exports::entity::export::Entity::find()
         .select_only()
         .column(exports::entity::export::Column::SponsorId)
         .column_as(Expr::col(exports::entity::export::Column::Id).count(), "n")
         .filter(exports::entity::export::Column::EventId.eq(event_id))
         .group_by(exports::entity::export::Column::SponsorId)
-        .into_tuple::<(Uuid, i64)>()
+        .into_tuple::<(SponsorId, i64)>()
         .all(db)
         .await?
         .into_iter()
@@ -188,10 +190,10 @@ async fn event_stats(
             let mut scans_refused = BTreeMap::new();
             for c in counters.iter().filter(|c| c.sponsor_id == s.id) {
                 let n = count_of(c.count);
-                if c.outcome == "accepted" {
+                if c.outcome == ScanOutcome::Accepted {
                     scans_accepted += n;
                 } else {
-                    *scans_refused.entry(c.outcome.clone()).or_insert(0) += n;
+                    *scans_refused.entry(c.outcome.to_value()).or_insert(0) += n;
                 }
             }
             SponsorStats {

@@ -13,6 +13,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::schema::ids::{EventId, KioskId};
 use crate::{
     contact::Email,
     crypto::{self, MasterKey},
@@ -21,7 +22,7 @@ use crate::{
 
 pub use crate::schema::event_keys as entity;
 
-fn wrap_context(event_id: Uuid) -> String {
+fn wrap_context(event_id: EventId) -> String {
     format!("event:{event_id}:data-key")
 }
 
@@ -54,7 +55,7 @@ impl EventVault {
     pub async fn create(
         db: &impl ConnectionTrait,
         master: &MasterKey,
-        event_id: Uuid,
+        event_id: EventId,
         now: OffsetDateTime,
     ) -> ApiResult<()> {
         let mut data_key = [0u8; 32];
@@ -73,7 +74,7 @@ impl EventVault {
     pub async fn load(
         db: &impl ConnectionTrait,
         master: &MasterKey,
-        event_id: Uuid,
+        event_id: EventId,
     ) -> ApiResult<Self> {
         let row = entity::Entity::find_by_id(event_id)
             .one(db)
@@ -85,12 +86,20 @@ impl EventVault {
 
     /// Encrypt `plaintext`, bound to `record` (say the registration id) so that a ciphertext
     /// cannot be moved to another row.
-    pub fn seal(&self, record: Uuid, plaintext: &[u8]) -> ApiResult<Vec<u8>> {
-        Ok(crypto::seal(&self.seal_key, record.as_bytes(), plaintext)?)
+    pub fn seal(&self, record: impl Into<Uuid>, plaintext: &[u8]) -> ApiResult<Vec<u8>> {
+        Ok(crypto::seal(
+            &self.seal_key,
+            record.into().as_bytes(),
+            plaintext,
+        )?)
     }
 
-    pub fn open(&self, record: Uuid, sealed: &[u8]) -> ApiResult<Vec<u8>> {
-        Ok(crypto::open(&self.seal_key, record.as_bytes(), sealed)?)
+    pub fn open(&self, record: impl Into<Uuid>, sealed: &[u8]) -> ApiResult<Vec<u8>> {
+        Ok(crypto::open(
+            &self.seal_key,
+            record.into().as_bytes(),
+            sealed,
+        )?)
     }
 
     /// HMAC-SHA256 of a normalised e-mail address under the event's index key, hex-encoded.
@@ -107,11 +116,11 @@ impl EventVault {
     /// event's scan key, cut to a UUID. The client's value itself is never stored, so a kiosk that
     /// chooses a badge's id as its scan id cannot make its scan joinable to the registration; and
     /// once the event's key is destroyed nobody can tell which client id a record answered.
-    pub fn scan_request_key(&self, kiosk_id: Uuid, client_scan_id: Uuid) -> Uuid {
+    pub fn scan_request_key(&self, kiosk_id: KioskId, client_scan_id: Uuid) -> Uuid {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.scan_key) else {
             return Uuid::nil();
         };
-        mac.update(kiosk_id.as_bytes());
+        mac.update(kiosk_id.as_uuid().as_bytes());
         mac.update(client_scan_id.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut bytes = [0u8; 16];
@@ -166,7 +175,7 @@ mod tests {
     fn scan_request_keys_hide_the_client_value_and_depend_on_kiosk_and_event() {
         let one = EventVault::from_data_key(&[1; 32]);
         let two = EventVault::from_data_key(&[2; 32]);
-        let (kiosk, other_kiosk, scan) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::new_v4());
+        let (kiosk, other_kiosk, scan) = (KioskId::new(), KioskId::new(), Uuid::new_v4());
         let key = one.scan_request_key(kiosk, scan);
         assert_eq!(key, one.scan_request_key(kiosk, scan));
         assert_ne!(key, scan, "the client's own value is never the stored key");

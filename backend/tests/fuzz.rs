@@ -11,6 +11,7 @@
 //! `tests/fuzz.sh` runs them for longer, bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use consentry::schema::ids::{LeadId, SponsorId};
 use consentry::{
     consents::Coverage,
     contact::{Country, Email, Phone},
@@ -126,7 +127,9 @@ proptest! {
         let Ok(mut request) = serde_json::from_value::<NewRegistration>(body) else {
             return Ok(());
         };
-        let sponsors = [Uuid::from_u128(1), Uuid::from_u128(2)].into_iter().collect();
+        let sponsors = [SponsorId(Uuid::from_u128(1)), SponsorId(Uuid::from_u128(2))]
+            .into_iter()
+            .collect();
         let _ = rules::check(&RegistrationCheck {
             now: datetime!(2026-11-23 12:00 UTC),
             event_ends_at: datetime!(2026-12-02 17:00 UTC),
@@ -191,7 +194,7 @@ proptest! {
             grant: Some(&grant),
         };
         let lead = ExportedLead {
-            lead_id: Uuid::from_u128(7),
+            lead_id: LeadId(Uuid::from_u128(7)),
             contact: disclosure::disclose(&facts, &details).unwrap(),
             first_scanned_at: datetime!(2026-12-01 10:00 UTC),
             last_scanned_at: datetime!(2026-12-01 11:00 UTC),

@@ -12,6 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::schema::ids::EventId;
+use crate::schema::ids::KioskId;
 use crate::{
     auth::OrganiserAuth,
     error::{ApiResult, Problem},
@@ -32,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Organiser(Uuid),
-    Kiosk(Uuid),
+    Kiosk(KioskId),
     /// The attendee, through the manage link. Not named by id: the log outlives the registration,
     /// and an id kept here would tie the sponsor of a consent to a person's pseudonym after the
     /// purge. The consent ledger (purged with the registration) holds who.
@@ -42,64 +44,31 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn kind(self) -> &'static str {
+    fn kind(self) -> ActorKind {
         match self {
-            Self::Organiser(_) => "organiser",
-            Self::Kiosk(_) => "kiosk",
-            Self::Attendee => "attendee",
-            Self::System => "system",
+            Self::Organiser(_) => ActorKind::Organiser,
+            Self::Kiosk(_) => ActorKind::Kiosk,
+            Self::Attendee => ActorKind::Attendee,
+            Self::System => ActorKind::System,
         }
     }
 
     fn id(self) -> Option<Uuid> {
         match self {
-            Self::Organiser(id) | Self::Kiosk(id) => Some(id),
+            Self::Organiser(id) => Some(id),
+            Self::Kiosk(id) => Some(id.into()),
             Self::Attendee | Self::System => None,
         }
     }
 }
 
-/// What was done. The stored names are stable: filters and auditors rely on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    OrganiserLogin,
-    KioskPaired,
-    KioskRevoked,
-    LeadsViewed,
-    LeadsExported,
-    ConsentGranted,
-    ConsentWithdrawn,
-    RegistrationErased,
-    EventPurged,
-    /// An event change that keeps attendee data longer; the count is the registrants told.
-    RetentionExtended,
-    EventDeleted,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrganiserLogin => "organiser_login",
-            Self::KioskPaired => "kiosk_paired",
-            Self::KioskRevoked => "kiosk_revoked",
-            Self::LeadsViewed => "leads_viewed",
-            Self::LeadsExported => "leads_exported",
-            Self::ConsentGranted => "consent_granted",
-            Self::ConsentWithdrawn => "consent_withdrawn",
-            Self::RegistrationErased => "registration_erased",
-            Self::EventPurged => "event_purged",
-            Self::RetentionExtended => "retention_extended",
-            Self::EventDeleted => "event_deleted",
-        }
-    }
-}
+pub use crate::schema::audit_events::{Action, ActorKind};
 
 /// One audit entry.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     pub organisation_id: Uuid,
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
     pub actor: Actor,
     pub action: Action,
     /// What it was done to: a kiosk, a sponsor, an export.
@@ -135,9 +104,9 @@ fn row(entry: Entry, at: OffsetDateTime) -> entity::ActiveModel {
         id: Set(Uuid::now_v7()),
         organisation_id: Set(entry.organisation_id),
         event_id: Set(entry.event_id),
-        actor_kind: Set(entry.actor.kind().to_owned()),
+        actor_kind: Set(entry.actor.kind()),
         actor_id: Set(entry.actor.id()),
-        action: Set(entry.action.as_str().to_owned()),
+        action: Set(entry.action),
         subject_id: Set(entry.subject_id),
         count: Set(entry.count),
         at: Set(at),
@@ -160,7 +129,7 @@ pub struct AuditFilter {
     #[param(value_type = Option<String>)]
     pub to: Option<OffsetDateTime>,
     /// Only this event's entries (organisation-wide listing only).
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
     /// 1-based page number.
     #[serde(default = "first_page")]
     #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
@@ -182,10 +151,10 @@ fn default_per_page() -> u64 {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: Uuid,
-    pub event_id: Option<Uuid>,
-    pub actor_kind: String,
+    pub event_id: Option<EventId>,
+    pub actor_kind: ActorKind,
     pub actor_id: Option<Uuid>,
-    pub action: String,
+    pub action: Action,
     pub subject_id: Option<Uuid>,
     pub count: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
@@ -207,7 +176,7 @@ async fn page_of(
 ) -> ApiResult<AuditPage> {
     let (offset, limit) = page_window(filter.page, filter.per_page, 500)?;
     if let Some(action) = filter.action {
-        query = query.filter(entity::Column::Action.eq(action.as_str()));
+        query = query.filter(entity::Column::Action.eq(action));
     }
     if let Some(kind) = filter.actor_kind {
         query = query.filter(entity::Column::ActorKind.eq(kind));
@@ -264,7 +233,7 @@ async fn page_of(
 async fn event_audit(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
     ApiQuery(filter): ApiQuery<AuditFilter>,
 ) -> ApiResult<Json<AuditPage>> {
     events::find_owned(&state.db, auth.organisation_id, event_id).await?;

@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use self::token::{BadgeClaims, BadgeSigner};
+use crate::schema::ids::EventId;
 use crate::{error::ApiResult, events, extract::ApiPath, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,12 +31,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn badge_token(
     signer: &BadgeSigner,
     badge_id: Uuid,
-    event_id: Uuid,
+    event_id: EventId,
     issued_at: OffsetDateTime,
 ) -> ApiResult<String> {
     Ok(signer.sign(&BadgeClaims {
         bid: badge_id,
-        eid: event_id,
+        eid: event_id.as_uuid(),
         iat: issued_at.unix_timestamp(),
     })?)
 }

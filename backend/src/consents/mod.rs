@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 use self::entity::{grant, ledger};
 pub use self::rules::{Channel, Coverage, Purpose, Shown};
+use crate::schema::ids::EventId;
+use crate::schema::ids::RegistrationId;
 use crate::{
     audit, crypto,
     error::ApiResult,
@@ -25,8 +27,8 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct ConsentContext {
     pub organisation_id: Uuid,
-    pub registration_id: Uuid,
-    pub event_id: Uuid,
+    pub registration_id: RegistrationId,
+    pub event_id: EventId,
     pub channel: Channel,
     pub notice_version: i32,
     pub at: OffsetDateTime,
@@ -58,7 +60,7 @@ impl ConsentContext {
             } else {
                 audit::Action::ConsentWithdrawn
             },
-            subject_id: purpose.sponsor_id(),
+            subject_id: purpose.sponsor_id().map(Into::into),
             count: None,
         }
     }
@@ -76,7 +78,7 @@ impl ConsentContext {
             event_id: Set(self.event_id),
             purpose: Set(purpose.to_string()),
             granted: Set(granted),
-            channel: Set(self.channel.as_str().to_owned()),
+            channel: Set(self.channel),
             notice_version: Set(self.notice_version),
             text_sha256: Set(text_sha256.to_owned()),
             recorded_at: Set(self.at),
@@ -179,7 +181,7 @@ pub fn coverage_of(grant: &grant::Model) -> Option<Coverage> {
 /// The grants in force, one row per purpose.
 pub async fn grants(
     db: &impl ConnectionTrait,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
 ) -> ApiResult<Vec<grant::Model>> {
     Ok(grant::Entity::find()
         .filter(grant::Column::RegistrationId.eq(registration_id))
@@ -190,7 +192,7 @@ pub async fn grants(
 /// The purposes currently granted.
 pub async fn granted(
     db: &impl ConnectionTrait,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
 ) -> ApiResult<BTreeSet<Purpose>> {
     let rows = grant::Entity::find()
         .filter(grant::Column::RegistrationId.eq(registration_id))
@@ -202,7 +204,7 @@ pub async fn granted(
 /// Every grant and withdrawal, oldest first.
 pub async fn history(
     db: &impl ConnectionTrait,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
 ) -> ApiResult<Vec<ledger::Model>> {
     Ok(ledger::Entity::find()
         .filter(ledger::Column::RegistrationId.eq(registration_id))

@@ -7,12 +7,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::events::rules::ContactField;
+use crate::schema::ids::SponsorId;
 
 /// A purpose an attendee may consent to, each separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Purpose {
     /// This sponsor may receive the event's shared contact fields when it scans the badge.
-    Sponsor(Uuid),
+    Sponsor(SponsorId),
     /// The organiser may send news about future events.
     Marketing,
 }
@@ -35,14 +36,14 @@ impl FromStr for Purpose {
             _ => s
                 .strip_prefix("sponsor:")
                 .and_then(|id| Uuid::parse_str(id).ok())
-                .map(Self::Sponsor)
+                .map(|id| Self::Sponsor(SponsorId(id)))
                 .ok_or(()),
         }
     }
 }
 
 impl Purpose {
-    pub fn sponsor_id(self) -> Option<Uuid> {
+    pub fn sponsor_id(self) -> Option<SponsorId> {
         match self {
             Self::Sponsor(id) => Some(id),
             Self::Marketing => None,
@@ -79,29 +80,7 @@ impl utoipa::PartialSchema for Purpose {
 
 impl ToSchema for Purpose {}
 
-/// Where a consent was given or withdrawn. Set by the server from the route the request came
-/// through, never taken from the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// Consentry's own web pages, through their page routes (`/e/{slug}/registrations`,
-    /// `/m/{token}/consents`).
-    Web,
-    /// Another client of the API (`/api/v1/…`).
-    Api,
-    /// At a sponsor's booth, on the attendee's own device. Reserved for a booth flow: no route
-    /// records it yet.
-    Booth,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::Api => "api",
-            Self::Booth => "booth",
-        }
-    }
-}
+pub use crate::schema::consents::Channel;
 
 fn field_label(field: ContactField) -> &'static str {
     match field {
@@ -192,7 +171,7 @@ mod tests {
 
     #[test]
     fn purposes_round_trip_as_text() {
-        let id = Uuid::now_v7();
+        let id = SponsorId::new();
         for purpose in [Purpose::Marketing, Purpose::Sponsor(id)] {
             assert_eq!(purpose.to_string().parse::<Purpose>(), Ok(purpose));
         }

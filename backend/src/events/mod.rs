@@ -27,6 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use self::rules::{ContactField, EventSettings};
+use crate::schema::ids::EventId;
 use crate::{
     auth::OrganiserAuth,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
@@ -50,7 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn find_owned(
     db: &impl ConnectionTrait,
     organisation_id: Uuid,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> ApiResult<entity::Model> {
     entity::Entity::find_by_id(event_id)
         .filter(entity::Column::OrganisationId.eq(organisation_id))
@@ -82,7 +83,7 @@ pub async fn insert_event(
     now: OffsetDateTime,
 ) -> ApiResult<entity::Model> {
     let model = entity::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(EventId::new()),
         organisation_id: Set(organisation_id),
         slug: Set(settings.slug),
         name: Set(settings.name),
@@ -117,7 +118,7 @@ pub async fn insert_event(
 async fn create_keys(
     db: &impl ConnectionTrait,
     master: &crate::crypto::MasterKey,
-    event_id: Uuid,
+    event_id: EventId,
     now: OffsetDateTime,
 ) -> ApiResult<()> {
     EventVault::create(db, master, event_id, now).await?;
@@ -202,7 +203,7 @@ pub struct EventChange {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
-    pub id: Uuid,
+    pub id: EventId,
     pub slug: String,
     pub name: String,
     pub venue: String,

@@ -7,8 +7,8 @@ use sea_orm::EntityTrait;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
+use crate::schema::ids::{EventId, SponsorId};
 use crate::{
     auth::OrganiserAuth,
     error::{ApiError, ApiResult, Problem},
@@ -44,8 +44,8 @@ const BATCH: u64 = 500;
 async fn organiser_spec(
     state: &AppState,
     auth: &OrganiserAuth,
-    event_id: Uuid,
-    sponsor_id: Uuid,
+    event_id: EventId,
+    sponsor_id: SponsorId,
     format: Format,
 ) -> ApiResult<Spec> {
     let sponsor = sponsors::find_owned(&state.db, auth, event_id, sponsor_id).await?;
@@ -102,7 +102,7 @@ pub struct CsvOptions {
 async fn organiser_csv(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
     ApiQuery(options): ApiQuery<CsvOptions>,
 ) -> ApiResult<Response> {
     let spec = organiser_spec(
@@ -131,7 +131,7 @@ async fn organiser_csv(
 async fn organiser_json(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
 ) -> ApiResult<Response> {
     let spec = organiser_spec(&state, &auth, event_id, sponsor_id, Format::Json).await?;
     export(&state, spec).await
@@ -154,7 +154,7 @@ async fn organiser_json(
 async fn organiser_zip(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
     ApiQuery(options): ApiQuery<CsvOptions>,
 ) -> ApiResult<Response> {
     let event = crate::events::find_owned(&state.db, auth.organisation_id, event_id).await?;

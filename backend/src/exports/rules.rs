@@ -4,8 +4,9 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use crate::schema::exports::FileFormat;
+use crate::schema::ids::LeadId;
 use crate::{events::rules::ContactField, leads, sponsors};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +16,11 @@ pub enum Format {
 }
 
 impl Format {
-    pub(super) fn name(self) -> &'static str {
+    /// The file format stored with the export's record (and the file name's extension).
+    pub(super) fn file_format(self) -> FileFormat {
         match self {
-            Self::Csv { .. } => "csv",
-            Self::Json => "json",
+            Self::Csv { .. } => FileFormat::Csv,
+            Self::Json => FileFormat::Json,
         }
     }
 }
@@ -75,7 +77,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 /// One exported lead, as the JSON export writes it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedLead {
-    pub lead_id: Uuid,
+    pub lead_id: LeadId,
     #[serde(flatten)]
     pub contact: leads::LeadContact,
     #[serde(with = "time::serde::rfc3339")]
@@ -144,7 +146,7 @@ pub fn zip_entry_names<'a>(
     sponsors
         .into_iter()
         .map(|sponsor| {
-            let id = sponsor.id.simple().to_string();
+            let id = sponsor.id.as_uuid().simple().to_string();
             let short = id.get(id.len().saturating_sub(8)..).unwrap_or(&id);
             let slug = file_slug(&sponsor.name);
             let mut name = format!("{slug}-{short}-leads.csv");
@@ -160,13 +162,16 @@ pub fn zip_entry_names<'a>(
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+    use crate::schema::ids::{EventId, SponsorId};
 
     #[test]
     fn zip_entry_names_are_unique_even_for_names_that_slug_alike() {
         let sponsor = |name: &str, id: u128| sponsors::entity::Model {
-            id: Uuid::from_u128(id),
-            event_id: Uuid::nil(),
+            id: SponsorId(Uuid::from_u128(id)),
+            event_id: EventId(Uuid::nil()),
             name: name.into(),
             description: String::new(),
             privacy_policy_url: String::new(),

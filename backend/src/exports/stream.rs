@@ -15,6 +15,9 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::schema::ids::KioskId;
+use crate::schema::ids::LeadId;
+use crate::schema::ids::RegistrationId;
 use crate::{
     audit,
     clock::Clock,
@@ -32,7 +35,7 @@ use super::{BATCH, entity, rules::*};
 #[derive(Debug, Clone, Copy)]
 pub enum Requester {
     Organiser(Uuid),
-    Kiosk(Uuid),
+    Kiosk(KioskId),
 }
 
 pub(super) struct Spec {
@@ -135,7 +138,7 @@ async fn produce(
         return Ok(0);
     }
     let mut sent: i64 = 0;
-    let mut after: Option<Uuid> = None;
+    let mut after: Option<LeadId> = None;
     loop {
         // The gate is opened again for every batch: a withdrawal, a restriction or a change of
         // the event's fields while the export runs holds from the next batch on (those leads are
@@ -157,7 +160,7 @@ async fn produce(
             .await?;
         let Some(last) = batch.last() else { break };
         after = Some(last.id);
-        let exported: Vec<(Uuid, ExportedLead)> =
+        let exported: Vec<(RegistrationId, ExportedLead)> =
             leads::views_by_registration(db, vault, &gate, &batch)
                 .await?
                 .into_iter()
@@ -199,10 +202,10 @@ async fn produce(
     Ok(sent)
 }
 
-fn requester_parts(requester: Requester) -> (&'static str, Uuid, audit::Actor) {
+fn requester_parts(requester: Requester) -> (audit::ActorKind, Uuid, audit::Actor) {
     match requester {
-        Requester::Organiser(id) => ("organiser", id, audit::Actor::Organiser(id)),
-        Requester::Kiosk(id) => ("kiosk", id, audit::Actor::Kiosk(id)),
+        Requester::Organiser(id) => (audit::ActorKind::Organiser, id, audit::Actor::Organiser(id)),
+        Requester::Kiosk(id) => (audit::ActorKind::Kiosk, id.into(), audit::Actor::Kiosk(id)),
     }
 }
 
@@ -218,9 +221,9 @@ async fn open_record(
         id: Set(export_id),
         event_id: Set(spec.event.id),
         sponsor_id: Set(spec.sponsor.id),
-        actor_kind: Set(actor_kind.to_owned()),
+        actor_kind: Set(actor_kind),
         actor_id: Set(actor_id),
-        format: Set(spec.format.name().to_owned()),
+        format: Set(spec.format.file_format()),
         row_count: Set(0),
         created_at: Set(now),
     }
@@ -322,7 +325,7 @@ pub(super) async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> 
         "{}-{}-leads.{}",
         spec.event.slug,
         file_slug(&spec.sponsor.name),
-        spec.format.name()
+        spec.format.file_format().extension()
     );
     let content_type = match spec.format {
         Format::Csv { .. } => "text/csv; charset=utf-8",

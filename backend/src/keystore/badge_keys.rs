@@ -10,8 +10,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use time::OffsetDateTime;
-use uuid::Uuid;
 
+use crate::schema::ids::EventId;
 use crate::{
     crypto::MasterKey,
     error::{ApiError, ApiResult},
@@ -27,7 +27,7 @@ fn wrap_context(kid: &str) -> String {
 pub async fn create_signing_key(
     db: &impl ConnectionTrait,
     master: &MasterKey,
-    event_id: Uuid,
+    event_id: EventId,
     now: OffsetDateTime,
 ) -> ApiResult<String> {
     let mut seed = [0u8; 32];
@@ -53,7 +53,7 @@ pub async fn create_signing_key(
 pub async fn current_signer(
     db: &impl ConnectionTrait,
     master: &MasterKey,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> ApiResult<BadgeSigner> {
     let row = entity::Entity::find()
         .filter(entity::Column::EventId.eq(event_id))
@@ -73,7 +73,7 @@ pub async fn current_signer(
 /// Every public badge key of the event.
 pub async fn public_keys(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> ApiResult<Vec<BadgePublicKey>> {
     let rows = entity::Entity::find()
         .filter(entity::Column::EventId.eq(event_id))
@@ -92,7 +92,7 @@ fn public_key_of(row: entity::Model) -> ApiResult<BadgePublicKey> {
         .map_err(|_| anyhow::anyhow!("stored badge public key has the wrong length"))?;
     Ok(BadgePublicKey {
         kid: row.kid,
-        event_id: row.event_id,
+        event_id: row.event_id.as_uuid(),
         public_key,
     })
 }
@@ -101,7 +101,8 @@ fn public_key_of(row: entity::Model) -> ApiResult<BadgePublicKey> {
 /// reason to go back to the database is a `kid` not seen yet (a rotation on another instance).
 #[derive(Default)]
 pub struct BadgeKeyCache {
-    events: std::sync::RwLock<std::collections::HashMap<Uuid, std::sync::Arc<Vec<BadgePublicKey>>>>,
+    events:
+        std::sync::RwLock<std::collections::HashMap<EventId, std::sync::Arc<Vec<BadgePublicKey>>>>,
 }
 
 impl BadgeKeyCache {
@@ -109,7 +110,7 @@ impl BadgeKeyCache {
     pub async fn get(
         &self,
         db: &impl ConnectionTrait,
-        event_id: Uuid,
+        event_id: EventId,
         kid: Option<&str>,
     ) -> ApiResult<std::sync::Arc<Vec<BadgePublicKey>>> {
         let cached = self

@@ -21,6 +21,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::schema::ids::EventId;
+use crate::schema::ids::{KioskId, SponsorId};
 use crate::{
     audit,
     auth::{OrganiserAuth, bearer_token, cookie},
@@ -106,7 +108,7 @@ fn token_expiry(event: &event::Model) -> OffsetDateTime {
 /// left to scan or list).
 pub async fn revoke_all_of_event(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
     now: OffsetDateTime,
 ) -> Result<(), sea_orm::DbErr> {
     entity::Entity::update_many()
@@ -126,8 +128,8 @@ pub async fn revoke_all_of_event(
 /// this.
 #[derive(Debug, Clone)]
 pub struct KioskAuth {
-    pub kiosk_id: Uuid,
-    pub sponsor_id: Uuid,
+    pub kiosk_id: KioskId,
+    pub sponsor_id: SponsorId,
     /// The kiosk's event as it stands now, read in the same query as the kiosk (every kiosk
     /// endpoint needs it, and a scan cannot afford a second round trip).
     pub event: crate::events::entity::Model,
@@ -182,7 +184,7 @@ impl FromRequestParts<AppState> for KioskAuth {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NewKiosk {
-    pub kiosk_id: Uuid,
+    pub kiosk_id: KioskId,
     /// One-time code for `consentry-scan pair` or the browser kiosk: 8 characters, single use.
     pub pairing_code: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -209,14 +211,14 @@ pub struct NewKiosk {
 async fn create_kiosk(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
 ) -> ApiResult<Response> {
     let txn = crate::db::begin_write(&state.db).await?;
     let sponsor = sponsors::find_owned(&txn, &auth, event_id, sponsor_id).await?;
     let now = state.clock.now();
     let code = rules::new_pairing_code();
     let kiosk = entity::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(KioskId::new()),
         event_id: Set(sponsor.event_id),
         sponsor_id: Set(sponsor.id),
         device_name: Set(None),
@@ -257,8 +259,8 @@ pub enum KioskStatus {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KioskView {
-    pub id: Uuid,
-    pub sponsor_id: Uuid,
+    pub id: KioskId,
+    pub sponsor_id: SponsorId,
     pub sponsor_name: String,
     pub device_name: Option<String>,
     pub status: KioskStatus,
@@ -288,7 +290,7 @@ pub struct KioskView {
 async fn list_kiosks(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
 ) -> ApiResult<Json<Vec<KioskView>>> {
     events::find_owned(&state.db, auth.organisation_id, event_id).await?;
     let sponsors = sponsors::list_for_event(&state.db, event_id).await?;
@@ -347,7 +349,7 @@ async fn list_kiosks(
 async fn revoke_kiosk(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, kiosk_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, kiosk_id)): ApiPath<(EventId, KioskId)>,
 ) -> ApiResult<StatusCode> {
     let txn = crate::db::begin_write(&state.db).await?;
     events::find_owned(&txn, auth.organisation_id, event_id).await?;
@@ -395,7 +397,7 @@ async fn revoke(
             event_id: Some(kiosk.event_id),
             actor,
             action: audit::Action::KioskRevoked,
-            subject_id: Some(kiosk.id),
+            subject_id: Some(kiosk.id.into()),
             count: None,
         },
         now,
@@ -419,7 +421,7 @@ pub struct PairRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KioskInfo {
-    pub kiosk_id: Uuid,
+    pub kiosk_id: KioskId,
     pub event: KioskEvent,
     pub sponsor: KioskSponsor,
     /// The event's badge keys (JWKS), to check badges while offline.
@@ -429,7 +431,7 @@ pub struct KioskInfo {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KioskEvent {
-    pub id: Uuid,
+    pub id: EventId,
     pub slug: String,
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -440,7 +442,7 @@ pub struct KioskEvent {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KioskSponsor {
-    pub id: Uuid,
+    pub id: SponsorId,
     pub name: String,
 }
 
@@ -667,7 +669,7 @@ async fn pair_device(
             event_id: Some(kiosk.event_id),
             actor: audit::Actor::Kiosk(kiosk.id),
             action: audit::Action::KioskPaired,
-            subject_id: Some(kiosk.sponsor_id),
+            subject_id: Some(kiosk.sponsor_id.into()),
             count: None,
         },
         now,

@@ -6,8 +6,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
+use crate::schema::ids::{EventId, KioskId, SponsorId};
 use crate::{error::RuleError, problem::ProblemCode};
 
 /// No 0/O, 1/I/L: a code read aloud or typed from a screen is not mistaken.
@@ -51,20 +51,20 @@ pub struct KioskClaims {
     pub iss: String,
     pub aud: String,
     /// The kiosk id, which is also the token id the server revokes.
-    pub jti: Uuid,
+    pub jti: KioskId,
     /// Event id.
-    pub eid: Uuid,
+    pub eid: EventId,
     /// Sponsor id.
-    pub sid: Uuid,
+    pub sid: SponsorId,
     pub iat: i64,
     pub exp: i64,
 }
 
 pub fn issue_token(
     key: &EncodingKey,
-    kiosk_id: Uuid,
-    event_id: Uuid,
-    sponsor_id: Uuid,
+    kiosk_id: KioskId,
+    event_id: EventId,
+    sponsor_id: SponsorId,
     now: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> anyhow::Result<String> {
@@ -140,9 +140,9 @@ mod tests {
         let exp = datetime!(2026-12-31 00:00 UTC);
         let token = issue_token(
             &key,
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
+            KioskId::new(),
+            EventId::new(),
+            SponsorId::new(),
             datetime!(2026-12-01 00:00 UTC),
             exp,
         )

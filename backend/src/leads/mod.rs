@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 pub use crate::disclosure::LeadContact;
+use crate::schema::ids::EventId;
+use crate::schema::ids::LeadId;
+use crate::schema::ids::{RegistrationId, SponsorId};
 use crate::{
     audit,
     consents::{Purpose, entity::grant},
@@ -80,7 +82,7 @@ pub fn validate_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LeadView {
-    pub id: Uuid,
+    pub id: LeadId,
     /// Only the contact fields the disclosure gate released: those the attendee's grant named
     /// and the event still shares.
     pub contact: LeadContact,
@@ -125,9 +127,9 @@ pub fn view(vault: &EventVault, lead: &entity::Model, contact: LeadContact) -> A
 /// caller retries the loser as a repeat.
 pub async fn record_scan(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
-    sponsor_id: Uuid,
-    registration_id: Uuid,
+    event_id: EventId,
+    sponsor_id: SponsorId,
+    registration_id: RegistrationId,
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<entity::Model, sea_orm::DbErr> {
@@ -155,7 +157,7 @@ pub async fn record_scan(
         return Ok(lead);
     }
     entity::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(LeadId::new()),
         event_id: Set(event_id),
         sponsor_id: Set(sponsor_id),
         registration_id: Set(registration_id),
@@ -173,7 +175,7 @@ pub async fn record_scan(
 /// A sponsor's visible leads: consent still granted, processing not restricted. Both checks are
 /// correlated `EXISTS` lookups by primary key (`consent_grants (registration_id, purpose)`,
 /// `registrations (id)`), so their cost follows the leads read, not the size of the event.
-pub fn visible(sponsor_id: Uuid) -> Expr {
+pub fn visible(sponsor_id: SponsorId) -> Expr {
     let consented = Query::select()
         .expr(Expr::val(1))
         .from(grant::Entity)
@@ -220,7 +222,7 @@ pub async fn views_by_registration(
     vault: &EventVault,
     gate: &Gate,
     leads: &[entity::Model],
-) -> ApiResult<Vec<(Uuid, LeadView)>> {
+) -> ApiResult<Vec<(RegistrationId, LeadView)>> {
     let mut released = gate
         .release_all(db, vault, leads.iter().map(|l| l.registration_id))
         .await?;
@@ -309,7 +311,7 @@ pub(crate) async fn list_leads(
             event_id: Some(event.id),
             actor: audit::Actor::Kiosk(auth.kiosk_id),
             action: audit::Action::LeadsViewed,
-            subject_id: Some(auth.sponsor_id),
+            subject_id: Some(auth.sponsor_id.into()),
             count: Some(i64::try_from(leads.len()).unwrap_or(i64::MAX)),
         },
         state.clock.now(),
@@ -351,7 +353,7 @@ pub struct LeadAnnotation {
 pub(crate) async fn annotate_lead(
     State(state): State<AppState>,
     auth: KioskAuth,
-    ApiPath(lead_id): ApiPath<Uuid>,
+    ApiPath(lead_id): ApiPath<LeadId>,
     ApiJson(change): ApiJson<LeadAnnotation>,
 ) -> ApiResult<Json<LeadView>> {
     if change.rating.is_some_and(|r| !(0..=5).contains(&r)) {

@@ -27,6 +27,8 @@ use self::{
     entity::{manage_token, registration},
     rules::{ContactDetails, RegistrationCheck, SubmittedDetails},
 };
+use crate::schema::ids::RegistrationId;
+use crate::schema::ids::SponsorId;
 use crate::{
     badges::BadgeView,
     badges::{self, render},
@@ -69,7 +71,7 @@ pub fn manage_url(public_url: &str, token: &str) -> String {
 /// Store a new manage link for a registration; returns the token (shown once, never stored).
 pub async fn new_manage_token(
     db: &impl ConnectionTrait,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     now: OffsetDateTime,
 ) -> ApiResult<String> {
     let token = crypto::random_token();
@@ -92,7 +94,7 @@ pub fn open_details(vault: &EventVault, r: &registration::Model) -> ApiResult<Co
 
 pub fn seal_details(
     vault: &EventVault,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     details: &ContactDetails,
 ) -> ApiResult<Vec<u8>> {
     let plain = serde_json::to_vec(details).map_err(|e| ApiError::Internal(e.into()))?;
@@ -213,7 +215,7 @@ pub struct NewRegistration {
     /// Sponsors that may receive the shared contact fields when they scan the badge. Absent or
     /// empty: none. Nothing is pre-selected.
     #[serde(default)]
-    pub sponsor_opt_ins: Vec<Uuid>,
+    pub sponsor_opt_ins: Vec<SponsorId>,
     /// News from the organiser; separate from every sponsor opt-in. Absent: no.
     #[serde(default)]
     pub marketing_opt_in: bool,
@@ -238,7 +240,7 @@ impl NewRegistration {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationCreated {
-    pub registration_id: Uuid,
+    pub registration_id: RegistrationId,
     /// The secret manage link; shown here once and mailed, stored only as a hash.
     pub manage_url: String,
     pub manage_token: String,
@@ -313,7 +315,7 @@ async fn register_through(
     let event = events::find_public(&state.db, slug).await?;
     let now = state.clock.now();
     let texts = public_event::consent_texts(&state.db, &event).await?;
-    let event_sponsors: BTreeSet<Uuid> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
+    let event_sponsors: BTreeSet<SponsorId> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
     let mut opt_ins = request.sponsor_opt_ins.clone();
     rules::check(&RegistrationCheck {
         now,
@@ -347,7 +349,7 @@ async fn register_through(
         return Err(already_registered());
     }
 
-    let registration_id = Uuid::now_v7();
+    let registration_id = RegistrationId::new();
     let badge_id = Uuid::new_v4();
     // Signed before the transaction: SQLite's single write lock is held for the writes only.
     let signer = state.badge_signer(event.id).await?;
@@ -360,7 +362,7 @@ async fn register_through(
         personal_data: Set(seal_details(&vault, registration_id, &details)?),
         badge_id: Set(badge_id),
         notice_version: Set(event.privacy_notice_version),
-        channel: Set(channel.as_str().to_owned()),
+        channel: Set(channel),
         created_at: Set(now),
         updated_at: Set(now),
         restricted_at: Set(None),

@@ -8,8 +8,8 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use crate::schema::ids::{EventId, SponsorId};
 use crate::{
     auth::OrganiserAuth,
     consents::rules::{Coverage, Purpose, Shown, marketing_consent_text},
@@ -53,7 +53,7 @@ pub struct PublicEventView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicSponsor {
     /// Put this id in `sponsor_opt_ins` to opt in.
-    pub id: Uuid,
+    pub id: SponsorId,
     pub name: String,
     pub description: String,
     pub privacy_policy_url: String,
@@ -173,7 +173,7 @@ pub(crate) async fn get_event(
     auth: Result<OrganiserAuth, ApiError>,
     ApiPath(event): ApiPath<String>,
 ) -> ApiResult<Json<EventLookup>> {
-    if let Ok(event_id) = Uuid::parse_str(&event) {
+    if let Ok(event_id) = event.parse::<EventId>() {
         let model = find_owned(&state.db, auth?.organisation_id, event_id).await?;
         return Ok(Json(EventLookup::Organiser(model.into())));
     }

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
+use crate::schema::ids::SponsorId;
 use crate::{
     contact::{Country, Email, Phone},
     error::{FieldError, RuleError},
@@ -96,10 +96,10 @@ pub struct RegistrationCheck<'a> {
     pub now: OffsetDateTime,
     pub event_ends_at: OffsetDateTime,
     pub current_notice_version: i32,
-    pub event_sponsors: &'a BTreeSet<Uuid>,
+    pub event_sponsors: &'a BTreeSet<SponsorId>,
     pub age_confirmed: bool,
     pub notice_version: i32,
-    pub sponsor_opt_ins: &'a [Uuid],
+    pub sponsor_opt_ins: &'a [SponsorId],
 }
 
 pub fn check(c: &RegistrationCheck<'_>) -> Result<(), RuleError> {
@@ -225,10 +225,10 @@ mod tests {
 
     #[test]
     fn registration_checks_come_in_order() {
-        let sponsor = Uuid::now_v7();
+        let sponsor = SponsorId::new();
         let sponsors = BTreeSet::from([sponsor]);
         let chosen = [sponsor];
-        let stranger = [Uuid::now_v7()];
+        let stranger = [SponsorId::new()];
         let ok = RegistrationCheck {
             now: datetime!(2026-12-01 10:00 UTC),
             event_ends_at: datetime!(2026-12-02 17:00 UTC),

@@ -8,9 +8,9 @@ use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, sea_query::Expr,
 };
-use uuid::Uuid;
 
 use super::Purger;
+use crate::schema::ids::EventId;
 use crate::{
     audit,
     auth::OrganiserAuth,
@@ -52,7 +52,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
 pub(crate) async fn update_event(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
     ApiJson(change): ApiJson<EventChange>,
 ) -> ApiResult<Json<EventView>> {
     let txn = crate::db::begin_write(&state.db).await?;
@@ -166,7 +166,7 @@ pub const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub(crate) async fn delete_event(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
 ) -> ApiResult<StatusCode> {
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.db).await?;
@@ -194,7 +194,7 @@ pub(crate) async fn delete_event(
                 event_id: Some(event_id),
                 actor: audit::Actor::Organiser(auth.organiser_id),
                 action: audit::Action::EventDeleted,
-                subject_id: Some(event_id),
+                subject_id: Some(event_id.into()),
                 count: Some(i64::try_from(registrations).unwrap_or(i64::MAX)),
             },
             now,

@@ -7,8 +7,8 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
+use crate::schema::ids::RegistrationId;
 use crate::{
     error::ApiResult,
     events::{entity as event, rules::purge_due_at},
@@ -69,7 +69,7 @@ async fn tell(
     let vault = state.vault(event.id).await?;
     let after = purge_due_at(event.ends_at, event.retention_days);
     let (mut told, mut failed) = (0, 0);
-    let mut last: Option<Uuid> = None;
+    let mut last: Option<RegistrationId> = None;
     loop {
         let mut query = registration::Entity::find()
             .filter(registration::Column::EventId.eq(event.id))

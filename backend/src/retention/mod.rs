@@ -43,6 +43,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use crate::events::lifecycle::{Stage, stage_of};
+use crate::schema::ids::EventId;
+use crate::schema::ids::RegistrationId;
+use crate::schema::ids::SponsorId;
 use crate::{
     audit,
     clock::Clock,
@@ -75,7 +78,7 @@ pub const DEFAULT_PAUSE: StdDuration = StdDuration::from_millis(10);
 /// Where an event stands, for `consentry purge --dry-run` and the console.
 #[derive(Debug, Clone)]
 pub struct Scheduled {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub slug: String,
     pub due_at: OffsetDateTime,
     pub stage: Stage,
@@ -85,7 +88,7 @@ pub struct Scheduled {
 /// One event's purge, done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purged {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub registrations: u64,
 }
 
@@ -94,7 +97,7 @@ pub struct Purged {
 pub struct Report {
     pub purged: Vec<Purged>,
     /// Events whose interrupted deletion this run finished.
-    pub deleted: Vec<Uuid>,
+    pub deleted: Vec<EventId>,
     /// Due events another purger holds a lease on.
     pub busy: usize,
     /// Whether the run stopped early because it was asked to.
@@ -182,7 +185,7 @@ impl Purger {
     /// between two batches when `stop` turns true.
     pub async fn run_once(&self, stop: &watch::Receiver<bool>) -> anyhow::Result<Report> {
         let mut report = Report::default();
-        let deleting: Vec<Uuid> = event::Entity::find()
+        let deleting: Vec<EventId> = event::Entity::find()
             .select_only()
             .column(event::Column::Id)
             .filter(event::Column::DeletedAt.is_not_null())
@@ -243,7 +246,7 @@ impl Purger {
     async fn claim(
         &self,
         db: &impl ConnectionTrait,
-        event_id: Uuid,
+        event_id: EventId,
     ) -> Result<bool, sea_orm::DbErr> {
         let now = self.clock.now();
         let result = event::Entity::update_many()
@@ -271,7 +274,7 @@ impl Purger {
     }
 
     /// Let go of the lease, so that another purger can resume at once.
-    async fn release(&self, event_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    async fn release(&self, event_id: EventId) -> Result<(), sea_orm::DbErr> {
         event::Entity::update_many()
             .col_expr(
                 event::Column::PurgeLeaseOwner,
@@ -333,7 +336,7 @@ impl Purger {
     /// the next call; the purge loop makes one on every run.
     pub async fn delete_marked(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Outcome> {
         if !self.claim(&self.db, event_id).await? {
@@ -362,7 +365,7 @@ impl Purger {
     /// is left; otherwise why it stopped (asked to, or the lease was lost).
     async fn shred(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Outcome>> {
         keystore::destroy_event_keys(&self.keystore.db, event_id).await?;
@@ -383,7 +386,7 @@ impl Purger {
     }
 
     /// After the rows: the event's outbox mails, and on SQLite the write-ahead logs.
-    async fn clean_up(&self, event_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    async fn clean_up(&self, event_id: EventId) -> Result<(), sea_orm::DbErr> {
         if let Some(dir) = &self.outbox {
             remove_outbox_of(dir, event_id).await;
         }
@@ -395,7 +398,7 @@ impl Purger {
     }
 
     /// Delete the event row of a deletion, under the lease; false if the lease was lost.
-    async fn remove_event_row(&self, event_id: Uuid) -> anyhow::Result<bool> {
+    async fn remove_event_row(&self, event_id: EventId) -> anyhow::Result<bool> {
         let txn = begin_write(&self.db).await?;
         let result = event::Entity::delete_many()
             .filter(event::Column::Id.eq(event_id))
@@ -424,7 +427,7 @@ impl Purger {
         }
         let counts = stats::attendee_counts(&txn, e.id).await?;
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let mut per_sponsor: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
+        let mut per_sponsor: BTreeMap<SponsorId, (u64, u64)> = BTreeMap::new();
         for sponsor in crate::sponsors::list_for_event(&txn, e.id).await? {
             per_sponsor.insert(sponsor.id, (0, 0));
         }
@@ -472,7 +475,7 @@ impl Purger {
 
     /// Delete one batch: scan records first (they point at leads), then registrations with
     /// everything that refers to them.
-    async fn delete_batch(&self, event_id: Uuid) -> anyhow::Result<Batch> {
+    async fn delete_batch(&self, event_id: EventId) -> anyhow::Result<Batch> {
         let txn = begin_write(&self.db).await?;
         if !self.claim(&txn, event_id).await? {
             txn.rollback().await?;
@@ -503,7 +506,7 @@ impl Purger {
             txn.commit().await?;
             return Ok(Batch::Deleted);
         }
-        let ids: Vec<Uuid> = registration::Entity::find()
+        let ids: Vec<RegistrationId> = registration::Entity::find()
             .select_only()
             .column(registration::Column::Id)
             .filter(registration::Column::EventId.eq(event_id))
@@ -550,7 +553,7 @@ impl Purger {
                 event_id: Some(e.id),
                 actor: audit::Actor::System,
                 action: audit::Action::EventPurged,
-                subject_id: Some(e.id),
+                subject_id: Some(e.id.into()),
                 count: Some(i64::try_from(registrations).unwrap_or(i64::MAX)),
             },
             now,
@@ -571,7 +574,7 @@ enum Batch {
 /// (in batches) and by an attendee's erasure (one registration).
 pub async fn delete_registrations(
     db: &impl ConnectionTrait,
-    ids: &[Uuid],
+    ids: &[RegistrationId],
 ) -> Result<(), sea_orm::DbErr> {
     let ids = ids.to_vec();
     // On PostgreSQL, take the registrations first, in the order a scan takes its locks (the
@@ -620,7 +623,7 @@ pub async fn delete_registrations(
 }
 
 /// Remove the outbox mails of `event_id`. A failure is logged: the next run's sweep retries.
-async fn remove_outbox_of(dir: &Path, event_id: Uuid) {
+async fn remove_outbox_of(dir: &Path, event_id: EventId) {
     if let Err(e) = mail::remove_event_mails(dir, event_id).await {
         tracing::warn!(%event_id, error = %e, "cannot remove the event's outbox");
     }
@@ -633,7 +636,7 @@ pub async fn sweep_outbox(db: &DatabaseConnection, dir: &Path) -> anyhow::Result
     if in_outbox.is_empty() {
         return Ok(());
     }
-    let held: std::collections::BTreeSet<Uuid> = event::Entity::find()
+    let held: std::collections::BTreeSet<EventId> = event::Entity::find()
         .select_only()
         .column(event::Column::Id)
         .filter(event::Column::Id.is_in(in_outbox.clone()))

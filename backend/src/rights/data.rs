@@ -21,6 +21,8 @@ use super::{
     my_consents, my_event, my_registration,
     notices::{self, Recipient},
 };
+use crate::schema::ids::{LeadId, SponsorId};
+use crate::schema::{consents::Channel, ids::RegistrationId};
 use crate::{
     audit, consents,
     error::{ApiError, ApiResult, Problem},
@@ -54,12 +56,12 @@ pub struct MyData {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationRecord {
-    pub id: Uuid,
+    pub id: RegistrationId,
     pub details: ContactDetails,
     /// A new address asked for and not yet confirmed from that address.
     pub pending_email: Option<String>,
     /// `web` or `api`.
-    pub channel: String,
+    pub channel: Channel,
     /// The privacy notice version accepted at registration.
     pub notice_version: i32,
     #[serde(with = "time::serde::rfc3339")]
@@ -75,8 +77,8 @@ pub struct RegistrationRecord {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyLead {
-    pub lead_id: Uuid,
-    pub sponsor_id: Uuid,
+    pub lead_id: LeadId,
+    pub sponsor_id: SponsorId,
     pub sponsor: String,
     /// Since when the sponsor has my data.
     #[serde(with = "time::serde::rfc3339")]
@@ -108,11 +110,12 @@ pub(super) async fn export_my_data(
     let h = link.holder;
     let vault = state.vault(h.event.id).await?;
     let r = &h.registration;
-    let sponsor_names: BTreeMap<Uuid, String> = sponsors::list_for_event(&state.db, h.event.id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let sponsor_names: BTreeMap<SponsorId, String> =
+        sponsors::list_for_event(&state.db, h.event.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
     let lead_rows = leads::entity::Entity::find()
         .filter(leads::entity::Column::RegistrationId.eq(r.id))
         .order_by_asc(leads::entity::Column::FirstScannedAt)
@@ -143,7 +146,7 @@ pub(super) async fn export_my_data(
             details: registrations::open_details(&vault, r)?,
             pending_email: email_change::pending_email(&state.db, &vault, r.id, state.clock.now())
                 .await?,
-            channel: r.channel.clone(),
+            channel: r.channel,
             notice_version: r.notice_version,
             registered_at: r.created_at,
             updated_at: r.updated_at,

@@ -21,6 +21,7 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::schema::ids::RegistrationId;
 use crate::{
     contact::Email,
     crypto,
@@ -82,7 +83,7 @@ pub fn confirm_url(public_url: &str, token: &str) -> String {
 pub(super) async fn replace(
     db: &impl ConnectionTrait,
     vault: &EventVault,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     new_email: &str,
     now: OffsetDateTime,
 ) -> ApiResult<String> {
@@ -103,7 +104,10 @@ pub(super) async fn replace(
 }
 
 /// Withdraw the registration's pending change, if any.
-pub(super) async fn cancel(db: &impl ConnectionTrait, registration_id: Uuid) -> ApiResult<()> {
+pub(super) async fn cancel(
+    db: &impl ConnectionTrait,
+    registration_id: RegistrationId,
+) -> ApiResult<()> {
     entity::Entity::delete_many()
         .filter(entity::Column::RegistrationId.eq(registration_id))
         .exec(db)
@@ -121,7 +125,7 @@ fn open_new_email(vault: &EventVault, row: &entity::Model) -> ApiResult<Email> {
 pub(super) async fn pending_email(
     db: &impl ConnectionTrait,
     vault: &EventVault,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     now: OffsetDateTime,
 ) -> ApiResult<Option<String>> {
     let row = entity::Entity::find()
@@ -154,7 +158,7 @@ async fn find_by_token(db: &impl ConnectionTrait, token: &str) -> ApiResult<enti
 pub(super) async fn mail_confirmation(
     state: &AppState,
     event: &event::Model,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     new_email: &str,
     token: &str,
 ) {
@@ -186,7 +190,7 @@ pub(super) async fn mail_confirmation(
 async fn mail_notice(
     state: &AppState,
     event: &event::Model,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     first_name: &str,
     old_email: &str,
 ) {

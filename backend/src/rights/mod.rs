@@ -19,8 +19,8 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
+use crate::schema::ids::RegistrationId;
 use crate::{
     badges::{self, BadgeView, render},
     consents::{self, Channel, ConsentContext, Purpose, Shown},
@@ -144,7 +144,7 @@ impl FromRequestParts<AppState> for ManageLink {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyRegistration {
-    pub registration_id: Uuid,
+    pub registration_id: RegistrationId,
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
     /// Set while processing is restricted (`POST /me/{token}/restriction`).
@@ -200,7 +200,7 @@ pub struct MyConsent {
 pub struct ConsentRecord {
     pub purpose: String,
     pub granted: bool,
-    pub channel: String,
+    pub channel: Channel,
     pub notice_version: i32,
     /// SHA-256 of the exact consent text shown.
     pub text_sha256: String,
@@ -235,7 +235,7 @@ async fn holder_badge_token(state: &AppState, h: &Holder) -> ApiResult<String> {
 async fn my_consents(
     db: &impl ConnectionTrait,
     event: &event::Model,
-    registration_id: Uuid,
+    registration_id: RegistrationId,
 ) -> ApiResult<Vec<MyConsent>> {
     let grants = consents::grants(db, registration_id).await?;
     let grant_of = |purpose: Purpose| {

@@ -18,6 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::schema::ids::{EventId, RegistrationId};
+use crate::schema::ids::{LeadId, SponsorId};
 use crate::{
     auth::OrganiserAuth,
     error::{ApiError, ApiResult, Problem},
@@ -39,21 +41,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// One export that held an erased attendee's data.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Recipient {
-    pub sponsor_id: Uuid,
+    pub sponsor_id: SponsorId,
     pub sponsor: String,
     pub export_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
     pub exported_at: OffsetDateTime,
     pub format: String,
     /// The id the exported row carried.
-    pub lead_id: Option<Uuid>,
+    pub lead_id: Option<LeadId>,
 }
 
 /// Every export that included `registration_id`, oldest first.
 pub async fn recipients_of(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
-    registration_id: Uuid,
+    event_id: EventId,
+    registration_id: RegistrationId,
 ) -> ApiResult<Vec<Recipient>> {
     let rows = recipient::Entity::find()
         .filter(recipient::Column::RegistrationId.eq(registration_id))
@@ -67,11 +69,12 @@ pub async fn recipients_of(
         .order_by_asc(export::Column::CreatedAt)
         .all(db)
         .await?;
-    let names: std::collections::BTreeMap<Uuid, String> = sponsors::list_for_event(db, event_id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let names: std::collections::BTreeMap<SponsorId, String> =
+        sponsors::list_for_event(db, event_id)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
     Ok(exports
         .into_iter()
         .map(|e| Recipient {
@@ -83,7 +86,7 @@ pub async fn recipients_of(
             sponsor_id: e.sponsor_id,
             export_id: e.id,
             exported_at: e.created_at,
-            format: e.format,
+            format: e.format.extension().to_owned(),
         })
         .collect())
 }
@@ -97,7 +100,7 @@ pub struct NoticeExport {
     /// `csv` or `json`.
     pub format: String,
     /// The "Consentry Lead ID" of the row to delete from that export.
-    pub lead_id: Option<Uuid>,
+    pub lead_id: Option<LeadId>,
 }
 
 impl From<&Recipient> for NoticeExport {
@@ -131,7 +134,7 @@ pub fn by_sponsor(recipients: &[Recipient]) -> Vec<Vec<&Recipient>> {
 /// each such export, in the erasure's transaction.
 pub async fn record(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
     recipients: &[Recipient],
     erased_at: OffsetDateTime,
 ) -> ApiResult<()> {
@@ -164,7 +167,7 @@ pub async fn record(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasureNotice {
     pub id: Uuid,
-    pub sponsor_id: Uuid,
+    pub sponsor_id: SponsorId,
     pub sponsor: String,
     /// The latest export in `exports`.
     pub export_id: Uuid,
@@ -172,7 +175,7 @@ pub struct ErasureNotice {
     #[serde(with = "time::serde::rfc3339")]
     pub exported_at: OffsetDateTime,
     /// The "Consentry Lead ID" of the row the sponsor must delete from the latest export.
-    pub lead_id: Option<Uuid>,
+    pub lead_id: Option<LeadId>,
     /// Every export of this sponsor that held the attendee, oldest first: the row with its
     /// `lead_id` must be deleted from each.
     pub exports: Vec<NoticeExport>,
@@ -202,7 +205,7 @@ async fn views(
             .all(db)
             .await?
             .into_iter()
-            .map(|e| (e.id, e.format))
+            .map(|e| (e.id, e.format.extension().to_owned()))
             .collect()
     };
     rows.into_iter()
@@ -279,7 +282,7 @@ pub struct NoticeFilter {
 async fn list_notices(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
     ApiQuery(filter): ApiQuery<NoticeFilter>,
 ) -> ApiResult<Json<Vec<ErasureNotice>>> {
     events::find_owned(&state.db, auth.organisation_id, event_id).await?;
@@ -311,7 +314,7 @@ async fn list_notices(
 async fn pass_on_notice(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, notice_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, notice_id)): ApiPath<(EventId, Uuid)>,
 ) -> ApiResult<Json<ErasureNotice>> {
     let txn = crate::db::begin_write(&state.db).await?;
     events::find_owned(&txn, auth.organisation_id, event_id).await?;
@@ -339,12 +342,12 @@ mod tests {
 
     fn recipient(sponsor: u128, export: u128, at: OffsetDateTime) -> Recipient {
         Recipient {
-            sponsor_id: Uuid::from_u128(sponsor),
+            sponsor_id: SponsorId(Uuid::from_u128(sponsor)),
             sponsor: format!("Sponsor {sponsor}"),
             export_id: Uuid::from_u128(export),
             exported_at: at,
             format: "csv".into(),
-            lead_id: Some(Uuid::from_u128(100 + sponsor)),
+            lead_id: Some(LeadId(Uuid::from_u128(100 + sponsor))),
         }
     }
 

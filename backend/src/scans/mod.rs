@@ -26,6 +26,8 @@ use self::{
     entity::{counter, request},
     rules::Refusal,
 };
+use crate::schema::ids::RegistrationId;
+use crate::schema::scans::ScanOutcome;
 use crate::{
     badges::token::{self as badge, BadgeRejection},
     disclosure::{self, Gate, LeadContact, Locked},
@@ -96,10 +98,10 @@ async fn verify_badge(
         .get(&state.keystore.db, event.id, Some(&kid))
         .await?;
     let claims = if keys.iter().any(|k| k.kid == kid) {
-        badge::verify(badge_token, &keys, event.id)
+        badge::verify(badge_token, &keys, event.id.as_uuid())
     } else {
         match crate::keystore::badge_keys::key_by_kid(&state.keystore.db, &kid).await? {
-            Some(foreign) => badge::verify(badge_token, &[foreign], event.id),
+            Some(foreign) => badge::verify(badge_token, &[foreign], event.id.as_uuid()),
             None => Err(BadgeRejection::Invalid),
         }
     };
@@ -108,7 +110,7 @@ async fn verify_badge(
 
 /// What the gate made of an accepted attendee: the registration and the contact released.
 struct Accepted {
-    registration_id: Uuid,
+    registration_id: RegistrationId,
     contact: LeadContact,
 }
 
@@ -156,7 +158,7 @@ async fn decide(
 async fn count(
     db: &impl ConnectionTrait,
     auth: &KioskAuth,
-    outcome: &str,
+    outcome: ScanOutcome,
     at: OffsetDateTime,
 ) -> Result<(), sea_orm::DbErr> {
     let day = at.date().to_string();
@@ -164,7 +166,7 @@ async fn count(
         event_id: Set(auth.event.id),
         sponsor_id: Set(auth.sponsor_id),
         day: Set(day),
-        outcome: Set(outcome.to_owned()),
+        outcome: Set(outcome),
         count: Set(1),
     })
     .on_conflict(
@@ -182,7 +184,7 @@ async fn count(
     )
     .exec_without_returning(db)
     .await?;
-    let column = if outcome == "accepted" {
+    let column = if outcome == ScanOutcome::Accepted {
         kiosk_rows::Column::AcceptedCount
     } else {
         kiosk_rows::Column::RefusedCount
@@ -205,7 +207,7 @@ async fn replay(
     request: &ScanRequest,
     previous: request::Model,
 ) -> ApiResult<ScanResult> {
-    if let Some(reason) = Refusal::parse(&previous.outcome) {
+    if let Some(reason) = Refusal::of(previous.outcome) {
         return Ok(ScanResult::Refused { reason });
     }
     let reused = || ApiError::Conflict {
@@ -292,18 +294,18 @@ async fn attempt(
             )
             .await;
             match lead {
-                Ok(lead) => ("accepted", Some(lead)),
+                Ok(lead) => (ScanOutcome::Accepted, Some(lead)),
                 Err(e) if is_unique_violation(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(reason) => (reason.as_str(), None),
+        Err(reason) => (ScanOutcome::from(*reason), None),
     };
     let recorded = request::ActiveModel {
         kiosk_id: Set(auth.kiosk_id),
         scan_key: Set(scan_key),
         event_id: Set(auth.event.id),
-        outcome: Set(outcome.to_owned()),
+        outcome: Set(outcome),
         lead_id: Set(lead.as_ref().map(|l| l.id)),
     }
     .insert(&txn)

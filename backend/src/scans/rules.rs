@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::badges::token::BadgeRejection;
+use crate::{badges::token::BadgeRejection, schema::scans::ScanOutcome};
 
 /// Why a scan did not become a lead. This code is all a kiosk learns of a refused badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -45,8 +45,24 @@ impl Refusal {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    /// The refusal a stored outcome records, if it is one.
+    pub fn of(outcome: ScanOutcome) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| ScanOutcome::from(*r) == outcome)
+    }
+}
+
+impl From<Refusal> for ScanOutcome {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::InvalidBadge => Self::InvalidBadge,
+            Refusal::WrongEvent => Self::WrongEvent,
+            Refusal::UnknownBadge => Self::UnknownBadge,
+            Refusal::OutsideScanWindow => Self::OutsideScanWindow,
+            Refusal::Restricted => Self::Restricted,
+            Refusal::NoConsent => Self::NoConsent,
+        }
     }
 }
 
@@ -148,9 +164,13 @@ mod tests {
 
     #[test]
     fn refusal_codes_round_trip() {
+        use sea_orm::ActiveEnum;
         for r in Refusal::ALL {
-            assert_eq!(Refusal::parse(r.as_str()), Some(r));
+            assert_eq!(Refusal::of(r.into()), Some(r));
+            // What the kiosk is told is what the database stores.
+            assert_eq!(ScanOutcome::from(r).to_value(), r.as_str());
         }
+        assert_eq!(Refusal::of(ScanOutcome::Accepted), None);
         assert_eq!(
             Refusal::from(BadgeRejection::OtherEvent),
             Refusal::WrongEvent

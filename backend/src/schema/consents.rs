@@ -1,6 +1,7 @@
 //! `consent_grants` (current state) and `consent_ledger` (append-only proof).
 
 pub mod grant {
+    use crate::schema::ids::{RegistrationId, SponsorId};
     use sea_orm::entity::prelude::*;
 
     /// A purpose the attendee has granted and not withdrawn.
@@ -8,10 +9,10 @@ pub mod grant {
     #[sea_orm(table_name = "consent_grants")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub registration_id: Uuid,
+        pub registration_id: RegistrationId,
         #[sea_orm(primary_key, auto_increment = false)]
         pub purpose: String,
-        pub sponsor_id: Option<Uuid>,
+        pub sponsor_id: Option<SponsorId>,
         pub granted_at: TimeDateTimeWithTimeZone,
         /// For a sponsor purpose, the parts of the sentence agreed to (its SHA-256 is in the
         /// ledger): the sponsor's name and privacy-policy URL as shown, and the contact fields
@@ -29,6 +30,8 @@ pub mod grant {
 }
 
 pub mod ledger {
+    use super::Channel;
+    use crate::schema::ids::{EventId, RegistrationId};
     use sea_orm::entity::prelude::*;
 
     /// One grant or withdrawal, as it happened. Never updated; deleted only with the person's
@@ -38,11 +41,11 @@ pub mod ledger {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub registration_id: Uuid,
-        pub event_id: Uuid,
+        pub registration_id: RegistrationId,
+        pub event_id: EventId,
         pub purpose: String,
         pub granted: bool,
-        pub channel: String,
+        pub channel: Channel,
         pub notice_version: i32,
         /// SHA-256 (hex) of the exact consent text shown for this purpose.
         pub text_sha256: String,
@@ -53,4 +56,45 @@ pub mod ledger {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+use sea_orm::{DeriveActiveEnum, EnumIter};
+
+/// Where a consent was given or withdrawn (and where a registration was made). Set by the server
+/// from the route the request came through, never taken from the client.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Consentry's own web pages, through their page routes (`/e/{slug}/registrations`,
+    /// `/m/{token}/consents`).
+    #[sea_orm(string_value = "web")]
+    Web,
+    /// Another client of the API (`/api/v1/…`).
+    #[sea_orm(string_value = "api")]
+    Api,
+    /// At a sponsor's booth, on the attendee's own device. Reserved for a booth flow: no route
+    /// records it yet.
+    #[sea_orm(string_value = "booth")]
+    Booth,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Api => "api",
+            Self::Booth => "booth",
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The `email_changes` table.
 
+use crate::schema::ids::RegistrationId;
 use sea_orm::entity::prelude::*;
 
 /// An address change waiting for the new address to confirm it.
@@ -10,7 +11,7 @@ pub struct Model {
     pub id: Uuid,
     /// At most one pending change per registration.
     #[sea_orm(unique)]
-    pub registration_id: Uuid,
+    pub registration_id: RegistrationId,
     /// SHA-256 of the 256-bit one-time token mailed to the new address.
     #[sea_orm(unique)]
     pub token_hash: String,

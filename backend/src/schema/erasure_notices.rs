@@ -1,5 +1,6 @@
 //! The `erasure_notices` table.
 
+use crate::schema::ids::{EventId, LeadId, SponsorId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,13 +8,13 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub event_id: Uuid,
-    pub sponsor_id: Uuid,
+    pub event_id: EventId,
+    pub sponsor_id: SponsorId,
     /// Kept by name: the notice outlives the sponsor's record.
     pub sponsor_name: String,
     pub export_id: Uuid,
     pub exported_at: TimeDateTimeWithTimeZone,
-    pub lead_id: Option<Uuid>,
+    pub lead_id: Option<LeadId>,
     pub erased_at: TimeDateTimeWithTimeZone,
     pub passed_on_at: Option<TimeDateTimeWithTimeZone>,
     /// Every export of this sponsor that held the attendee, oldest first, as a JSON list of

@@ -1,12 +1,13 @@
 //! The `events` table.
 
+use crate::schema::ids::EventId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: EventId,
     pub organisation_id: Uuid,
     #[sea_orm(unique)]
     pub slug: String,

@@ -1,5 +1,6 @@
 //! The `kiosks` table: one sponsor's booth device at one event.
 
+use crate::schema::ids::{EventId, KioskId, SponsorId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,9 +8,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// Also the `jti` of the kiosk's token.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub sponsor_id: Uuid,
+    pub id: KioskId,
+    pub event_id: EventId,
+    pub sponsor_id: SponsorId,
     pub device_name: Option<String>,
     /// Keyed hash of the pending one-time pairing code; `None` once used or revoked.
     pub pairing_code_hash: Option<String>,

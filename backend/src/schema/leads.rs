@@ -1,15 +1,16 @@
 //! The `leads` table: an attendee who consented to a sponsor and whose badge that sponsor scanned.
 
+use crate::schema::ids::{EventId, LeadId, RegistrationId, SponsorId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "leads")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub sponsor_id: Uuid,
-    pub registration_id: Uuid,
+    pub id: LeadId,
+    pub event_id: EventId,
+    pub sponsor_id: SponsorId,
+    pub registration_id: RegistrationId,
     pub first_scanned_at: TimeDateTimeWithTimeZone,
     pub last_scanned_at: TimeDateTimeWithTimeZone,
     pub scan_count: i32,

@@ -2,7 +2,8 @@
 //! the key store's (`badge_keys`, `event_keys`). The bottom layer with `error`, `crypto`, `vault`,
 //! `clock` and `validation`: nothing here imports a feature module, so every feature can use any
 //! table without tying itself to the feature that first needed it. (A test,
-//! `backend/tests/layers.rs`, keeps it so.)
+//! `backend/src/layers.rs`, keeps it so.) Ids are typed (`ids`): `EventId`, `SponsorId`,
+//! `RegistrationId`, `KioskId`, `LeadId`.
 
 pub mod audit_events;
 pub mod badge_keys;
@@ -12,6 +13,7 @@ pub mod erasure_notices;
 pub mod event_keys;
 pub mod events;
 pub mod exports;
+pub mod ids;
 pub mod kiosks;
 pub mod leads;
 pub mod organisers;

@@ -1,14 +1,15 @@
 //! `registrations` and their `manage_tokens`.
 
 pub mod registration {
+    use crate::schema::ids::{EventId, RegistrationId};
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "registrations")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub event_id: Uuid,
+        pub id: RegistrationId,
+        pub event_id: EventId,
         /// Keyed blind index of the normalised e-mail (see `vault`).
         pub email_index: String,
         /// `ContactDetails` as JSON, sealed with the event's data key.
@@ -18,7 +19,7 @@ pub mod registration {
         pub badge_id: Uuid,
         /// The privacy notice version the attendee saw when registering.
         pub notice_version: i32,
-        pub channel: String,
+        pub channel: crate::schema::consents::Channel,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
         /// Set while the attendee restricts processing: scans are refused, leads hidden.
@@ -32,6 +33,7 @@ pub mod registration {
 }
 
 pub mod manage_token {
+    use crate::schema::ids::RegistrationId;
     use sea_orm::entity::prelude::*;
 
     /// A manage link, stored as the SHA-256 of its 256-bit token.
@@ -40,7 +42,7 @@ pub mod manage_token {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub token_hash: String,
-        pub registration_id: Uuid,
+        pub registration_id: RegistrationId,
         pub created_at: TimeDateTimeWithTimeZone,
     }
 

@@ -1,6 +1,7 @@
 //! `scan_requests` (the idempotency record) and `scan_counters` (anonymous statistics).
 
 pub mod request {
+    use crate::schema::ids::{EventId, KioskId, LeadId};
     use sea_orm::entity::prelude::*;
 
     /// The answer given to one (kiosk, client scan id). A refusal's row names no badge and no
@@ -11,13 +12,13 @@ pub mod request {
     #[sea_orm(table_name = "scan_requests")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub kiosk_id: Uuid,
+        pub kiosk_id: KioskId,
         #[sea_orm(primary_key, auto_increment = false)]
         pub scan_key: Uuid,
-        pub event_id: Uuid,
+        pub event_id: EventId,
         /// `accepted` or a refusal code.
-        pub outcome: String,
-        pub lead_id: Option<Uuid>,
+        pub outcome: super::ScanOutcome,
+        pub lead_id: Option<LeadId>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -27,6 +28,7 @@ pub mod request {
 }
 
 pub mod counter {
+    use crate::schema::ids::{EventId, SponsorId};
     use sea_orm::entity::prelude::*;
 
     /// Scans per sponsor, UTC day and outcome. No person in it; survives the retention purge.
@@ -34,14 +36,14 @@ pub mod counter {
     #[sea_orm(table_name = "scan_counters")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub event_id: Uuid,
+        pub event_id: EventId,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub sponsor_id: Uuid,
+        pub sponsor_id: SponsorId,
         /// `YYYY-MM-DD` (UTC).
         #[sea_orm(primary_key, auto_increment = false)]
         pub day: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub outcome: String,
+        pub outcome: super::ScanOutcome,
         pub count: i64,
     }
 
@@ -49,4 +51,27 @@ pub mod counter {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+use sea_orm::{DeriveActiveEnum, EnumIter};
+
+/// How a scan ended, as `scan_requests` and `scan_counters` store it: accepted, or the refusal
+/// code the kiosk was given (`scans::rules::Refusal`, one for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum ScanOutcome {
+    #[sea_orm(string_value = "accepted")]
+    Accepted,
+    #[sea_orm(string_value = "invalid_badge")]
+    InvalidBadge,
+    #[sea_orm(string_value = "wrong_event")]
+    WrongEvent,
+    #[sea_orm(string_value = "unknown_badge")]
+    UnknownBadge,
+    #[sea_orm(string_value = "outside_scan_window")]
+    OutsideScanWindow,
+    #[sea_orm(string_value = "restricted")]
+    Restricted,
+    #[sea_orm(string_value = "no_consent")]
+    NoConsent,
 }

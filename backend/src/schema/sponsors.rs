@@ -1,13 +1,14 @@
 //! The `sponsors` table: the companies at an event that attendees may share contact details with.
 
+use crate::schema::ids::{EventId, SponsorId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sponsors")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub event_id: Uuid,
+    pub id: SponsorId,
+    pub event_id: EventId,
     pub name: String,
     pub description: String,
     pub privacy_policy_url: String,

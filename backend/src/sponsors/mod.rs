@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
+use crate::schema::ids::EventId;
+use crate::schema::ids::SponsorId;
 use crate::{
     auth::OrganiserAuth,
     error::{ApiError, ApiResult, FieldError, Problem, is_unique_violation},
@@ -93,7 +94,7 @@ pub fn validate(s: SponsorSettings) -> Result<SponsorSettings, FieldError> {
 /// Sponsors of one event, by name.
 pub async fn list_for_event(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
 ) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
     entity::Entity::find()
         .filter(entity::Column::EventId.eq(event_id))
@@ -105,12 +106,12 @@ pub async fn list_for_event(
 
 pub async fn insert_sponsor(
     db: &impl ConnectionTrait,
-    event_id: Uuid,
+    event_id: EventId,
     settings: SponsorSettings,
     now: OffsetDateTime,
 ) -> ApiResult<entity::Model> {
     entity::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(SponsorId::new()),
         event_id: Set(event_id),
         name: Set(settings.name),
         description: Set(settings.description),
@@ -139,8 +140,8 @@ fn name_conflict(e: sea_orm::DbErr) -> ApiError {
 pub async fn find_owned(
     db: &impl ConnectionTrait,
     auth: &OrganiserAuth,
-    event_id: Uuid,
-    sponsor_id: Uuid,
+    event_id: EventId,
+    sponsor_id: SponsorId,
 ) -> ApiResult<entity::Model> {
     events::find_owned(db, auth.organisation_id, event_id).await?;
     entity::Entity::find_by_id(sponsor_id)
@@ -173,8 +174,8 @@ pub struct SponsorChange {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SponsorView {
-    pub id: Uuid,
-    pub event_id: Uuid,
+    pub id: SponsorId,
+    pub event_id: EventId,
     pub name: String,
     pub description: String,
     pub privacy_policy_url: String,
@@ -212,7 +213,7 @@ impl From<entity::Model> for SponsorView {
 async fn list_sponsors(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
 ) -> ApiResult<Json<Vec<SponsorView>>> {
     events::find_owned(&state.db, auth.organisation_id, event_id).await?;
     let sponsors = list_for_event(&state.db, event_id).await?;
@@ -236,7 +237,7 @@ async fn list_sponsors(
 async fn create_sponsor(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath(event_id): ApiPath<Uuid>,
+    ApiPath(event_id): ApiPath<EventId>,
     ApiJson(new): ApiJson<NewSponsor>,
 ) -> ApiResult<Response> {
     let settings = validate(SponsorSettings {
@@ -272,7 +273,7 @@ async fn create_sponsor(
 async fn get_sponsor(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
 ) -> ApiResult<Json<SponsorView>> {
     Ok(Json(
         find_owned(&state.db, &auth, event_id, sponsor_id)
@@ -298,7 +299,7 @@ async fn get_sponsor(
 async fn update_sponsor(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
     ApiJson(change): ApiJson<SponsorChange>,
 ) -> ApiResult<Json<SponsorView>> {
     let txn = crate::db::begin_write(&state.db).await?;
@@ -369,7 +370,7 @@ async fn update_sponsor(
 async fn delete_sponsor(
     State(state): State<AppState>,
     auth: OrganiserAuth,
-    ApiPath((event_id, sponsor_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((event_id, sponsor_id)): ApiPath<(EventId, SponsorId)>,
 ) -> ApiResult<StatusCode> {
     let txn = crate::db::begin_write(&state.db).await?;
     let sponsor = find_owned(&txn, &auth, event_id, sponsor_id).await?;

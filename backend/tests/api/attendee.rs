@@ -25,23 +25,20 @@ async fn register(app: &TestApp, slug: &str, opt_ins: &[&String], marketing: boo
 impl TestApp {
     async fn me(&self, token: &str) -> Value {
         let response = self
-            .client
-            .get(self.url(&format!("/api/v1/me/{token}")))
-            .send()
-            .await
-            .unwrap();
+            .anonymous(reqwest::Method::GET, &format!("/api/v1/me/{token}"))
+            .await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["cache-control"], "no-store");
         response.json().await.unwrap()
     }
 
     async fn change(&self, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .put(self.url(&format!("/api/v1/me/{token}/consents")))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.anonymous_json_request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/{token}/consents"),
+            body,
+        )
+        .await
     }
 }
 
@@ -188,12 +185,12 @@ async fn consent_changes_record_the_route_as_channel_whatever_the_client_claims(
 
     // The page route answers an unknown link like the API does.
     let response = app
-        .client
-        .put(app.url(&format!("/m/{}/consents", "x".repeat(43))))
-        .json(&grant(true))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::PUT,
+            &format!("/m/{}/consents", "x".repeat(43)),
+            &grant(true),
+        )
+        .await;
     assert_problem(response, 404, "not_found").await;
 }
 
@@ -259,11 +256,8 @@ async fn unknown_tokens_are_not_found() {
     for token in [wrong.as_str(), "short", &"x".repeat(43)] {
         for path in ["", "/badge.png", "/badge.svg", "/badge-print.svg"] {
             let response = app
-                .client
-                .get(app.url(&format!("/api/v1/me/{token}{path}")))
-                .send()
-                .await
-                .unwrap();
+                .anonymous(reqwest::Method::GET, &format!("/api/v1/me/{token}{path}"))
+                .await;
             assert_problem(response, 404, "not_found").await;
         }
         let response = app.change(token, &json!({"withdraw_all": true})).await;

@@ -119,12 +119,7 @@ async fn sessions_expire_by_the_clock() {
 #[tokio::test]
 async fn missing_or_forged_credentials_are_refused() {
     let app = spawn_app().await;
-    let none = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap();
+    let none = app.anonymous(reqwest::Method::GET, "/api/v1/events").await;
     assert_problem(none, 401, "authentication_required").await;
     let forged = app.get("eyJhbGciOiJub25lIn0.e30.", "/api/v1/events").await;
     assert_problem(forged, 401, "invalid_session").await;
@@ -167,12 +162,12 @@ async fn repeated_failures_for_one_account_are_rate_limited() {
 async fn login_validates_its_body() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": "a@b.example"}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            &json!({"email": "a@b.example"}),
+        )
+        .await;
     let body = assert_problem(response, 422, "missing_field").await;
     assert_eq!(body["field"], "password");
 }

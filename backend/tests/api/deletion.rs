@@ -238,7 +238,7 @@ async fn a_backup_taken_before_a_deletion_cannot_be_opened_with_any_key_left() {
     );
     assert_eq!(opened_with_surviving_keys().await, 0);
     assert!(
-        EventVault::load(&app.keystore.db, &app.state.keys.master, event_id)
+        EventVault::load(&app.keystore.db, &app.state.keys.master, event_id.into())
             .await
             .is_err()
     );
@@ -260,7 +260,7 @@ async fn interrupt_a_deletion(app: &TestApp, event_id: Uuid) {
         ))
         .await
         .unwrap();
-    keystore::destroy_event_keys(&app.keystore.db, event_id)
+    keystore::destroy_event_keys(&app.keystore.db, event_id.into())
         .await
         .unwrap();
 }

@@ -10,7 +10,7 @@ use consentry::{
     scans::entity::request,
 };
 use reqwest::Method;
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveEnum, EntityTrait};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,16 +26,14 @@ fn manage(registration: &Value) -> String {
 }
 
 async fn withdraw(app: &TestApp, registration: &Value, sponsor_id: &str) -> u16 {
-    app.client
-        .put(app.url(&format!("/api/v1/me/{}/consents", manage(registration))))
-        .json(
-            &json!({"consents": [{"purpose": format!("sponsor:{sponsor_id}"), "granted": false}]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.anonymous_json_request(
+        reqwest::Method::PUT,
+        &format!("/api/v1/me/{}/consents", manage(registration)),
+        &json!({"consents": [{"purpose": format!("sponsor:{sponsor_id}"), "granted": false}]}),
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 async fn me(app: &TestApp, registration: &Value) -> Value {
@@ -114,19 +112,22 @@ async fn a_kiosk_cannot_make_a_refused_scan_joinable_by_choosing_its_scan_id() {
         .unwrap();
     // A kiosk that decodes the badge knows its id; it picks that, and the registration id, as
     // its own scan ids.
-    for chosen in [nora_row.badge_id, nora_row.id] {
+    for chosen in [nora_row.badge_id, nora_row.id.into()] {
         let (status, body) = app
             .scan_with(&kiosk, &badge(&nora), chosen, OffsetDateTime::now_utc())
             .await;
         assert_eq!((status, body["reason"].as_str()), (200, Some("no_consent")));
     }
-    let people: HashSet<Uuid> = stored.iter().flat_map(|r| [r.id, r.badge_id]).collect();
+    let people: HashSet<Uuid> = stored
+        .iter()
+        .flat_map(|r| [r.id.into(), r.badge_id])
+        .collect();
     let records = request::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(records.len(), 2);
     for record in records {
         assert!(!people.contains(&record.scan_key), "{record:?}");
         assert_eq!(record.lead_id, None);
-        assert_eq!(record.outcome, "no_consent");
+        assert_eq!(record.outcome.to_value(), "no_consent");
     }
 }
 
@@ -153,7 +154,7 @@ async fn a_scan_racing_a_withdrawal_never_leaves_a_lead_without_its_grant() {
         outcomes.insert(answer["outcome"].as_str().unwrap().to_owned());
     }
     let leads = leads::entity::Entity::find().all(&app.db).await.unwrap();
-    let grants: HashSet<(Uuid, String)> = grant::Entity::find()
+    let grants: HashSet<(consentry::schema::ids::RegistrationId, String)> = grant::Entity::find()
         .all(&app.db)
         .await
         .unwrap()

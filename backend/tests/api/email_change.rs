@@ -14,12 +14,8 @@ fn me(created: &Value) -> String {
 
 async fn patch_me(app: &TestApp, created: &Value, body: Value) -> (u16, Value) {
     let response = app
-        .client
-        .patch(app.url(&me(created)))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(reqwest::Method::PATCH, &me(created), &body)
+        .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -31,12 +27,12 @@ async fn my_page(app: &TestApp, created: &Value) -> Value {
 }
 
 async fn confirm(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/email-changes/confirm"))
-        .json(&json!({"token": token}))
-        .send()
-        .await
-        .unwrap()
+    app.anonymous_json_request(
+        reqwest::Method::POST,
+        "/api/v1/email-changes/confirm",
+        &json!({"token": token}),
+    )
+    .await
 }
 
 /// The mails in the outbox addressed to `address`.

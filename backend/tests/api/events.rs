@@ -260,7 +260,7 @@ async fn new_mails(
 }
 
 async fn retention_extended_entries(app: &crate::common::TestApp) -> Vec<Option<i64>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
     consentry::audit::entity::Entity::find()
         .filter(consentry::audit::entity::Column::Action.eq("retention_extended"))
         .all(&app.db)
@@ -268,7 +268,7 @@ async fn retention_extended_entries(app: &crate::common::TestApp) -> Vec<Option<
         .unwrap()
         .into_iter()
         .map(|e| {
-            assert_eq!(e.actor_kind, "organiser");
+            assert_eq!(e.actor_kind.to_value(), "organiser");
             assert!(e.subject_id.is_none());
             e.count
         })

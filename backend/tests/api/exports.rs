@@ -1,6 +1,6 @@
 //! Exports, the audit log and the dashboard.
 
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -46,12 +46,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         created.push(r);
     }
     let lead = app
-        .client
-        .get(app.url("/api/v1/leads"))
-        .bearer_auth(&kiosk.token)
-        .send()
+        .get(&kiosk.token, "/api/v1/leads")
         .await
-        .unwrap()
         .json::<Value>()
         .await
         .unwrap()["leads"]
@@ -61,26 +57,26 @@ async fn fixture(app: &TestApp) -> Fixture {
         .find(|l| l["contact"]["email"] == "yes@example.org")
         .unwrap()
         .clone();
-    app.client
-        .patch(app.url(&format!("/api/v1/leads/{}", lead["id"].as_str().unwrap())))
-        .bearer_auth(&kiosk.token)
-        .json(&json!({"rating": 5, "note": "-1 discount?", "tags": ["hot", "vip"]}))
-        .send()
-        .await
-        .unwrap();
+    app.patch(
+        &kiosk.token,
+        &format!("/api/v1/leads/{}", lead["id"].as_str().unwrap()),
+        &json!({"rating": 5, "note": "-1 discount?", "tags": ["hot", "vip"]}),
+    )
+    .await;
     let withdrew = created[2]["manage_token"].as_str().unwrap();
-    app.client
-        .put(app.url(&format!("/api/v1/me/{withdrew}/consents")))
-        .json(&json!({"withdraw_all": true}))
-        .send()
-        .await
-        .unwrap();
+    app.anonymous_json_request(
+        reqwest::Method::PUT,
+        &format!("/api/v1/me/{withdrew}/consents"),
+        &json!({"withdraw_all": true}),
+    )
+    .await;
     consentry::registrations::entity::registration::ActiveModel {
         id: Set(created[3]["registration_id"]
             .as_str()
             .unwrap()
             .parse::<Uuid>()
-            .unwrap()),
+            .unwrap()
+            .into()),
         restricted_at: Set(Some(
             OffsetDateTime::now_utc().replace_nanosecond(0).unwrap(),
         )),
@@ -188,23 +184,13 @@ async fn the_json_export_has_the_same_rows_and_the_sponsor_can_export_its_own() 
     assert_eq!(rows[0]["tags"], json!(["hot", "vip"]));
     assert!(rows[0].get("phone").is_none());
 
-    let own = app
-        .client
-        .get(app.url("/api/v1/leads.csv"))
-        .bearer_auth(&f.kiosk.token)
-        .send()
-        .await
-        .unwrap();
+    let own = app.get(&f.kiosk.token, "/api/v1/leads.csv").await;
     assert_eq!(own.status(), 200);
     let own = own.text().await.unwrap();
     assert_eq!(own.split("\r\n").filter(|l| !l.is_empty()).count(), 2);
     let own_json: Value = app
-        .client
-        .get(app.url("/api/v1/leads.json"))
-        .bearer_auth(&f.kiosk.token)
-        .send()
+        .get(&f.kiosk.token, "/api/v1/leads.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -212,12 +198,8 @@ async fn the_json_export_has_the_same_rows_and_the_sponsor_can_export_its_own() 
     // Another sponsor's kiosk exports only its own (here: nobody).
     let other = app.kiosk(&f.event, &f.event.sponsors[1]).await;
     let theirs: Value = app
-        .client
-        .get(app.url("/api/v1/leads.json"))
-        .bearer_auth(&other.token)
-        .send()
+        .get(&other.token, "/api/v1/leads.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -253,11 +235,8 @@ async fn another_tenant_or_event_cannot_export() {
     )
     .await;
     let anonymous = app
-        .client
-        .get(app.url("/api/v1/leads.csv"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/api/v1/leads.csv")
+        .await;
     assert_problem(anonymous, 401, "authentication_required").await;
 }
 
@@ -279,8 +258,8 @@ async fn every_export_records_its_recipients() {
     eventually(|| async { find().await.unwrap().unwrap().row_count == 1 }).await;
     let export = find().await.unwrap().unwrap();
     assert_eq!(
-        (export.sponsor_id.to_string(), export.actor_kind.as_str()),
-        (f.event.sponsors[0].clone(), "organiser")
+        (export.sponsor_id.to_string(), export.actor_kind.to_value()),
+        (f.event.sponsors[0].clone(), "organiser".to_owned())
     );
     let recipients = consentry::exports::entity::recipient::Entity::find()
         .all(&app.db)
@@ -302,21 +281,12 @@ async fn the_audit_log_shows_every_access_and_no_personal_data() {
         .text()
         .await
         .unwrap();
-    app.client
-        .get(app.url("/api/v1/leads.csv"))
-        .bearer_auth(&f.kiosk.token)
-        .send()
+    app.get(&f.kiosk.token, "/api/v1/leads.csv")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    app.client
-        .get(app.url("/api/v1/leads"))
-        .bearer_auth(&f.kiosk.token)
-        .send()
-        .await
-        .unwrap();
+    app.get(&f.kiosk.token, "/api/v1/leads").await;
     app.delete(
         &f.event.organiser.token,
         &format!("/api/v1/events/{}/kiosks/{}", f.event.id, f.kiosk.id),

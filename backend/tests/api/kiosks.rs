@@ -14,12 +14,12 @@ async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
     // People type codes in lower case with a hyphen: still the code.
     let typed = format!("{}-{}", code[..4].to_lowercase(), &code[4..]);
     let paired = app
-        .client
-        .post(app.url("/api/v1/kiosks/pair"))
-        .json(&json!({"code": typed, "device_name": "Booth 12 tablet"}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/api/v1/kiosks/pair",
+            &json!({"code": typed, "device_name": "Booth 12 tablet"}),
+        )
+        .await;
     assert_eq!(paired.status(), 200);
     let paired: Value = paired.json().await.unwrap();
     assert_eq!(paired["event"]["slug"], "summit");
@@ -28,21 +28,15 @@ async fn a_kiosk_pairs_once_with_its_code_and_sees_its_event_and_sponsor() {
     let token = paired["token"].as_str().unwrap();
 
     let again = app
-        .client
-        .post(app.url("/api/v1/kiosks/pair"))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/api/v1/kiosks/pair",
+            &json!({"code": code}),
+        )
+        .await;
     assert_problem(again, 401, "invalid_pairing_code").await;
 
-    let me = app
-        .client
-        .get(app.url("/api/v1/kiosk"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get(token, "/api/v1/kiosk").await;
     assert_eq!(me.status(), 200);
     let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed.len(), 1);
@@ -59,12 +53,12 @@ async fn pairing_codes_expire_after_fifteen_minutes() {
     let created = app.unpaired_kiosk(&event, &event.sponsors[0]).await;
     app.clock.advance(time::Duration::minutes(15));
     let late = app
-        .client
-        .post(app.url("/api/v1/kiosks/pair"))
-        .json(&json!({"code": created["pairing_code"]}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/api/v1/kiosks/pair",
+            &json!({"code": created["pairing_code"]}),
+        )
+        .await;
     assert_problem(late, 401, "invalid_pairing_code").await;
     let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed[0]["status"], "expired");
@@ -93,13 +87,7 @@ async fn a_revoked_kiosk_is_refused_on_its_next_request() {
         (status, body["code"].as_str()),
         (401, Some("kiosk_revoked"))
     );
-    let leads = app
-        .client
-        .get(app.url("/api/v1/leads"))
-        .bearer_auth(&kiosk.token)
-        .send()
-        .await
-        .unwrap();
+    let leads = app.get(&kiosk.token, "/api/v1/leads").await;
     assert_problem(leads, 401, "kiosk_revoked").await;
     let listed = listed_kiosks(&app, &event).await;
     assert_eq!(listed[0]["status"], "revoked");
@@ -142,22 +130,10 @@ async fn kiosks_and_organisers_cannot_use_each_others_tokens_or_tenants() {
         "invalid_session",
     )
     .await;
-    let as_kiosk = app
-        .client
-        .get(app.url("/api/v1/kiosk"))
-        .bearer_auth(&event.organiser.token)
-        .send()
-        .await
-        .unwrap();
+    let as_kiosk = app.get(&event.organiser.token, "/api/v1/kiosk").await;
     assert_problem(as_kiosk, 401, "invalid_kiosk_token").await;
     // The kiosk still works: nothing the stranger did touched it.
-    let me = app
-        .client
-        .get(app.url("/api/v1/kiosk"))
-        .bearer_auth(&kiosk.token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get(&kiosk.token, "/api/v1/kiosk").await;
     assert_eq!(me.status(), 200);
 }
 
@@ -166,21 +142,21 @@ async fn pairing_attempts_are_limited() {
     let app = spawn_app().await;
     for _ in 0..10 {
         let r = app
-            .client
-            .post(app.url("/api/v1/kiosks/pair"))
-            .json(&json!({"code": "ABCDEFGH"}))
-            .send()
-            .await
-            .unwrap();
+            .anonymous_json_request(
+                reqwest::Method::POST,
+                "/api/v1/kiosks/pair",
+                &json!({"code": "ABCDEFGH"}),
+            )
+            .await;
         assert_eq!(r.status(), 401);
     }
     let r = app
-        .client
-        .post(app.url("/api/v1/kiosks/pair"))
-        .json(&json!({"code": "ABCDEFGH"}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/api/v1/kiosks/pair",
+            &json!({"code": "ABCDEFGH"}),
+        )
+        .await;
     assert_problem(r, 429, "rate_limited").await;
 }
 
@@ -199,12 +175,12 @@ async fn listed_kiosks(app: &TestApp, event: &PublicEvent) -> Vec<Value> {
 /// Pair the browser kiosk with `code` as its page does; the answer must be 200.
 async fn pair_in_browser(app: &TestApp, code: &Value) -> reqwest::Response {
     let paired = app
-        .client
-        .post(app.url("/kiosk/pair"))
-        .json(&json!({"code": code, "device_name": "Phone"}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            "/kiosk/pair",
+            &json!({"code": code, "device_name": "Phone"}),
+        )
+        .await;
     assert_eq!(paired.status(), 200);
     paired
 }

@@ -7,16 +7,13 @@ use crate::common::{assert_problem, event_body, spawn_app};
 async fn health_and_readiness() {
     let app = spawn_app().await;
     let health: Value = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
+        .anonymous(reqwest::Method::GET, "/healthz")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.anonymous(reqwest::Method::GET, "/readyz").await;
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
@@ -48,7 +45,7 @@ async fn postgresql_ends_sessions_left_idle_in_a_transaction() {
 async fn readiness_fails_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.db.clone().close().await.unwrap();
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.anonymous(reqwest::Method::GET, "/readyz").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
@@ -58,7 +55,7 @@ async fn readiness_fails_when_the_database_is_gone() {
 async fn every_response_carries_security_headers_and_a_request_id() {
     let app = spawn_app().await;
     for path in ["/", "/healthz", "/api/v1/events", "/no/such/page"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.anonymous(reqwest::Method::GET, path).await;
         let h = response.headers();
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
@@ -84,7 +81,7 @@ async fn every_response_carries_security_headers_and_a_request_id() {
 #[tokio::test]
 async fn the_index_page_is_served_from_web() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.anonymous(reqwest::Method::GET, "/").await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()[header::CONTENT_TYPE]
@@ -148,11 +145,8 @@ async fn the_kiosk_is_an_installable_app_and_badge_links_have_a_page() {
 async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
     let app = spawn_app().await;
     let doc: Value = app
-        .client
-        .get(app.url("/api/openapi.json"))
-        .send()
+        .anonymous(reqwest::Method::GET, "/api/openapi.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -226,7 +220,7 @@ async fn openapi_describes_the_api_and_swagger_ui_is_served_locally() {
     }
     assert!(with_bodies > 10 && with_queries > 5);
 
-    let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    let ui = app.anonymous(reqwest::Method::GET, "/api/docs/").await;
     assert_eq!(ui.status(), 200);
     let html = ui.text().await.unwrap();
     assert!(html.contains("swagger"), "Swagger UI page");
@@ -316,11 +310,8 @@ async fn bad_requests_get_problem_json_never_a_500() {
     assert_problem(wrong_method, 405, "method_not_allowed").await;
 
     let unknown_route = app
-        .client
-        .get(app.url("/api/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/api/v1/nothing-here")
+        .await;
     assert_problem(unknown_route, 404, "not_found").await;
 
     // None of it left anything behind.

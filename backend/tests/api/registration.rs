@@ -56,18 +56,15 @@ async fn the_public_event_view_shows_what_an_attendee_needs_and_no_organiser_dat
 
     // By id it is the organiser's view, which needs credentials.
     let by_id = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{}", event.id)))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(
+            reqwest::Method::GET,
+            &format!("/api/v1/events/{}", event.id),
+        )
+        .await;
     assert_problem(by_id, 401, "authentication_required").await;
     let unknown = app
-        .client
-        .get(app.url("/api/v1/events/no-such-event"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/api/v1/events/no-such-event")
+        .await;
     assert_problem(unknown, 404, "not_found").await;
 }
 
@@ -106,14 +103,11 @@ async fn opt_ins_are_recorded_per_sponsor_exactly_as_chosen_and_none_by_default(
 
     // The ledger entry proves who, what, when, where, and the exact text shown.
     let me: Value = app
-        .client
-        .get(app.url(&format!(
-            "/api/v1/me/{}",
-            created["manage_token"].as_str().unwrap()
-        )))
-        .send()
+        .anonymous(
+            reqwest::Method::GET,
+            &format!("/api/v1/me/{}", created["manage_token"].as_str().unwrap()),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -392,21 +386,15 @@ async fn a_duplicate_address_gets_its_manage_link_by_mail_and_nothing_in_the_res
         "a new link; the old one is only a hash"
     );
     let via_resent = app
-        .client
-        .get(app.url(&format!("/api/v1/me/{token}")))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, &format!("/api/v1/me/{token}"))
+        .await;
     assert_eq!(via_resent.status(), 200);
     let via_first = app
-        .client
-        .get(app.url(&format!(
-            "/api/v1/me/{}",
-            first["manage_token"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(
+            reqwest::Method::GET,
+            &format!("/api/v1/me/{}", first["manage_token"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(via_first.status(), 200, "the first link keeps working");
 
     // Re-sends are throttled: a third attempt right away mails nothing more.
@@ -529,11 +517,8 @@ async fn the_badge_qr_decodes_to_a_token_that_verifies_with_the_published_key_an
     );
 
     let response = app
-        .client
-        .get(app.url("/api/v1/events/summit/badge-keys"))
-        .send()
-        .await
-        .unwrap();
+        .anonymous(reqwest::Method::GET, "/api/v1/events/summit/badge-keys")
+        .await;
     assert_eq!(
         response.headers()["content-type"],
         "application/jwk-set+json"
@@ -571,11 +556,11 @@ async fn the_badge_qr_decodes_to_a_token_that_verifies_with_the_published_key_an
     // Another event's published key does not verify this badge.
     let other = app.public_event("other-summit").await;
     let other_jwks: JwkSet = app
-        .client
-        .get(app.url(&format!("/api/v1/events/{}/badge-keys", other.slug)))
-        .send()
+        .anonymous(
+            reqwest::Method::GET,
+            &format!("/api/v1/events/{}/badge-keys", other.slug),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -154,12 +154,12 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
     // A change of address asked for and not confirmed: the new address waits, sealed.
     let new_email = format!("canary-new-{tag}@example.org");
     let asked = app
-        .client
-        .patch(app.url(&manage_path(&created)))
-        .json(&json!({"email": new_email}))
-        .send()
-        .await
-        .unwrap();
+        .anonymous_json_request(
+            reqwest::Method::PATCH,
+            &manage_path(&created),
+            &json!({"email": new_email}),
+        )
+        .await;
     assert_eq!(asked.status(), 200);
     assert!(
         app.outbox_mails().iter().any(|m| m.contains(&email)),
@@ -203,7 +203,8 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
         .data_key_wrapped;
     // While the key exists, the backup opens: the check below can fail.
     let open_backup = || async {
-        let vault = EventVault::load(&app.keystore.db, &app.state.keys.master, event_id).await?;
+        let vault =
+            EventVault::load(&app.keystore.db, &app.state.keys.master, event_id.into()).await?;
         let details = consentry::registrations::open_details(&vault, r)?;
         let annotations = leads::open_annotations(&vault, &backup_leads[0])?;
         Ok::<_, consentry::error::ApiError>((details, annotations))
@@ -420,14 +421,15 @@ async fn concurrent_purgers_share_the_work_without_doing_any_twice() {
     let (_stop, stopping) = tokio::sync::watch::channel(false);
     let (a, b) = tokio::join!(one.run_once(&stopping), two.run_once(&stopping));
     let (a, b) = (a.unwrap(), b.unwrap());
-    let mut purged: Vec<Uuid> = a
+    let mut purged: Vec<consentry::schema::ids::EventId> = a
         .purged
         .iter()
         .chain(&b.purged)
         .map(|p| p.event_id)
         .collect();
     purged.sort();
-    let mut expected: Vec<Uuid> = events.iter().map(|e| e.id.parse().unwrap()).collect();
+    let mut expected: Vec<consentry::schema::ids::EventId> =
+        events.iter().map(|e| e.id.parse().unwrap()).collect();
     expected.sort();
     assert_eq!(
         purged, expected,
@@ -519,13 +521,7 @@ async fn retention_can_be_shortened_but_never_lengthened_once_the_event_has_ende
         (status, problem["code"].as_str()),
         (409, Some("data_purged"))
     );
-    let leads = app
-        .client
-        .get(app.url("/api/v1/leads"))
-        .bearer_auth(&kiosk.token)
-        .send()
-        .await
-        .unwrap();
+    let leads = app.get(&kiosk.token, "/api/v1/leads").await;
     crate::common::assert_problem(leads, 409, "data_purged").await;
     assert_eq!(
         app.anonymous(Method::GET, &manage_path(&created))

@@ -7,16 +7,7 @@ use uuid::Uuid;
 use crate::common::{TestApp, assert_problem, rows_mentioning_all, spawn_app};
 
 async fn leads(app: &TestApp, token: &str) -> Vec<Value> {
-    let page: Value = app
-        .client
-        .get(app.url("/api/v1/leads"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get(token, "/api/v1/leads").await.json().await.unwrap();
     page["leads"].as_array().unwrap().clone()
 }
 
@@ -232,9 +223,7 @@ async fn withdrawing_consent_removes_the_lead_and_refuses_the_next_scan() {
     assert_eq!(status, 201);
 
     let token = attendee["manage_token"].as_str().unwrap();
-    let withdrawn = app.client.put(app.url(&format!("/api/v1/me/{token}/consents")))
-        .json(&json!({"consents": [{"purpose": format!("sponsor:{}", event.sponsors[0]), "granted": false}]}))
-        .send().await.unwrap();
+    let withdrawn = app.anonymous_json_request(reqwest::Method::PUT, &format!("/api/v1/me/{token}/consents"), &json!({"consents": [{"purpose": format!("sponsor:{}", event.sponsors[0]), "granted": false}]})).await;
     assert_eq!(withdrawn.status(), 200);
 
     assert!(
@@ -383,7 +372,7 @@ async fn a_restricted_attendee_is_refused_and_hidden_from_leads() {
         .unwrap();
     let restrict =
         |at: Option<OffsetDateTime>| consentry::registrations::entity::registration::ActiveModel {
-            id: Set(id),
+            id: Set(id.into()),
             restricted_at: Set(at),
             ..Default::default()
         };
@@ -427,10 +416,14 @@ async fn a_kiosk_rates_and_annotates_only_its_own_sponsors_leads() {
         "each sponsor sees its own lead"
     );
 
-    let path = app.url(&format!("/api/v1/leads/{lead_id}"));
-    let patched = app.client.patch(&path).bearer_auth(&mine.token)
-        .json(&json!({"rating": 4, "note": "Wants a demo in Q1 — canary-note-7731", "tags": ["hot", "demo"]}))
-        .send().await.unwrap();
+    let path = format!("/api/v1/leads/{lead_id}");
+    let patched = app
+        .patch(
+            &mine.token,
+            &path,
+            &json!({"rating": 4, "note": "Wants a demo in Q1 — canary-note-7731", "tags": ["hot", "demo"]}),
+        )
+        .await;
     assert_eq!(patched.status(), 200);
     let lead: Value = patched.json().await.unwrap();
     assert_eq!(
@@ -448,31 +441,11 @@ async fn a_kiosk_rates_and_annotates_only_its_own_sponsors_leads() {
         "notes are sealed"
     );
 
-    let bad = app
-        .client
-        .patch(&path)
-        .bearer_auth(&mine.token)
-        .json(&json!({"rating": 6}))
-        .send()
-        .await
-        .unwrap();
+    let bad = app.patch(&mine.token, &path, &json!({"rating": 6})).await;
     assert_problem(bad, 422, "invalid_rating").await;
-    let foreign = app
-        .client
-        .patch(&path)
-        .bearer_auth(&theirs.token)
-        .json(&json!({"rating": 1}))
-        .send()
-        .await
-        .unwrap();
+    let foreign = app.patch(&theirs.token, &path, &json!({"rating": 1})).await;
     assert_problem(foreign, 404, "not_found").await;
-    let page = app
-        .client
-        .get(app.url("/api/v1/leads?per_page=0"))
-        .bearer_auth(&mine.token)
-        .send()
-        .await
-        .unwrap();
+    let page = app.get(&mine.token, "/api/v1/leads?per_page=0").await;
     assert_problem(page, 400, "invalid_query").await;
 }
 
@@ -509,12 +482,12 @@ async fn revocation_and_withdrawal_hold_at_once_on_every_instance() {
 
     // Withdrawn through the first instance: refused on the second at once.
     let token = attendee["manage_token"].as_str().unwrap();
-    app.client
-        .put(app.url(&format!("/api/v1/me/{token}/consents")))
-        .json(&json!({"withdraw_all": true}))
-        .send()
-        .await
-        .unwrap();
+    app.anonymous_json_request(
+        reqwest::Method::PUT,
+        &format!("/api/v1/me/{token}/consents"),
+        &json!({"withdraw_all": true}),
+    )
+    .await;
     let (status, body) = scan_on(second.clone(), badge).await;
     assert_eq!((status, body["reason"].as_str()), (200, Some("no_consent")));
 

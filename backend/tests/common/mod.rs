@@ -682,7 +682,23 @@ impl TestApp {
             .unwrap()
     }
 
-    /// GET `path` (a manage-link path such as `/api/v1/me/{token}`) without credentials.
+    /// `method` `path` with a JSON body and no credentials: registration, the manage link's
+    /// changes, pairing.
+    pub async fn anonymous_json_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method` `path` (a manage-link path such as `/api/v1/me/{token}`) without credentials.
     pub async fn anonymous(&self, method: reqwest::Method, path: &str) -> Response {
         self.client
             .request(method, self.url(path))

@@ -41,28 +41,44 @@ macro_rules! text_newtype {
             type Error = String;
 
             fn try_from(value: String) -> Result<Self, String> {
-                Self::parse($field, &value).map_err(|e| e.detail)
+                Self::parse_stored($field, &value).map_err(|e| e.detail)
             }
         }
     };
 }
 
-/// An e-mail address, normalised for comparison: trimmed, lower-cased. Deliberately permissive
-/// beyond the shape `local@domain.tld`: the only real check of an address is a mail to it.
+/// An e-mail address, normalised for comparison: trimmed, lower-cased; one the mailer can send
+/// to. Beyond that, permissive: the only real check of an address is a mail to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
+    /// An address someone typed: the shape `local@domain.tld` (see [`Email::parse_stored`]), and
+    /// an address the mailer can send to, by the mailer's own parser (`lettre::Address`), so that
+    /// an address accepted here is one the confirmation mail reaches: `fay,attacker@evil.example`
+    /// is refused, not registered, silently never mailed and then exported to sponsors. The
+    /// domain must be a name, not an IP address.
     pub fn parse(field: &'static str, input: &str) -> Result<Self, FieldError> {
+        let email = Self::parse_stored(field, input)?;
+        let (_, domain) = email.0.rsplit_once('@').unwrap_or_default();
+        let top_level_is_a_name = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.chars().any(char::is_alphabetic));
+        if email.0.parse::<lettre::Address>().is_err() || !top_level_is_a_name {
+            return Err(invalid_email(field));
+        }
+        Ok(email)
+    }
+
+    /// The rule every stored address was made under, checked again when one is read back: the
+    /// normalised shape `local@domain.tld`. Kept apart from [`Email::parse`] so that a stricter
+    /// rule for new input never makes a stored registration unreadable (it is gone with the
+    /// retention period anyway).
+    fn parse_stored(field: &'static str, input: &str) -> Result<Self, FieldError> {
         let value = input.trim().to_lowercase();
-        let invalid = || {
-            FieldError::new(
-                ProblemCode::InvalidEmail,
-                field,
-                "Not a valid e-mail address.",
-            )
-        };
+        let invalid = || invalid_email(field);
         if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -82,6 +98,14 @@ impl Email {
     }
 }
 
+fn invalid_email(field: &'static str) -> FieldError {
+    FieldError::new(
+        ProblemCode::InvalidEmail,
+        field,
+        "Not a valid e-mail address.",
+    )
+}
+
 text_newtype!(Email, "email");
 
 /// An E.164 number: `+`, a non-zero digit, at most 15 digits in all. Spaces, dots, dashes and
@@ -91,6 +115,11 @@ text_newtype!(Email, "email");
 pub struct Phone(String);
 
 impl Phone {
+    /// Stored numbers are read back under the rule they were made under: this one.
+    fn parse_stored(field: &'static str, input: &str) -> Result<Self, FieldError> {
+        Self::parse(field, input)
+    }
+
     pub fn parse(field: &'static str, input: &str) -> Result<Self, FieldError> {
         let compact: String = input
             .trim()
@@ -121,6 +150,11 @@ text_newtype!(Phone, "phone");
 pub struct Country(String);
 
 impl Country {
+    /// Stored codes are read back under the rule they were made under: this one.
+    fn parse_stored(field: &'static str, input: &str) -> Result<Self, FieldError> {
+        Self::parse(field, input)
+    }
+
     pub fn parse(field: &'static str, input: &str) -> Result<Self, FieldError> {
         let code = input.trim().to_ascii_uppercase();
         if code.len() == 2 && COUNTRIES.split(' ').any(|c| c == code) {
@@ -171,6 +205,33 @@ mod tests {
             assert_eq!(err.code, ProblemCode::InvalidEmail, "{bad:?}");
             assert!(!err.detail.contains(bad) || bad.is_empty());
         }
+    }
+
+    #[test]
+    fn an_address_the_mailer_cannot_send_to_is_refused() {
+        for bad in [
+            "fay,attacker@evil.example",
+            "fay;x@evil.example",
+            "ada@127.0.0.1",
+            "a\"b@example.org",
+        ] {
+            assert_eq!(
+                Email::parse("email", bad).unwrap_err().code,
+                ProblemCode::InvalidEmail,
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "ada+summit@example.org",
+            "o'neill@example.ie",
+            "zoë@example.org",
+        ] {
+            assert!(Email::parse("email", good).is_ok(), "{good:?}");
+        }
+        // An address stored under the earlier rule is still read back: its registration stays
+        // readable (and erasable) until the retention purge.
+        let stored: Email = serde_json::from_str("\"fay,attacker@evil.example\"").unwrap();
+        assert_eq!(stored.as_str(), "fay,attacker@evil.example");
     }
 
     #[test]

@@ -28,6 +28,7 @@ macro_rules! problem_codes {
 }
 
 problem_codes! {
+    AddressInName = "address_in_name",
     AgeNotConfirmed = "age_not_confirmed",
     AlreadyRegistered = "already_registered",
     AuthenticationRequired = "authentication_required",

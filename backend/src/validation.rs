@@ -40,7 +40,113 @@ pub fn text(
             "Contains control characters.",
         ));
     }
+    if let Some(kind) = first_unsafe(value) {
+        return Err(FieldError::new(
+            ProblemCode::InvalidCharacters,
+            field,
+            format!("Contains {kind}, which are not allowed."),
+        ));
+    }
     Ok(value.to_owned())
+}
+
+/// The first kind of character in `value` that makes text show something other than what it
+/// holds, or breaks the documents it is put in:
+///
+/// - bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C): U+202E makes
+///   a name display backwards, and a name can reorder the text around it in a list or a mail;
+/// - invisible characters (U+200B, U+2060, U+FEFF, U+00AD, U+180E): two names that look equal
+///   differ, and a link hides inside a word. U+200C and U+200D (zero-width non-joiner and joiner)
+///   are kept between two non-ASCII characters, where Persian, Indic scripts and emoji need
+///   them, and nowhere else (between Latin letters they only hide things);
+/// - the line and paragraph separators U+2028 and U+2029, which end a line where no newline is
+///   allowed;
+/// - noncharacters (U+FDD0–U+FDEF, and U+xFFFE and U+xFFFF of every plane), which are not allowed
+///   in XML: an event named with one would break every printable badge.
+pub fn first_unsafe(value: &str) -> Option<&'static str> {
+    let chars: Vec<char> = value.chars().collect();
+    chars.iter().enumerate().find_map(|(i, &c)| {
+        let code = u32::from(c);
+        if matches!(code, 0x202A..=0x202E | 0x2066..=0x2069 | 0x200E | 0x200F | 0x061C) {
+            Some("direction-changing characters")
+        } else if matches!(code, 0x200B | 0x2060 | 0xFEFF | 0x00AD | 0x180E) {
+            Some("invisible characters")
+        } else if matches!(code, 0x200C | 0x200D) {
+            let in_script =
+                |c: Option<&char>| c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace());
+            let joins = i > 0 && in_script(chars.get(i - 1)) && in_script(chars.get(i + 1));
+            (!joins).then_some("invisible characters")
+        } else if matches!(code, 0x2028 | 0x2029) {
+            Some("line or paragraph separators")
+        } else if matches!(code, 0xFDD0..=0xFDEF) || code & 0xFFFE == 0xFFFE {
+            Some("noncharacters")
+        } else {
+            None
+        }
+    })
+}
+
+/// A label people read as a name of something (a company, a job title, an event, a venue, a
+/// sponsor, a kiosk, an organisation): [`text`] that holds no web link (`scheme://`) and no e-mail
+/// address. These are shown in mails and pages the organiser sends, so a link in one would travel
+/// under the organiser's name.
+pub fn label(
+    field: &'static str,
+    input: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldError> {
+    let value = text(field, input, min, max, false)?;
+    if value.contains("://") || value.split_whitespace().any(is_email_like) {
+        return Err(FieldError::new(
+            ProblemCode::AddressInName,
+            field,
+            "Must not contain a web address or an e-mail address.",
+        ));
+    }
+    Ok(value)
+}
+
+/// A person's name: a [`label`] that also holds nothing that reads as a web address (`www.`, or
+/// a word with a dot between letters such as `evil.example/login`). Anyone can register any
+/// address with any name, and the confirmation mail greets them by it: a name saying "Please
+/// re-confirm at evil.example" would reach that address in the organiser's genuine mail.
+pub fn person_name(
+    field: &'static str,
+    input: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldError> {
+    let value = label(field, input, min, max)?;
+    if value.split_whitespace().any(is_domain_like) {
+        return Err(FieldError::new(
+            ProblemCode::AddressInName,
+            field,
+            "Must not contain a web address or an e-mail address.",
+        ));
+    }
+    Ok(value)
+}
+
+fn is_email_like(word: &str) -> bool {
+    word.split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+}
+
+/// `www.…`, or a dot with a letter or digit before it and two letters after it (`evil.example`,
+/// `bit.ly/x`); initials such as `J.R.R.` have one letter after each dot.
+fn is_domain_like(word: &str) -> bool {
+    if word.to_lowercase().starts_with("www.") {
+        return true;
+    }
+    let chars: Vec<char> = word.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        c == '.'
+            && i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|c| c.is_alphabetic())
+            && chars.get(i + 2).is_some_and(|c| c.is_alphabetic())
+    })
 }
 
 /// An absolute `https://` URL with a host, at most 2048 characters.
@@ -94,6 +200,74 @@ mod tests {
         assert!(text("name", "a\nb", 1, 10, false).is_err());
         // Length counts characters, not bytes.
         assert!(text("name", "ééééé", 1, 5, false).is_ok());
+    }
+
+    #[test]
+    fn text_that_shows_something_else_than_it_holds_is_refused() {
+        for bad in [
+            "Ada\u{202E}ecalevoL",
+            "Ada\u{2066}x\u{2069}",
+            "Ad\u{200B}a",
+            "\u{FEFF}Ada",
+            "Ada\u{2028}Lovelace",
+            "Privacy Summit \u{FFFF}",
+            "Ada\u{FDD0}",
+            "Ada \u{200D}",
+            "\u{200C}Ada",
+            "Ad\u{200C}a",
+        ] {
+            let e = text("name", bad, 1, 100, false).unwrap_err();
+            assert_eq!(e.code, ProblemCode::InvalidCharacters, "{bad:?}");
+            assert!(!e.detail.contains("Ada"), "the value is never quoted");
+        }
+        // Joiners between letters are how Persian, Indic scripts and emoji are written.
+        for good in [
+            "می\u{200C}خواهم",
+            "क्\u{200D}ष",
+            "Ada 👩\u{200D}💻",
+            "Zoë Ångström",
+            "李小龙",
+        ] {
+            assert!(text("name", good, 1, 100, false).is_ok(), "{good:?}");
+        }
+        // A multi-line text keeps its newlines, but not a paragraph separator.
+        assert!(text("notice", "one\ntwo", 1, 100, true).is_ok());
+        assert!(text("notice", "one\u{2029}two", 1, 100, true).is_err());
+    }
+
+    #[test]
+    fn names_hold_no_links_and_no_addresses() {
+        for bad in [
+            "Please re-confirm at https://evil.example/login",
+            "Please re-confirm at evil.example/login",
+            "www.evil.example",
+            "mail ada@evil.example",
+            "HTTP://X",
+        ] {
+            assert_eq!(
+                person_name("first_name", bad, 1, 100).unwrap_err().code,
+                ProblemCode::AddressInName,
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "Ada",
+            "J.R.R. Tolkien",
+            "Anne-Marie O'Neill",
+            "Dr. Ada Lovelace",
+            "Ada.",
+            "@ada",
+        ] {
+            assert!(person_name("first_name", good, 1, 100).is_ok(), "{good:?}");
+        }
+        // A company may be named after its domain, but may not carry a link or an address.
+        assert!(label("company", "Booking.com", 1, 200).is_ok());
+        for bad in ["https://acme.example", "sales@acme.example"] {
+            assert_eq!(
+                label("company", bad, 1, 200).unwrap_err().code,
+                ProblemCode::AddressInName
+            );
+        }
     }
 
     #[test]

@@ -241,6 +241,9 @@ pub fn printable_svg(badge: &PrintedBadge<'_>) -> anyhow::Result<String> {
     ))
 }
 
+/// `text` as XML character data. Characters XML 1.0 does not allow (controls other than tab and
+/// newlines, U+FFFE and U+FFFF) are left out: names are checked for them when they are given
+/// (`validation::text`), and a name stored before that check must not break a badge.
 fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -250,6 +253,8 @@ fn xml_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {}
             c => out.push(c),
         }
     }
@@ -270,6 +275,15 @@ mod tests {
         let grids = prepared.detect_grids();
         assert_eq!(grids.len(), 1);
         grids[0].decode().unwrap().1
+    }
+
+    #[test]
+    fn text_xml_does_not_allow_is_left_out_of_a_badge() {
+        assert_eq!(
+            xml_escape("Summit \u{FFFF}\u{0}<&>\"'"),
+            "Summit &lt;&amp;&gt;&quot;&apos;"
+        );
+        assert_eq!(xml_escape("Zoë 李"), "Zoë 李");
     }
 
     #[test]

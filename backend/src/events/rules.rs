@@ -144,8 +144,8 @@ pub struct EventSettings {
 /// Check every field and return the cleaned settings (trimmed text, UTC whole-second times).
 pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
     let slug = slug(&settings.slug)?;
-    let name = validation::text("name", &settings.name, 1, 200, false)?;
-    let venue = validation::text("venue", &settings.venue, 0, 200, false)?;
+    let name = validation::label("name", &settings.name, 1, 200)?;
+    let venue = validation::label("venue", &settings.venue, 0, 200)?;
     let time_zone = settings.time_zone.trim().to_owned();
     if chrono_tz::Tz::from_str(&time_zone).is_err() {
         return Err(FieldError::new(

@@ -618,7 +618,7 @@ async fn pair_device(
     state.limits.pairing_global.check(&())?;
     let device_name = match request.device_name {
         Some(name) if !name.trim().is_empty() => {
-            Some(validation::text("device_name", &name, 1, 100, false)?)
+            Some(validation::label("device_name", &name, 1, 100)?)
         }
         _ => None,
     };

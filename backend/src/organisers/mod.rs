@@ -107,11 +107,11 @@ pub async fn create_organiser(
     now: OffsetDateTime,
 ) -> Result<(Uuid, Uuid), StoreError> {
     let email = String::from(Email::parse("email", email)?);
-    let display_name = validation::text("display_name", display_name, 1, 200, false)?;
+    let display_name = validation::person_name("display_name", display_name, 1, 200)?;
     let txn = crate::db::begin_write(db).await?;
     let organisation_id = match organisation {
         OrganisationChoice::New { name } => {
-            let name = validation::text("organisation", &name, 1, 200, false)?;
+            let name = validation::label("organisation", &name, 1, 200)?;
             let id = Uuid::now_v7();
             organisation::ActiveModel {
                 id: Set(id),

@@ -76,14 +76,12 @@ fn optional<T>(
 
 pub fn validate_details(d: SubmittedDetails) -> Result<ContactDetails, FieldError> {
     Ok(ContactDetails {
-        first_name: validation::text("first_name", &d.first_name, 1, 100, false)?,
-        last_name: validation::text("last_name", &d.last_name, 1, 100, false)?,
+        first_name: validation::person_name("first_name", &d.first_name, 1, 100)?,
+        last_name: validation::person_name("last_name", &d.last_name, 1, 100)?,
         email: Email::parse("email", &d.email)?,
-        company: optional("company", d.company, |f, v| {
-            validation::text(f, v, 1, 200, false)
-        })?,
+        company: optional("company", d.company, |f, v| validation::label(f, v, 1, 200))?,
         job_title: optional("job_title", d.job_title, |f, v| {
-            validation::text(f, v, 1, 200, false)
+            validation::label(f, v, 1, 200)
         })?,
         phone: optional("phone", d.phone, Phone::parse)?,
         country: optional("country", d.country, Country::parse)?,

@@ -76,7 +76,7 @@ pub struct SponsorSettings {
 
 pub fn validate(s: SponsorSettings) -> Result<SponsorSettings, FieldError> {
     Ok(SponsorSettings {
-        name: validation::text("name", &s.name, 1, 200, false)?,
+        name: validation::label("name", &s.name, 1, 200)?,
         description: validation::text(
             "description",
             &s.description,

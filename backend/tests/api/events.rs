@@ -133,6 +133,31 @@ async fn each_invalid_setting_is_refused_with_its_code_and_field() {
         ),
         ("name", json!("x".repeat(201)), "too_long", "name"),
         ("name", json!("  "), "too_short", "name"),
+        // A noncharacter is not allowed in XML: this name would break every printable badge.
+        (
+            "name",
+            json!("Privacy Summit \u{FFFF}"),
+            "invalid_characters",
+            "name",
+        ),
+        (
+            "venue",
+            json!("\u{202E}madretsmA"),
+            "invalid_characters",
+            "venue",
+        ),
+        (
+            "name",
+            json!("Summit, tickets at https://evil.example"),
+            "address_in_name",
+            "name",
+        ),
+        (
+            "privacy_notice",
+            json!("We process\u{2028}your data."),
+            "invalid_characters",
+            "privacy_notice",
+        ),
         ("privacy_notice", json!(""), "too_short", "privacy_notice"),
         (
             "shared_fields",

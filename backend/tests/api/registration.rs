@@ -285,6 +285,55 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
             "unknown_field",
             Some("shoe_size"),
         ),
+        // The organiser's genuine confirmation mail greets the registrant by name: a name may
+        // not carry a link to any address someone types in.
+        (
+            with(
+                "first_name",
+                json!("Please re-confirm at https://evil.example/login"),
+            ),
+            422,
+            "address_in_name",
+            Some("first_name"),
+        ),
+        (
+            with("last_name", json!("re-confirm at evil.example/login")),
+            422,
+            "address_in_name",
+            Some("last_name"),
+        ),
+        (
+            with("company", json!("write to sales@evil.example")),
+            422,
+            "address_in_name",
+            Some("company"),
+        ),
+        // An address the mailer would never send to is never registered (nor exported).
+        (
+            with("email", json!("fay,attacker@evil.example")),
+            422,
+            "invalid_email",
+            Some("email"),
+        ),
+        // Text that shows something else than it holds.
+        (
+            with("company", json!("Acme \u{202E}evil")),
+            422,
+            "invalid_characters",
+            Some("company"),
+        ),
+        (
+            with("last_name", json!("Love\u{200B}lace")),
+            422,
+            "invalid_characters",
+            Some("last_name"),
+        ),
+        (
+            with("job_title", json!("CTO\u{FFFF}")),
+            422,
+            "invalid_characters",
+            Some("job_title"),
+        ),
     ];
     for (body, status, code, field) in cases {
         let problem = assert_problem(app.register(&event.slug, &body).await, status, code).await;

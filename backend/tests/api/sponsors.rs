@@ -120,3 +120,41 @@ async fn a_sponsor_is_reached_only_through_its_own_event() {
     assert_problem(app.get(&organiser.token, &wrong).await, 404, "not_found").await;
     assert_problem(app.delete(&organiser.token, &wrong).await, 404, "not_found").await;
 }
+
+/// A sponsor's name is in every consent sentence and every lead export: it may not reorder the
+/// text around it, hide characters, or carry a link or an address.
+#[tokio::test]
+async fn a_sponsor_name_that_shows_something_else_than_it_holds_is_refused() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+    let event = app.create_event(&organiser.token, "summit").await;
+    let sponsors = format!("/api/v1/events/{}/sponsors", event["id"].as_str().unwrap());
+    for (name, code) in [
+        ("Globex \u{202E}xoN", "invalid_characters"),
+        ("Glo\u{200B}bex", "invalid_characters"),
+        ("Globex \u{FDD0}", "invalid_characters"),
+        ("Globex https://evil.example", "address_in_name"),
+        ("sales@globex.example", "address_in_name"),
+    ] {
+        let response = app
+            .post(
+                &organiser.token,
+                &sponsors,
+                &json!({
+                    "name": name,
+                    "description": "Cloud hosting.",
+                    "privacy_policy_url": "https://globex.example/privacy"
+                }),
+            )
+            .await;
+        let problem = crate::common::assert_problem(response, 422, code).await;
+        assert_eq!(problem["field"], "name", "{name:?}");
+    }
+    let list: Vec<Value> = app
+        .get(&organiser.token, &sponsors)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list.is_empty(), "no refused sponsor was stored");
+}

@@ -167,6 +167,8 @@ await step('phone: the camera (jsQR, no BarcodeDetector) reads a consenting badg
   await waitForOutcome(phone, 'accepted', 'Ada Lovelace');
   assert.equal(await phone.locator('#outcome-word').textContent(), 'ACCEPTED');
   assert.match(await phone.locator('#outcome-detail').textContent(), /^Ada Lovelace, Lovelace Works$/);
+  // Name and company each isolated, so that right-to-left text cannot swap them around the comma.
+  assert.deepEqual(await phone.locator('#outcome-detail bdi').allTextContents(), ['Ada Lovelace', 'Lovelace Works']);
   await shot(phone, 'phone-3-camera-accepted.png');
 }, { timeout: 45_000 });
 

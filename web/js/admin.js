@@ -4,9 +4,9 @@
 // fragment (#/ and #/events/{id}) so the browser's back button works. The session is the
 // HttpOnly cookie the login sets; the page never sees the token.
 
-import { api, h, status, ApiProblem } from './api.js';
+import { api, h, status, userText, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
-import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
 const view = document.getElementById('view');
 let countdown = null;
@@ -23,7 +23,8 @@ function form(id, fields, submitKey, onSubmit) {
     fields.map(([name, key, attrs = {}]) => h('div', { class: 'field' },
       h('label', { for: `${id}-${name}` }, t(key)),
       attrs.multiline
-        ? h('textarea', { id: `${id}-${name}`, name, rows: 6, 'aria-describedby': `${id}-${name}-error` }, attrs.value ?? '')
+        ? h('textarea', { id: `${id}-${name}`, name, rows: 6, dir: attrs.dir, 'aria-describedby': `${id}-${name}-error` },
+          attrs.value ?? '')
         : h('input', { id: `${id}-${name}`, name, 'aria-describedby': `${id}-${name}-error`, ...attrs }),
       h('p', { class: 'error', id: `${id}-${name}-error`, hidden: true }))),
     h('button', { type: 'submit' }, t(submitKey)));
@@ -44,7 +45,7 @@ function showLogin(message = '') {
   document.getElementById('logout').hidden = true;
   status(message, message ? 'error' : 'info');
   view.replaceChildren(h('h1', {}, t('admin.login')), form('login', [
-    ['email', 'field.email', { type: 'email', autocomplete: 'username' }],
+    ['email', 'field.email', { type: 'email', autocomplete: 'username', dir: 'auto' }],
     ['password', 'admin.password', { type: 'password', autocomplete: 'current-password' }],
   ], 'admin.login', async (v) => {
     await api('POST', '/auth/login', { email: v.email, password: v.password });
@@ -67,15 +68,15 @@ const iso = (localValue) => (localValue ? new Date(localValue).toISOString().rep
 function eventFields(e = {}) {
   const zone = e.time_zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   return [
-    ['name', 'admin.name', { value: e.name ?? '', required: true }],
+    ['name', 'admin.name', { value: e.name ?? '', required: true, dir: 'auto' }],
     ['slug', 'admin.slug', { value: e.slug ?? '', required: true, pattern: '[a-z0-9-]+' }],
-    ['venue', 'admin.venue', { value: e.venue ?? '' }],
+    ['venue', 'admin.venue', { value: e.venue ?? '', dir: 'auto' }],
     ['time_zone', 'admin.time_zone', { value: zone }],
     ['starts_at', 'admin.starts_at', { type: 'datetime-local', value: e.starts_at ? local(e.starts_at) : '' }],
     ['ends_at', 'admin.ends_at', { type: 'datetime-local', value: e.ends_at ? local(e.ends_at) : '' }],
     ['retention_days', 'admin.retention_days', { type: 'number', min: 0, max: 30, value: e.retention_days ?? 30 }],
     ['min_age', 'admin.min_age', { type: 'number', min: 13, max: 21, value: e.min_age ?? 16 }],
-    ['privacy_notice', 'admin.privacy_notice', { multiline: true, value: e.privacy_notice ?? '' }],
+    ['privacy_notice', 'admin.privacy_notice', { multiline: true, value: e.privacy_notice ?? '', dir: 'auto' }],
   ];
 }
 
@@ -91,7 +92,7 @@ async function showEvents() {
     h('h1', {}, t('admin.events')),
     events.length
       ? h('ul', { id: 'events' }, events.map((e) => h('li', {},
-        h('a', { href: `#/events/${e.id}` }, e.name), ` — ${formatDate(e.starts_at, e.time_zone)}`)))
+        h('a', { href: `#/events/${e.id}`, dir: 'auto' }, e.name), ` — ${formatDate(e.starts_at, e.time_zone)}`)))
       : h('p', {}, t('admin.events.none')),
     h('details', {}, h('summary', {}, t('admin.event.new')),
       form('new-event', eventFields(), 'admin.event.create', async (v) => {
@@ -190,7 +191,7 @@ function kioskList(event, sponsors, kiosks, reload) {
   return h('section', { 'aria-labelledby': 'kiosks-title' },
     h('h2', { id: 'kiosks-title' }, t('admin.kiosks')),
     kiosks.length ? h('ul', { id: 'kiosks' }, kiosks.map((k) => h('li', {},
-      `${k.sponsor_name} · ${k.device_name ?? '—'} · ${k.status} · `,
+      userText(k.sponsor_name), ' · ', userText(k.device_name) ?? '—', ` · ${k.status} · `,
       k.last_seen_at ? t('admin.kiosk.last_seen', { time: formatDateTime(k.last_seen_at, event.time_zone) }) : t('admin.kiosk.never'),
       k.status === 'revoked' ? '' : h('button', { type: 'button', class: 'link-button', onclick: async () => {
         try { await api('DELETE', `/events/${event.id}/kiosks/${k.id}`); reload(); } catch (err) { fail(err); }
@@ -200,25 +201,25 @@ function kioskList(event, sponsors, kiosks, reload) {
       try {
         const k = await api('POST', `/events/${event.id}/sponsors/${s.id}/kiosks`, {});
         created.replaceChildren(
-          h('p', {}, t('admin.kiosk.code', { sponsor: names.get(s.id), time: formatDateTime(k.pairing_expires_at, event.time_zone) })),
+          h('p', {}, tNodes('admin.kiosk.code', { sponsor: names.get(s.id), time: formatDateTime(k.pairing_expires_at, event.time_zone) })),
           h('p', { class: 'pairing-code', id: 'pairing-code' }, k.pairing_code),
           h('img', { src: `data:image/svg+xml;base64,${btoa(k.pairing_qr_svg)}`, alt: t('admin.kiosk.qr'), width: 200, height: 200 }),
           h('p', {}, h('a', { href: k.pairing_url, target: '_blank', rel: 'noopener' }, k.pairing_url)));
       } catch (err) { fail(err); }
-    } }, t('admin.kiosk.create', { sponsor: s.name })))),
+    } }, tNodes('admin.kiosk.create', { sponsor: s.name })))),
     created);
 }
 
 function sponsorList(event, sponsors, reload) {
   const fields = (s = {}) => [
-    ['name', 'admin.sponsor.name', { value: s.name ?? '' }],
-    ['description', 'admin.sponsor.description', { value: s.description ?? '' }],
+    ['name', 'admin.sponsor.name', { value: s.name ?? '', dir: 'auto' }],
+    ['description', 'admin.sponsor.description', { value: s.description ?? '', dir: 'auto' }],
     ['privacy_policy_url', 'admin.sponsor.policy', { type: 'url', value: s.privacy_policy_url ?? 'https://' }],
   ];
   return h('section', { 'aria-labelledby': 'sponsors-title' },
     h('h2', { id: 'sponsors-title' }, t('admin.sponsors')),
     h('ul', { id: 'sponsors' }, sponsors.map((s) => h('li', {},
-      h('details', {}, h('summary', {}, s.name, ' — ', t('admin.sponsor.edit')),
+      h('details', {}, h('summary', {}, userText(s.name), ' — ', t('admin.sponsor.edit')),
         form(`sponsor-${s.id}`, fields(s), 'admin.sponsor.save', async (v) => {
           await api('PATCH', `/events/${event.id}/sponsors/${s.id}`, v);
           status(t('manage.saved'));
@@ -236,7 +237,7 @@ function exportsList(event, sponsors) {
   const base = `/api/v1/events/${event.id}`;
   return h('section', { 'aria-labelledby': 'exports-title' },
     h('h2', { id: 'exports-title' }, t('admin.exports')),
-    h('ul', { id: 'exports' }, sponsors.map((s) => h('li', {}, `${s.name}: `,
+    h('ul', { id: 'exports' }, sponsors.map((s) => h('li', {}, userText(s.name), ': ',
       h('a', { href: `${base}/sponsors/${s.id}/leads.csv?bom=true`, download: '' }, t('admin.export.csv')), ' · ',
       h('a', { href: `${base}/sponsors/${s.id}/leads.json`, download: '' }, t('admin.export.json'))))),
     h('p', {}, h('a', { href: `${base}/leads.zip`, download: '', id: 'export-zip' }, t('admin.export.zip'))));
@@ -248,7 +249,7 @@ function noticeList(event, notices, reload) {
     h('p', {}, t('admin.notices.intro')),
     // One notice per sponsor and erased attendee, listing every export of theirs that held them.
     notices.length ? h('ul', { id: 'notices' }, notices.map((n) => h('li', {},
-      t('admin.notice.item', { sponsor: n.sponsor, count: n.exports.length }), ' ',
+      tNodes('admin.notice.item', { sponsor: n.sponsor, count: n.exports.length }), ' ',
       h('button', { type: 'button', class: 'link-button', onclick: async () => {
         try { await api('POST', `/events/${event.id}/erasure-notices/${n.id}/passed-on`, {}); reload(); } catch (err) { fail(err); }
       } }, t('admin.notice.done')),
@@ -280,7 +281,7 @@ async function showEvent(id) {
   ]);
   view.replaceChildren(
     h('p', {}, h('a', { href: '#/' }, t('admin.back'))),
-    h('h1', {}, event.name),
+    h('h1', { dir: 'auto' }, event.name),
     h('p', {}, h('a', { href: `/e/${event.slug}`, target: '_blank', rel: 'noopener' }, `${t('admin.public_page')}: /e/${event.slug}`)),
     purgeLine(event),
     dashboard(stats),

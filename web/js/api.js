@@ -61,10 +61,34 @@ export function h(tag, attributes = {}, ...children) {
   return el;
 }
 
-/** Announce `message` to screen readers and show it in `#status`. */
+/**
+ * Text someone typed (a name, a company, an event), isolated in a `<bdi>`: right-to-left text then
+ * cannot reorder the words around it. Null for an empty value, so that `h()` leaves it out.
+ */
+export function userText(value) {
+  return typeof value === 'string' && value !== '' ? h('bdi', {}, value) : null;
+}
+
+/** The non-empty `parts`, each isolated (see `userText`), with `separator` between them. */
+export function joinUserText(parts, separator) {
+  const nodes = [];
+  for (const part of parts) {
+    const node = userText(part);
+    if (!node) continue;
+    if (nodes.length) nodes.push(document.createTextNode(separator));
+    nodes.push(node);
+  }
+  return nodes;
+}
+
+/**
+ * Announce `message` to screen readers and show it in `#status`: a string, or nodes (from `tNodes`)
+ * when it holds someone's text that must stay isolated.
+ */
 export function status(message, kind = 'info') {
   const el = document.getElementById('status');
   if (!el) return;
-  el.textContent = message;
+  if (Array.isArray(message)) el.replaceChildren(...message);
+  else el.textContent = message;
   el.dataset.kind = kind;
 }

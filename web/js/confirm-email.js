@@ -4,14 +4,14 @@
 // confirming on load, keeps mail scanners that open links from confirming for the person.
 
 import { api, status, ApiProblem } from './api.js';
-import { t, translate, setUpSwitch, onLanguage, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, problemText } from './i18n.js';
 
 const token = decodeURIComponent(location.hash.slice(1));
 if (location.hash) history.replaceState(null, '', location.pathname);
 let done = null;
 
 function render() {
-  if (done) status(t('confirm.done', { email: done.email, event: done.event }));
+  if (done) status(tNodes('confirm.done', { email: done.email, event: done.event }));
 }
 
 async function confirm() {

@@ -14,7 +14,7 @@
 // - The outcome fills the screen: colour, icon and word, a flash and a number per scan, sound and
 //   vibration if wanted.
 
-import { ApiProblem, h, status } from './api.js';
+import { ApiProblem, h, joinUserText, status, userText } from './api.js';
 import { checkBadge, tokenFromScan } from './badge-check.js';
 import { cameraAvailable, startCamera } from './camera.js';
 import { lang, onLanguage, plural, problemText, setUpSwitch, t, translate } from './i18n.js';
@@ -125,7 +125,10 @@ function personName(contact) {
   return [contact.first_name, contact.last_name].filter(Boolean).join(' ');
 }
 
-/** The words of an outcome, in the current language. */
+/**
+ * The words of an outcome, in the current language; `detailNodes`, when set, is `detail` with the
+ * attendee's own text isolated, for the screen (the announcement takes the plain `detail`).
+ */
 function outcomeText(o) {
   switch (o.kind) {
     case 'ready':
@@ -134,8 +137,10 @@ function outcomeText(o) {
       return { word: t('kiosk.checking'), detail: t('kiosk.checking.detail') };
     case 'accepted': {
       const c = o.contact;
-      const who = [personName(c), c.company].filter(Boolean).join(', ');
-      return { word: t('kiosk.accepted'), detail: who || t('kiosk.accepted.detail') };
+      const parts = [personName(c), c.company];
+      const who = parts.filter(Boolean).join(', ');
+      if (!who) return { word: t('kiosk.accepted'), detail: t('kiosk.accepted.detail') };
+      return { word: t('kiosk.accepted'), detail: who, detailNodes: joinUserText(parts, ', ') };
     }
     case 'refused':
       return { word: t('kiosk.refused'), detail: t(`kiosk.reason.${o.reason}`) };
@@ -148,14 +153,14 @@ function outcomeText(o) {
 
 function renderOutcome() {
   const box = document.getElementById('outcome');
-  const { word, detail } = outcomeText(outcomeNow);
+  const { word, detail, detailNodes } = outcomeText(outcomeNow);
   box.dataset.outcome = outcomeNow.kind;
   document.getElementById('outcome-icon').replaceChildren(icon(outcomeNow.kind));
   const wordEl = document.getElementById('outcome-word');
   wordEl.textContent = word;
   // Long words (GEACCEPTEERD) get a smaller size so that they still fit a phone's width.
   wordEl.style.setProperty('--letters', String(Math.max(word.length, 6)));
-  document.getElementById('outcome-detail').textContent = detail;
+  document.getElementById('outcome-detail').replaceChildren(...(detailNodes ?? [detail]));
   document.getElementById('outcome-count').textContent =
     outcomeNow.number ? t('kiosk.scan.number', { number: outcomeNow.number }) : '';
 }
@@ -398,8 +403,8 @@ function renderSynced() {
   list.replaceChildren(
     h('li', { class: 'synced-title' }, t('kiosk.synced')),
     ...synced.map((o) => {
-      const { word, detail } = outcomeText(o);
-      return h('li', { 'data-outcome': o.kind }, h('strong', {}, word), ` – ${detail}`);
+      const { word, detail, detailNodes } = outcomeText(o);
+      return h('li', { 'data-outcome': o.kind }, h('strong', {}, word), ' – ', detailNodes ?? detail);
     }),
   );
 }
@@ -538,10 +543,10 @@ function leadItem(lead) {
     lead.rating === null ? h('option', { value: '' }, t('kiosk.rating.none')) : null,
     RATINGS.map((n) => h('option', { value: n }, t(`kiosk.rating.${n}`))));
   rating.value = draft.rating ?? String(lead.rating ?? '');
-  const note = h('textarea', { id: `${id}-note`, name: 'note', rows: 2, maxlength: 2000 });
+  const note = h('textarea', { id: `${id}-note`, name: 'note', rows: 2, maxlength: 2000, dir: 'auto' });
   note.value = draft.note ?? lead.note ?? '';
   const tags = h('input', {
-    type: 'text', id: `${id}-tags`, name: 'tags', autocomplete: 'off',
+    type: 'text', id: `${id}-tags`, name: 'tags', autocomplete: 'off', dir: 'auto',
     'aria-describedby': `${id}-tags-hint`,
   });
   tags.value = draft.tags ?? lead.tags.join(', ');
@@ -567,12 +572,12 @@ function leadItem(lead) {
       saved.textContent = transient(err) ? t('kiosk.not_saved.offline') : problemText(err.problem);
     }
   };
-  const facts = [c.job_title, c.company, c.email, c.phone, c.country].filter(Boolean).join(' · ');
+  const facts = joinUserText([c.job_title, c.company, c.email, c.phone, c.country], ' · ');
   const when = new Intl.DateTimeFormat(lang() === 'nl' ? 'nl-NL' : 'en-GB', { timeStyle: 'short' })
     .format(new Date(lead.last_scanned_at));
   return h('li', { class: 'lead', 'data-lead': lead.id },
-    h('h3', {}, personName(c) || t('kiosk.lead.unnamed')),
-    facts ? h('p', {}, facts) : null,
+    h('h3', {}, userText(personName(c)) ?? t('kiosk.lead.unnamed')),
+    facts.length ? h('p', {}, facts) : null,
     h('p', { class: 'more-plain' }, `${plural('kiosk.scans', lead.scan_count)} · ${t('kiosk.last_scan', { time: when })}`),
     h('form', { onsubmit: save, class: 'lead-form' },
       h('div', { class: 'field' }, h('label', { for: `${id}-rating` }, t('kiosk.rating')), rating),
@@ -684,7 +689,8 @@ function show() {
     document.getElementById('code').focus();
     return;
   }
-  document.getElementById('booth-title').textContent = `${kiosk.sponsor.name} · ${kiosk.event.name}`;
+  const title = joinUserText([kiosk.sponsor.name, kiosk.event.name], ' · ');
+  document.getElementById('booth-title').replaceChildren(...title);
   document.getElementById('lead-search').placeholder = t('kiosk.search');
   renderConnection();
   renderOutcome();

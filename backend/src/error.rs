@@ -23,6 +23,8 @@ pub struct FieldError {
     /// The field's name as the API spells it (a JSON path for nested fields).
     pub field: String,
     pub detail: String,
+    /// The bound a `too_long` value broke, in characters, so that a form can say it.
+    pub limit: Option<usize>,
 }
 
 impl FieldError {
@@ -31,6 +33,14 @@ impl FieldError {
             code,
             field: field.into(),
             detail: detail.into(),
+            limit: None,
+        }
+    }
+
+    pub fn with_limit(self, limit: usize) -> Self {
+        Self {
+            limit: Some(limit),
+            ..self
         }
     }
 }
@@ -41,14 +51,77 @@ impl std::fmt::Display for FieldError {
     }
 }
 
+/// Every field a request got wrong (at least one), in the order of the form: a person filling in
+/// a form is told all at once, not one round trip per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldErrors {
+    first: FieldError,
+    rest: Vec<FieldError>,
+}
+
+impl FieldErrors {
+    /// `None` when there is nothing wrong.
+    pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
+        let mut errors = errors.into_iter();
+        errors.next().map(|first| Self {
+            first,
+            rest: errors.collect(),
+        })
+    }
+
+    /// The first in form order: the problem's own `code`, `field` and `detail`.
+    pub fn first(&self) -> &FieldError {
+        &self.first
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+}
+
+impl From<FieldError> for FieldErrors {
+    fn from(first: FieldError) -> Self {
+        Self {
+            first,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: Vec<String> = self.iter().map(ToString::to_string).collect();
+        f.write_str(&all.join("; "))
+    }
+}
+
+/// Collects field checks: each result's value, or its error kept for [`FieldErrors`].
+#[derive(Debug, Default)]
+pub struct FieldChecks(Vec<FieldError>);
+
+impl FieldChecks {
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub fn refuse(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// `Ok(())` if every check passed, else all that failed.
+    pub fn finish(self) -> Result<(), FieldErrors> {
+        FieldErrors::from_vec(self.0).map_or(Ok(()), Err)
+    }
+}
+
 /// A rule's refusal in the domain's own words: rules (`events::rules`, `events::lifecycle`,
 /// `registrations::rules`, …) return it and know nothing of HTTP; `From<RuleError> for ApiError`
 /// below is the one place that gives each its status, and the CLI prints it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
-    /// A field breaks a rule.
+    /// Fields break rules.
     #[error("{0}")]
-    Invalid(FieldError),
+    Invalid(FieldErrors),
     /// The request conflicts with the state of things (a closed registration, a taken slug, …).
     #[error("{detail} ({code})")]
     Conflict {
@@ -66,7 +139,7 @@ pub enum RuleError {
 
 impl RuleError {
     pub fn invalid(code: ProblemCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Invalid(FieldError::new(code, field, detail))
+        Self::Invalid(FieldError::new(code, field, detail).into())
     }
 
     pub fn conflict(code: ProblemCode, field: &'static str, detail: impl Into<String>) -> Self {
@@ -82,7 +155,7 @@ impl RuleError {
     /// The problem code the API answers this refusal with.
     pub fn code(&self) -> ProblemCode {
         match self {
-            Self::Invalid(e) => e.code,
+            Self::Invalid(e) => e.first().code,
             Self::Conflict { code, .. } => *code,
             Self::DataGone => ProblemCode::DataPurged,
             Self::CredentialRefused(code) => *code,
@@ -92,6 +165,12 @@ impl RuleError {
 
 impl From<FieldError> for RuleError {
     fn from(e: FieldError) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
+impl From<FieldErrors> for RuleError {
+    fn from(e: FieldErrors) -> Self {
         Self::Invalid(e)
     }
 }
@@ -147,9 +226,9 @@ impl From<RuleError> for ApiError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 422: the request is well-formed but a field breaks a rule.
-    #[error("invalid field {}: {}", .0.field, .0.detail)]
-    Invalid(FieldError),
+    /// 422: the request is well-formed but fields break rules.
+    #[error("invalid fields: {0}")]
+    Invalid(FieldErrors),
     /// 400: the request cannot be understood (malformed JSON, bad query string, …).
     #[error("bad request: {detail}")]
     BadRequest { code: ProblemCode, detail: String },
@@ -206,9 +285,24 @@ pub struct Problem {
     /// Human explanation of this occurrence. Never holds personal data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The offending request field, for validation errors.
+    /// The offending request field, for validation errors (the first, in form order).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For validation errors (422), every field in error, in form order, so that a form can mark
+    /// them all at once. The first is the problem's own `code`, `field` and `detail`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One field in error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub code: &'static str,
+    pub detail: String,
+    /// For `too_long`: the most characters the field takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 impl ApiError {
@@ -242,7 +336,7 @@ impl ApiError {
 
     pub fn code(&self) -> ProblemCode {
         match self {
-            Self::Invalid(e) => e.code,
+            Self::Invalid(e) => e.first().code,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code }
             | Self::Forbidden { code }
@@ -278,7 +372,7 @@ impl ApiError {
 
     fn detail(&self) -> Option<String> {
         match self {
-            Self::Invalid(e) => Some(e.detail.clone()),
+            Self::Invalid(e) => Some(e.first().detail.clone()),
             Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
             Self::Unauthorized {
                 code: ProblemCode::InvalidCredentials,
@@ -292,7 +386,7 @@ impl ApiError {
 
     fn field(&self) -> Option<String> {
         match self {
-            Self::Invalid(e) => Some(e.field.clone()),
+            Self::Invalid(e) => Some(e.first().field.clone()),
             Self::Conflict { field, .. } => field.clone(),
             _ => None,
         }
@@ -306,12 +400,30 @@ impl ApiError {
             code: self.code().as_str(),
             detail: self.detail(),
             field: self.field(),
+            errors: match self {
+                Self::Invalid(errors) => errors
+                    .iter()
+                    .map(|e| FieldProblem {
+                        field: e.field.clone(),
+                        code: e.code.as_str(),
+                        detail: e.detail.clone(),
+                        limit: e.limit,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
         }
     }
 }
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
         Self::Invalid(e)
     }
 }

@@ -28,7 +28,8 @@ pub fn text(
             ProblemCode::TooLong,
             field,
             format!("Must be at most {max} characters."),
-        ));
+        )
+        .with_limit(max));
     }
     let bad_control = value
         .chars()

@@ -130,16 +130,20 @@ proptest! {
         let sponsors = [SponsorId(Uuid::from_u128(1)), SponsorId(Uuid::from_u128(2))]
             .into_iter()
             .collect();
-        let _ = rules::check(&RegistrationCheck {
+        let opt_ins = request.sponsor_opt_ins.clone();
+        let check = RegistrationCheck {
             now: datetime!(2026-11-23 12:00 UTC),
             event_ends_at: datetime!(2026-12-02 17:00 UTC),
             current_notice_version: 1,
             event_sponsors: &sponsors,
             age_confirmed: request.age_confirmed,
             notice_version: request.notice_version,
-            sponsor_opt_ins: &request.sponsor_opt_ins,
-        });
-        let Ok(details) = rules::validate_details(request.take_details()) else {
+            sponsor_opt_ins: &opt_ins,
+        };
+        let submitted = request.take_details();
+        let checked = rules::check(&check, submitted.clone());
+        let Ok(details) = rules::validate_details(submitted) else {
+            prop_assert!(checked.is_err(), "the details alone are refused, so is the registration");
             return Ok(());
         };
         prop_assert!(!details.first_name.trim().is_empty());

@@ -25,20 +25,38 @@ await step('the registration page shows the event, its notice and unticked spons
   await screenshot(page, 'register.png');
 });
 
-await step('refusals are shown at their field, in the API order, from the problem code', async () => {
+await step('every refusal is shown at its field at once, the first focused', async () => {
   await page.getByRole('button', { name: 'Register' }).click();
   const age = page.locator('#age_confirmed-error');
   await age.waitFor({ state: 'visible' });
   assert.equal(await age.textContent(), 'Please confirm your age to register.');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'age_confirmed');
-  await page.keyboard.press('Space');
-  await page.getByRole('button', { name: 'Register' }).click();
-  const name = page.locator('#first_name-error');
-  await name.waitFor({ state: 'visible' });
-  assert.equal(await name.textContent(), 'Please fill this in.');
-  assert.equal(await age.isVisible(), false);
-  assert.equal(await page.locator('#first_name').getAttribute('aria-invalid'), 'true');
+  for (const field of ['first_name', 'last_name', 'email']) {
+    assert.equal(await page.locator(`#${field}-error`).isVisible(), true, field);
+    assert.equal(await page.locator(`#${field}`).getAttribute('aria-invalid'), 'true', field);
+  }
+  assert.equal(await page.locator('#first_name-error').textContent(), 'Please fill this in.');
+  // The inputs take no more than the server does: its bounds, from the public event view.
+  assert.equal(await page.locator('#first_name').getAttribute('maxlength'), '100');
+  assert.equal(await page.locator('#company').getAttribute('maxlength'), '200');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'first_name');
+
+  // The issue's round: last name empty, e-mail `bad`, phone `abc`, age ticked. One answer.
+  await page.locator('#first_name').fill('Grace');
+  await page.locator('#email').fill('bad');
+  await page.locator('#phone').fill('abc');
+  await page.locator('#age_confirmed').check();
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.locator('#phone-error').waitFor({ state: 'visible' });
+  for (const field of ['last_name', 'email', 'phone']) {
+    assert.equal(await page.locator(`#${field}-error`).isVisible(), true, field);
+  }
+  for (const field of ['first_name', 'age_confirmed']) {
+    assert.equal(await page.locator(`#${field}-error`).isVisible(), false, field);
+    assert.equal(await page.locator(`#${field}`).getAttribute('aria-invalid'), null, field);
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'last_name');
+  await screenshot(page, 'register-errors.png');
+  await page.locator('#phone').fill('');
 });
 
 await step('registering with one sponsor shows the badge and the manage link', async () => {

@@ -1,6 +1,8 @@
 // Translations and the language switch. The language comes from the browser (navigator.languages)
 // until the person picks one with the switch; the choice is kept in localStorage.
 
+import { userText } from './api.js';
+
 const MESSAGES = {
   en: {
     'lang.switch': 'Nederlands',
@@ -52,6 +54,7 @@ const MESSAGES = {
     'problem.invalid_country': 'Enter a two-letter country code such as NL.',
     'problem.too_short': 'Please fill this in.',
     'problem.too_long': 'This is too long.',
+    'problem.too_long.limit': 'This is too long: at most {limit} characters.',
     'problem.age_not_confirmed': 'Please confirm your age to register.',
     'problem.already_registered': 'This address is already registered for this event. We have e-mailed its manage link to it.',
     'problem.notice_outdated': 'The privacy notice has changed. Please read it again; the page has been updated.',
@@ -59,7 +62,8 @@ const MESSAGES = {
     'problem.rate_limited': 'Too many attempts. Please wait a moment and try again.',
     'problem.email_taken': 'Another registration for this event uses this address.',
     'problem.not_found': 'This link does not work (any more). If the event is over, its data may have been deleted.',
-    'form.invalid': 'Please correct the marked field.',
+    'form.invalid.one': 'Please correct the marked field.',
+    'form.invalid.other': 'Please correct the {count} marked fields.',
     'admin.title': 'Organiser console',
     'admin.login': 'Log in',
     'admin.password': 'Password',
@@ -346,6 +350,7 @@ const MESSAGES = {
     'problem.invalid_country': 'Vul een landcode van twee letters in, zoals NL.',
     'problem.too_short': 'Vul dit in.',
     'problem.too_long': 'Dit is te lang.',
+    'problem.too_long.limit': 'Dit is te lang: hoogstens {limit} tekens.',
     'problem.age_not_confirmed': 'Bevestig je leeftijd om je aan te melden.',
     'problem.already_registered': 'Dit adres is al aangemeld voor dit evenement. We hebben de beheerlink ernaartoe gemaild.',
     'problem.notice_outdated': 'De privacyverklaring is gewijzigd. Lees haar opnieuw; de pagina is bijgewerkt.',
@@ -353,7 +358,8 @@ const MESSAGES = {
     'problem.rate_limited': 'Te veel pogingen. Wacht even en probeer het opnieuw.',
     'problem.email_taken': 'Een andere aanmelding voor dit evenement gebruikt dit adres.',
     'problem.not_found': 'Deze link werkt niet (meer). Als het evenement voorbij is, zijn de gegevens mogelijk gewist.',
-    'form.invalid': 'Verbeter het gemarkeerde veld.',
+    'form.invalid.one': 'Verbeter het gemarkeerde veld.',
+    'form.invalid.other': 'Verbeter de {count} gemarkeerde velden.',
     'admin.title': 'Organisatorconsole',
     'admin.login': 'Inloggen',
     'admin.password': 'Wachtwoord',
@@ -611,10 +617,29 @@ export function lang() {
   return current;
 }
 
+function message(key) {
+  return MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
+}
+
 /** The message `key` in the current language, with `{name}` placeholders filled in. */
 export function t(key, values = {}) {
-  const text = MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+  return message(key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+}
+
+/**
+ * `t` as nodes for the DOM: each string value (someone's text, such as a sponsor's name) isolated
+ * in a `<bdi>`, so that right-to-left text cannot reorder the message's own words.
+ */
+export function tNodes(key, values = {}) {
+  // split() with a group gives the message's own words at even places, placeholder names at odd.
+  return message(key).split(/\{(\w+)\}/)
+    .map((part, i) => {
+      if (i % 2 === 0) return part;
+      const value = values[part];
+      return typeof value === 'string' ? userText(value) : String(value ?? '');
+    })
+    .filter(Boolean)
+    .map((part) => (typeof part === 'string' ? document.createTextNode(part) : part));
 }
 
 /** `key.one` or `key.other` as the language's plural rules choose for `count`, filled in. */
@@ -627,6 +652,8 @@ export function plural(key, count, values = {}) {
 /** The message for a problem+json answer: its code's translation, else the server's detail. */
 export function problemText(problem) {
   const key = `problem.${problem?.code}`;
+  // A bound the value broke (`too_long`), said with the number where the language has a sentence.
+  if (problem?.limit != null && MESSAGES[current][`${key}.limit`]) return t(`${key}.limit`, { limit: problem.limit });
   if (MESSAGES[current][key]) return t(key);
   return problem?.detail || t('error.generic');
 }

@@ -1,9 +1,9 @@
 // The manage page /m/{token}: badge, each consent as a switch with its history, withdraw all,
 // the sponsors that received my data, download, correction, restriction and erasure.
 
-import { api, pageApi, h, status, ApiProblem } from './api.js';
+import { api, pageApi, h, status, userText, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
-import { t, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
 const base = `/me/${encodeURIComponent(token)}`;
@@ -40,17 +40,17 @@ function render() {
         h('input', { type: 'checkbox', role: 'switch', id, checked: c.granted,
           'aria-describedby': `${id}-text`,
           onchange: (e) => change([{ purpose: c.purpose, granted: e.target.checked }]) }),
-        h('label', { for: id }, h('strong', {}, purposeLabel(c)))),
+        h('label', { for: id }, h('strong', { dir: 'auto' }, purposeLabel(c)))),
       h('p', { id: `${id}-text`, class: 'more' }, c.text));
   }));
   document.getElementById('withdraw-all').disabled = !me.consents.some((c) => c.granted);
   document.getElementById('history').replaceChildren(...me.consent_history.map((r) => h('li', {},
-    `${formatDateTime(r.recorded_at, zone)}: ${names.get(r.purpose) ?? r.purpose} — `,
+    `${formatDateTime(r.recorded_at, zone)}: `, userText(names.get(r.purpose) ?? r.purpose), ' — ',
     t(r.granted ? 'manage.history.granted' : 'manage.history.withdrawn'), ` (${r.channel})`)));
 
   const recipients = document.getElementById('recipients');
   recipients.replaceChildren(...(me.recipients.length
-    ? me.recipients.map((r) => h('li', {}, t('manage.recipients.item',
+    ? me.recipients.map((r) => h('li', {}, tNodes('manage.recipients.item',
       { sponsor: r.sponsor, date: formatDate(r.exported_at, zone) })))
     : [h('li', {}, t('manage.recipients.none'))]));
 
@@ -59,8 +59,9 @@ function render() {
     for (const name of FIELDS) {
       details.append(h('div', { class: 'field' },
         h('label', { for: name, id: `${name}-label` }),
-        h('input', { id: name, name, type: name === 'email' ? 'email' : 'text',
-          'aria-describedby': `${name}-error` }),
+        // Names and companies may be written right to left: the field follows what is typed.
+        h('input', { id: name, name, type: name === 'email' ? 'email' : 'text', dir: 'auto',
+          'aria-describedby': `${name}-error`, maxlength: me.event.field_max_chars?.[name] }),
         h('p', { class: 'error', id: `${name}-error`, hidden: true })));
     }
   }
@@ -71,7 +72,8 @@ function render() {
   }
   const pending = document.getElementById('pending-email');
   pending.hidden = !me.pending_email;
-  pending.textContent = me.pending_email ? t('manage.email.pending', { email: me.pending_email }) : '';
+  pending.replaceChildren(...(me.pending_email
+    ? tNodes('manage.email.pending', { email: me.pending_email }) : []));
   document.getElementById('restrict').textContent =
     t(me.restricted_at ? 'manage.restrict.off' : 'manage.restrict.on');
 }
@@ -116,7 +118,7 @@ async function correct(e) {
     render();
     // A new address changes only when the link mailed to it is followed.
     if ('email' in change && me.pending_email) {
-      status(t('manage.email.pending', { email: me.pending_email }));
+      status(tNodes('manage.email.pending', { email: me.pending_email }));
     } else {
       status(t('manage.saved'));
     }
@@ -143,7 +145,7 @@ async function erase() {
     const box = document.getElementById('erased-recipients');
     if (erased.recipients.length) {
       box.replaceChildren(h('p', {}, t('manage.erased.recipients')), h('ul', {},
-        erased.recipients.map((r) => h('li', {}, t('manage.recipients.item',
+        erased.recipients.map((r) => h('li', {}, tNodes('manage.recipients.item',
           { sponsor: r.sponsor, date: formatDate(r.exported_at, me.event.time_zone) })))));
     }
     const done = document.getElementById('erased');

@@ -4,7 +4,7 @@
 
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
-import { t, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
 const slug = decodeURIComponent(location.pathname.split('/')[2] || '');
 const FIELDS = [
@@ -24,10 +24,12 @@ function renderDetails() {
     for (const [name, type, autocomplete, required] of FIELDS) {
       box.append(h('div', { class: 'field' },
         h('label', { for: name, id: `${name}-label` }),
+        // Names and companies may be written right to left: the field follows what is typed.
         h('input', {
-          id: name, name, type, autocomplete, required,
+          id: name, name, type, autocomplete, required, dir: 'auto',
           'aria-describedby': `${name}-error`,
-          maxlength: name === 'country' ? 2 : 200,
+          // The server's own bound for the field (the public event view publishes it).
+          maxlength: event.field_max_chars?.[name],
         }),
         h('p', { class: 'error', id: `${name}-error`, hidden: true })));
     }
@@ -53,12 +55,12 @@ function renderEvent() {
     h('div', { class: 'choice' },
       h('input', { type: 'checkbox', id: `sponsor-${s.id}`, value: s.id, checked: ticked.has(s.id),
         'aria-describedby': `sponsor-${s.id}-more` }),
-      h('label', { for: `sponsor-${s.id}` }, h('strong', {}, s.name), ' — ', s.consent_text)),
+      h('label', { for: `sponsor-${s.id}` }, h('strong', { dir: 'auto' }, s.name), ' — ', s.consent_text)),
     h('div', { class: 'more', id: `sponsor-${s.id}-more` },
-      s.description ? h('p', {}, s.description) : null,
+      s.description ? h('p', { dir: 'auto' }, s.description) : null,
       h('p', {}, t('sponsors.fields', { fields })),
       h('p', {}, h('a', { href: s.privacy_policy_url, rel: 'noopener noreferrer', target: '_blank' },
-        t('sponsors.policy', { name: s.name })))))));
+        tNodes('sponsors.policy', { name: s.name })))))));
   document.getElementById('sponsors').hidden = event.sponsors.length === 0;
   document.getElementById('marketing-text').textContent = event.marketing_consent_text;
   document.getElementById('age-text').textContent = t('age.confirm', { age: event.min_age });

@@ -224,7 +224,7 @@ pub struct NewRegistration {
 }
 
 impl NewRegistration {
-    /// The contact details, moved out for `rules::validate_details` (the choices stay).
+    /// The contact details, moved out for `rules::check` (the choices stay).
     pub fn take_details(&mut self) -> SubmittedDetails {
         SubmittedDetails {
             first_name: std::mem::take(&mut self.first_name),
@@ -317,18 +317,20 @@ async fn register_through(
     let texts = public_event::consent_texts(&state.db, &event).await?;
     let event_sponsors: BTreeSet<SponsorId> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
     let mut opt_ins = request.sponsor_opt_ins.clone();
-    rules::check(&RegistrationCheck {
-        now,
-        event_ends_at: event.ends_at,
-        current_notice_version: event.privacy_notice_version,
-        event_sponsors: &event_sponsors,
-        age_confirmed: request.age_confirmed,
-        notice_version: request.notice_version,
-        sponsor_opt_ins: &opt_ins,
-    })?;
+    let details = rules::check(
+        &RegistrationCheck {
+            now,
+            event_ends_at: event.ends_at,
+            current_notice_version: event.privacy_notice_version,
+            event_sponsors: &event_sponsors,
+            age_confirmed: request.age_confirmed,
+            notice_version: request.notice_version,
+            sponsor_opt_ins: &opt_ins,
+        },
+        request.take_details(),
+    )?;
     opt_ins.sort();
     opt_ins.dedup();
-    let details = rules::validate_details(request.take_details())?;
 
     let vault = state.vault(event.id).await?;
     let email_index = vault.email_index(&details.email);

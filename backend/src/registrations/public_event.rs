@@ -42,6 +42,9 @@ pub struct PublicEventView {
     pub privacy_notice_version: i32,
     /// The contact fields a sponsor receives when you opted in to it and it scans your badge.
     pub shared_fields: Vec<ContactField>,
+    /// The most characters each bounded contact field takes (a form's `maxlength`).
+    #[schema(value_type = std::collections::BTreeMap<String, usize>)]
+    pub field_max_chars: std::collections::BTreeMap<ContactField, usize>,
     /// When all attendee data of this event is deleted.
     #[serde(with = "time::serde::rfc3339")]
     pub data_deleted_at: OffsetDateTime,
@@ -122,6 +125,7 @@ pub async fn view(
     Ok(PublicEventView {
         registration_open: now < event.ends_at,
         shared_fields: rules::parse_shared_fields(&event.shared_fields),
+        field_max_chars: crate::registrations::rules::field_max_chars(),
         data_deleted_at: rules::purge_due_at(event.ends_at, event.retention_days),
         sponsors: texts
             .sponsors

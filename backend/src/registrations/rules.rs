@@ -1,6 +1,6 @@
 //! What a registration must satisfy, as plain functions over values and a clock reading.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::schema::ids::SponsorId;
 use crate::{
     contact::{Country, Email, Phone},
-    error::{FieldError, RuleError},
+    error::{FieldChecks, FieldError, FieldErrors, RuleError},
     events::rules::ContactField,
     problem::ProblemCode,
     validation,
@@ -74,18 +74,77 @@ fn optional<T>(
     }
 }
 
-pub fn validate_details(d: SubmittedDetails) -> Result<ContactDetails, FieldError> {
-    Ok(ContactDetails {
-        first_name: validation::person_name("first_name", &d.first_name, 1, 100)?,
-        last_name: validation::person_name("last_name", &d.last_name, 1, 100)?,
-        email: Email::parse("email", &d.email)?,
-        company: optional("company", d.company, |f, v| validation::label(f, v, 1, 200))?,
-        job_title: optional("job_title", d.job_title, |f, v| {
-            validation::label(f, v, 1, 200)
-        })?,
-        phone: optional("phone", d.phone, Phone::parse)?,
-        country: optional("country", d.country, Country::parse)?,
+/// The details as typed, checked field by field: the details, or every field in error at once.
+pub fn validate_details(d: SubmittedDetails) -> Result<ContactDetails, FieldErrors> {
+    let mut checks = FieldChecks::default();
+    let details = check_details(&mut checks, d);
+    checks.finish()?;
+    details.ok_or_else(unreachable_field_error)
+}
+
+/// Each field of `d` checked into `checks`; the details if every one passed.
+pub fn check_details(checks: &mut FieldChecks, d: SubmittedDetails) -> Option<ContactDetails> {
+    let first_name = checks.check(validation::person_name(
+        "first_name",
+        &d.first_name,
+        1,
+        NAME_MAX_CHARS,
+    ));
+    let last_name = checks.check(validation::person_name(
+        "last_name",
+        &d.last_name,
+        1,
+        NAME_MAX_CHARS,
+    ));
+    let email = checks.check(Email::parse("email", &d.email));
+    let company = checks.check(optional("company", d.company, |f, v| {
+        validation::label(f, v, 1, LABEL_MAX_CHARS)
+    }));
+    let job_title = checks.check(optional("job_title", d.job_title, |f, v| {
+        validation::label(f, v, 1, LABEL_MAX_CHARS)
+    }));
+    let phone = checks.check(optional("phone", d.phone, Phone::parse));
+    let country = checks.check(optional("country", d.country, Country::parse));
+    Some(ContactDetails {
+        first_name: first_name?,
+        last_name: last_name?,
+        email: email?,
+        company: company?,
+        job_title: job_title?,
+        phone: phone?,
+        country: country?,
     })
+}
+
+/// The most characters each contact field takes, where the rule bounds it: the one source of
+/// the checks below and of the forms' `maxlength` (the public event view publishes it).
+pub fn max_chars(field: ContactField) -> Option<usize> {
+    match field {
+        ContactField::FirstName | ContactField::LastName => Some(NAME_MAX_CHARS),
+        ContactField::Company | ContactField::JobTitle => Some(LABEL_MAX_CHARS),
+        ContactField::Email => Some(EMAIL_MAX_CHARS),
+        ContactField::Country => Some(2),
+        ContactField::Phone => None,
+    }
+}
+
+/// Every bounded field with its bound, for the public views.
+pub fn field_max_chars() -> BTreeMap<ContactField, usize> {
+    ContactField::ALL
+        .into_iter()
+        .filter_map(|f| max_chars(f).map(|n| (f, n)))
+        .collect()
+}
+
+const NAME_MAX_CHARS: usize = 100;
+const LABEL_MAX_CHARS: usize = 200;
+/// `contact::Email` refuses longer addresses (RFC 5321's path limit).
+const EMAIL_MAX_CHARS: usize = 254;
+
+/// Never made: `check_details` returns details whenever no check failed. Answered as a plain
+/// field error rather than a panic all the same.
+fn unreachable_field_error() -> FieldErrors {
+    FieldError::new(ProblemCode::InvalidValue, "details", "Not valid.").into()
 }
 
 /// The checks a registration passes before anything is stored, in the order they are made.
@@ -100,20 +159,19 @@ pub struct RegistrationCheck<'a> {
     pub sponsor_opt_ins: &'a [SponsorId],
 }
 
-pub fn check(c: &RegistrationCheck<'_>) -> Result<(), RuleError> {
+/// A registration that cannot be made at all (the event has ended, the page is outdated) is
+/// refused first, as a conflict; then every field in error is refused at once, the form's own
+/// with the details', in the order of the form: the details, `sponsor_opt_ins`, `age_confirmed`.
+pub fn check(
+    c: &RegistrationCheck<'_>,
+    details: SubmittedDetails,
+) -> Result<ContactDetails, RuleError> {
     if c.now >= c.event_ends_at {
         return Err(RuleError::Conflict {
             code: ProblemCode::RegistrationClosed,
             field: None,
             detail: "The event has ended; registration is closed.".into(),
         });
-    }
-    if !c.age_confirmed {
-        return Err(RuleError::invalid(
-            ProblemCode::AgeNotConfirmed,
-            "age_confirmed",
-            "You must confirm that you meet the minimum age.",
-        ));
     }
     if c.notice_version != c.current_notice_version {
         return Err(RuleError::conflict(
@@ -122,18 +180,29 @@ pub fn check(c: &RegistrationCheck<'_>) -> Result<(), RuleError> {
             "The privacy notice has changed; read the current one and register again.",
         ));
     }
-    if let Some(i) = c
+    let mut checks = FieldChecks::default();
+    let details = check_details(&mut checks, details);
+    for (i, _) in c
         .sponsor_opt_ins
         .iter()
-        .position(|id| !c.event_sponsors.contains(id))
+        .enumerate()
+        .filter(|(_, id)| !c.event_sponsors.contains(id))
     {
-        return Err(RuleError::invalid(
+        checks.refuse(FieldError::new(
             ProblemCode::UnknownSponsor,
             format!("sponsor_opt_ins[{i}]"),
             "Not a sponsor of this event.",
         ));
     }
-    Ok(())
+    if !c.age_confirmed {
+        checks.refuse(FieldError::new(
+            ProblemCode::AgeNotConfirmed,
+            "age_confirmed",
+            "You must confirm that you meet the minimum age.",
+        ));
+    }
+    checks.finish()?;
+    Ok(details.ok_or_else(unreachable_field_error)?)
 }
 
 #[cfg(test)]
@@ -168,7 +237,8 @@ mod tests {
     fn each_field_has_its_code() {
         let code = |d: SubmittedDetails| {
             let e = validate_details(d).unwrap_err();
-            (e.code.as_str(), e.field)
+            let first = e.first();
+            (first.code.as_str(), first.field.clone())
         };
         assert_eq!(
             code(SubmittedDetails {
@@ -222,6 +292,32 @@ mod tests {
     }
 
     #[test]
+    fn every_field_in_error_is_told_at_once_in_form_order() {
+        let errors = validate_details(SubmittedDetails {
+            first_name: "Ada".into(),
+            last_name: "".into(),
+            email: "bad".into(),
+            company: None,
+            job_title: None,
+            phone: Some("abc".into()),
+            country: None,
+        })
+        .unwrap_err();
+        let fields: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("last_name", "too_short"),
+                ("email", "invalid_email"),
+                ("phone", "invalid_phone")
+            ]
+        );
+    }
+
+    #[test]
     fn registration_checks_come_in_order() {
         let sponsor = SponsorId::new();
         let sponsors = BTreeSet::from([sponsor]);
@@ -236,9 +332,18 @@ mod tests {
             notice_version: 2,
             sponsor_opt_ins: &chosen,
         };
-        assert!(check(&ok).is_ok());
-        let code = |c: RegistrationCheck<'_>| check(&c).unwrap_err().code();
-        // Everything wrong at once: the first rule answers.
+        assert!(check(&ok, details()).is_ok());
+        let refusal = |c: RegistrationCheck<'_>, d: SubmittedDetails| check(&c, d).unwrap_err();
+        let empty = || SubmittedDetails {
+            first_name: "".into(),
+            last_name: "".into(),
+            email: "".into(),
+            company: None,
+            job_title: None,
+            phone: None,
+            country: None,
+        };
+        // A registration that cannot be made at all is refused first, whatever else is wrong.
         let all_wrong = RegistrationCheck {
             now: datetime!(2026-12-02 17:00 UTC),
             age_confirmed: false,
@@ -246,37 +351,50 @@ mod tests {
             sponsor_opt_ins: &stranger,
             ..ok
         };
-        assert_eq!(code(all_wrong), ProblemCode::RegistrationClosed);
+        assert_eq!(
+            refusal(all_wrong, empty()).code(),
+            ProblemCode::RegistrationClosed
+        );
         let ok = || ok;
         assert_eq!(
-            code(RegistrationCheck {
-                age_confirmed: false,
-                notice_version: 1,
-                ..ok()
-            }),
-            ProblemCode::AgeNotConfirmed
-        );
-        assert_eq!(
-            code(RegistrationCheck {
-                notice_version: 1,
-                sponsor_opt_ins: &stranger,
-                ..ok()
-            }),
+            refusal(
+                RegistrationCheck {
+                    age_confirmed: false,
+                    notice_version: 1,
+                    ..ok()
+                },
+                empty()
+            )
+            .code(),
             ProblemCode::NoticeOutdated
         );
-        let err = check(&RegistrationCheck {
-            sponsor_opt_ins: &stranger,
-            ..ok()
-        })
-        .unwrap_err();
-        assert_eq!(err.code(), ProblemCode::UnknownSponsor);
-        assert!(matches!(&err, RuleError::Invalid(f) if f.field == "sponsor_opt_ins[0]"));
+        // Then every field at once, in the order of the form: details, sponsors, age.
+        let err = refusal(
+            RegistrationCheck {
+                age_confirmed: false,
+                sponsor_opt_ins: &stranger,
+                ..ok()
+            },
+            SubmittedDetails {
+                email: "bad".into(),
+                ..details()
+            },
+        );
+        let RuleError::Invalid(errors) = &err else {
+            panic!("{err:?}");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "sponsor_opt_ins[0]", "age_confirmed"]);
+        assert_eq!(err.code(), ProblemCode::InvalidEmail);
         // One second before the end is still open.
         assert!(
-            check(&RegistrationCheck {
-                now: datetime!(2026-12-02 16:59:59 UTC),
-                ..ok()
-            })
+            check(
+                &RegistrationCheck {
+                    now: datetime!(2026-12-02 16:59:59 UTC),
+                    ..ok()
+                },
+                details()
+            )
             .is_ok()
         );
     }

@@ -177,6 +177,9 @@ pub struct MyEvent {
     pub ends_at: OffsetDateTime,
     /// The contact fields a sponsor you consented to receives when it scans your badge.
     pub shared_fields: Vec<ContactField>,
+    /// The most characters each bounded contact field takes (a form's `maxlength`).
+    #[schema(value_type = std::collections::BTreeMap<String, usize>)]
+    pub field_max_chars: std::collections::BTreeMap<ContactField, usize>,
     #[serde(with = "time::serde::rfc3339")]
     pub data_deleted_at: OffsetDateTime,
 }
@@ -303,6 +306,7 @@ async fn my_registration(
 fn my_event(e: &event::Model) -> MyEvent {
     MyEvent {
         shared_fields: events::rules::parse_shared_fields(&e.shared_fields),
+        field_max_chars: registrations::rules::field_max_chars(),
         data_deleted_at: events::rules::purge_due_at(e.ends_at, e.retention_days),
         slug: e.slug.clone(),
         name: e.name.clone(),

@@ -27,6 +27,11 @@ async fn the_public_event_view_shows_what_an_attendee_needs_and_no_organiser_dat
         view["shared_fields"],
         json!(["first_name", "last_name", "email", "company", "job_title"])
     );
+    // What a form's `maxlength` is set from: the server's own bounds.
+    assert_eq!(
+        view["field_max_chars"],
+        json!({"first_name": 100, "last_name": 100, "email": 254, "company": 200, "job_title": 200, "country": 2})
+    );
     let sponsors = view["sponsors"].as_array().unwrap();
     assert_eq!(sponsors.len(), 3);
     for sponsor in sponsors {
@@ -631,4 +636,41 @@ async fn registrations_are_rate_limited_per_address() {
         "rate_limited",
     )
     .await;
+}
+
+/// A person who gets several fields wrong is told all of them in one answer, in the order of the
+/// form, each with its field and code; the problem's own `field` and `code` are the first.
+#[tokio::test]
+async fn every_field_in_error_is_told_at_once() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let mut body = registration_body("bad");
+    body["last_name"] = json!("");
+    body["phone"] = json!("abc");
+    body["age_confirmed"] = json!(false);
+    body["company"] = json!("x".repeat(201));
+    let problem = assert_problem(app.register(&event.slug, &body).await, 422, "too_short").await;
+    assert_eq!(problem["field"], "last_name");
+    let errors: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("last_name", "too_short"),
+            ("email", "invalid_email"),
+            ("company", "too_long"),
+            ("phone", "invalid_phone"),
+            ("age_confirmed", "age_not_confirmed"),
+        ]
+    );
+    // A bound broken is stated, so that the form can say it.
+    assert_eq!(problem["errors"][2]["limit"], 200);
+    assert!(problem["errors"][0].get("limit").is_none());
+    for table in PERSONAL_TABLES {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
 }

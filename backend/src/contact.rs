@@ -171,6 +171,14 @@ impl Country {
 
 text_newtype!(Country, "country");
 
+impl Country {
+    /// Every ISO 3166-1 alpha-2 code there is, in alphabetical order: what a form offers (named
+    /// in the page's language by the browser's own country names).
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        COUNTRIES.split(' ')
+    }
+}
+
 const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
 BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ \
 DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT \

@@ -55,6 +55,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         // the browser keeps to itself.
         .route("/b", get(|| async { file("badge.html") }))
         .route("/admin", get(|| async { file("admin.html") }))
+        // Browsers ask for /favicon.ico whatever a page names; the pages name the SVG, and this
+        // answers the rest with it too rather than a 404.
+        .route("/favicon.ico", get(|| async { file("favicon.svg") }))
 }
 
 /// Serve `uri`'s file from `web/`. Unknown paths are a problem+json 404.

@@ -22,6 +22,11 @@ await step('the registration page shows the event, its notice and unticked spons
   assert.equal(await sponsors.count(), 3);
   for (const box of await sponsors.all()) assert.equal(await box.isChecked(), false);
   assert.equal(await page.locator('#marketing').isChecked(), false);
+  // A favicon, named by the page and also where browsers look for one unasked.
+  assert.equal(await page.locator('link[rel=icon]').getAttribute('href'), '/favicon.svg');
+  const favicon = await page.request.get(url('/favicon.ico'));
+  assert.equal(favicon.status(), 200);
+  assert.equal(favicon.headers()['content-type'], 'image/svg+xml');
   await screenshot(page, 'register.png');
 });
 
@@ -63,6 +68,8 @@ await step('registering with one sponsor shows the badge and the manage link', a
   await page.getByLabel('First name', { exact: true }).fill('Grace');
   await page.getByLabel('Last name', { exact: true }).fill('Hopper');
   await page.getByLabel('E-mail address', { exact: true }).fill(email);
+  // The country is picked by its name; the code is what is sent.
+  await page.getByLabel('Country (optional)').selectOption({ label: 'Netherlands' });
   await page.getByLabel(/^Acme Analytics/).check();
   await page.getByLabel(/years or older/).check();
   await page.getByRole('button', { name: 'Register' }).click();
@@ -102,6 +109,7 @@ await step('the data download holds everything, including the consent history', 
   const data = JSON.parse(await readFile(await download.path(), 'utf8'));
   assert.equal(data.registration.details.email, email);
   assert.equal(data.registration.details.last_name, 'Hopper');
+  assert.equal(data.registration.details.country, 'NL');
   assert.deepEqual(data.consent_history.map((r) => r.granted), [true, false]);
   // Both through the pages' own routes: the server recorded the channel, the page sent none.
   assert.deepEqual(data.consent_history.map((r) => r.channel), ['web', 'web']);
@@ -111,6 +119,12 @@ await step('the page switches to Dutch', async () => {
   await page.getByRole('button', { name: 'Nederlands' }).click();
   await page.getByRole('heading', { level: 1, name: /Je aanmelding/ }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'nl');
+  // Countries are named in the page's language, the choice kept.
+  const country = page.locator('#country');
+  assert.equal(await country.inputValue(), 'NL');
+  assert.equal(await country.locator('option:checked').textContent(), 'Nederland');
+  // The first "Loading…" is gone for good, not translated back into "Laden…".
+  assert.doesNotMatch(await page.locator('#status').textContent(), /Laden/);
   await screenshot(page, 'manage-nl.png');
   await page.getByRole('button', { name: 'English' }).click();
   await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
@@ -126,6 +140,52 @@ await step('erasure needs a confirmation, then removes everything', async () => 
   const again = await page.goto(url(manageUrl));
   assert.equal(again.status(), 200);
   await page.locator('#status[data-kind=error]').waitFor();
+  // A page that cannot show what it is for still says so in a heading.
+  await page.getByRole('heading', { level: 1, name: 'This page is not available' }).waitFor();
+});
+
+await step('on a phone (390 × 844) no page or state scrolls sideways', async () => {
+  const phone = await newPage(browser, {
+    locale: 'en-GB', viewport: { width: 390, height: 844 }, allow: [/status of 4\d\d/],
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
+  const fits = async (state) => {
+    const { scroll, inner } = await phone.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+    }));
+    assert.ok(scroll <= inner, `${state}: the page is ${scroll} px wide in a ${inner} px window`);
+  };
+  await phone.goto(url('/e/consentry-demo'));
+  await phone.getByRole('heading', { level: 1, name: 'Consentry Demo Summit' }).waitFor();
+  await fits('registration form');
+  await phone.getByRole('button', { name: 'Register' }).click();
+  await phone.locator('#age_confirmed-error').waitFor({ state: 'visible' });
+  await fits('form with every error');
+  await phone.locator('#first_name').fill('Anastasia');
+  await phone.locator('#last_name').fill('van der Oude-Wetering');
+  await phone.locator('#email').fill(`anastasia-${Date.now()}@example.org`);
+  await phone.getByLabel(/years or older/).check();
+  await phone.getByRole('button', { name: 'Register' }).click();
+  await phone.getByRole('heading', { name: 'You are registered' }).waitFor();
+  await fits('registered, with the manage link');
+  await screenshot(phone, 'phone-registered.png');
+  // The link can be copied with one tap, and the badge kept as a picture.
+  await phone.getByRole('button', { name: 'Copy the link' }).click();
+  await phone.locator('#copied').filter({ hasText: 'Copied.' }).waitFor();
+  assert.equal(
+    await phone.evaluate(() => navigator.clipboard.readText()),
+    await phone.locator('#manage-link').textContent());
+  const png = await phone.request.get(url(await phone.locator('#badge-png').getAttribute('href')));
+  assert.equal(png.headers()['content-type'], 'image/png');
+  assert.equal(await phone.locator('#badge-png').getAttribute('download'), 'badge.png');
+  await phone.goto(url(await phone.locator('#manage-link').getAttribute('href')));
+  await phone.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
+  await fits('manage page');
+  await screenshot(phone, 'phone-manage.png');
+  await phone.goto(url('/e/no-such-event'));
+  await phone.getByRole('heading', { level: 1, name: 'This page is not available' }).waitFor();
+  await fits('unknown event');
+  await phone.close();
 });
 
 await done();

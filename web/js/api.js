@@ -88,6 +88,9 @@ export function joinUserText(parts, separator) {
 export function status(message, kind = 'info') {
   const el = document.getElementById('status');
   if (!el) return;
+  // Its first words ("Loading…") came from the page's translations; from now on the page says
+  // what it is, and a language switch must not put "Loading…" back.
+  el.removeAttribute('data-i18n');
   if (Array.isArray(message)) el.replaceChildren(...message);
   else el.textContent = message;
   el.dataset.kind = kind;

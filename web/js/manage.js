@@ -3,6 +3,7 @@
 
 import { api, pageApi, h, status, userText, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
+import { countrySelect, fillCountries, loadCountries } from './countries.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -59,16 +60,19 @@ function render() {
     for (const name of FIELDS) {
       details.append(h('div', { class: 'field' },
         h('label', { for: name, id: `${name}-label` }),
-        // Names and companies may be written right to left: the field follows what is typed.
-        h('input', { id: name, name, type: name === 'email' ? 'email' : 'text', dir: 'auto',
-          'aria-describedby': `${name}-error`, maxlength: me.event.field_max_chars?.[name] }),
+        name === 'country'
+          ? countrySelect({ id: name, name, 'aria-describedby': `${name}-error` })
+          // Names and companies may be written right to left: the field follows what is typed.
+          : h('input', { id: name, name, type: name === 'email' ? 'email' : 'text', dir: 'auto',
+            'aria-describedby': `${name}-error`, maxlength: me.event.field_max_chars?.[name] }),
         h('p', { class: 'error', id: `${name}-error`, hidden: true })));
     }
   }
   for (const name of FIELDS) {
     document.getElementById(`${name}-label`).textContent = t(`field.${name}`);
     const input = document.getElementById(name);
-    if (document.activeElement !== input) input.value = me.details[name] ?? '';
+    if (name === 'country') fillCountries(input, document.activeElement === input ? input.value : me.details.country);
+    else if (document.activeElement !== input) input.value = me.details[name] ?? '';
   }
   const pending = document.getElementById('pending-email');
   pending.hidden = !me.pending_email;
@@ -80,8 +84,10 @@ function render() {
 
 async function load() {
   try {
-    me = await api('GET', base);
+    [me] = await Promise.all([api('GET', base), loadCountries()]);
   } catch (err) {
+    // The page still has a heading: what happened, then why.
+    document.getElementById('unavailable').hidden = false;
     fail(err);
     return;
   }

@@ -4,6 +4,7 @@
 
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
+import { countrySelect, fillCountries, loadCountries } from './countries.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
 
 const slug = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -24,19 +25,22 @@ function renderDetails() {
     for (const [name, type, autocomplete, required] of FIELDS) {
       box.append(h('div', { class: 'field' },
         h('label', { for: name, id: `${name}-label` }),
-        // Names and companies may be written right to left: the field follows what is typed.
-        h('input', {
-          id: name, name, type, autocomplete, required, dir: 'auto',
-          'aria-describedby': `${name}-error`,
-          // The server's own bound for the field (the public event view publishes it).
-          maxlength: event.field_max_chars?.[name],
-        }),
+        name === 'country'
+          ? countrySelect({ id: name, name, 'aria-describedby': `${name}-error` })
+          // Names and companies may be written right to left: the field follows what is typed.
+          : h('input', {
+            id: name, name, type, autocomplete, required, dir: 'auto',
+            'aria-describedby': `${name}-error`,
+            // The server's own bound for the field (the public event view publishes it).
+            maxlength: event.field_max_chars?.[name],
+          }),
         h('p', { class: 'error', id: `${name}-error`, hidden: true })));
     }
   }
   for (const [name] of FIELDS) {
     document.getElementById(`${name}-label`).textContent = t(`field.${name}`);
   }
+  fillCountries(document.getElementById('country'));
 }
 
 function renderEvent() {
@@ -69,8 +73,10 @@ function renderEvent() {
 
 async function load() {
   try {
-    event = await api('GET', `/events/${encodeURIComponent(slug)}`);
+    [event] = await Promise.all([api('GET', `/events/${encodeURIComponent(slug)}`), loadCountries()]);
   } catch (e) {
+    // The page still has a heading: what happened, then why.
+    document.getElementById('unavailable').hidden = false;
     status(problemText(e.problem), 'error');
     return;
   }
@@ -125,6 +131,18 @@ async function submit(e) {
   }
 }
 
+/** Put the manage link on the clipboard, and say so next to the button. */
+async function copyLink(text) {
+  const said = document.getElementById('copied');
+  try {
+    await navigator.clipboard.writeText(text);
+    said.textContent = t('register.copied');
+  } catch {
+    // No clipboard (an old browser, or permission refused): the link stays there to copy by hand.
+    said.textContent = t('register.copy.failed');
+  }
+}
+
 function showDone(created) {
   document.getElementById('event').hidden = true;
   const done = document.getElementById('done');
@@ -132,9 +150,11 @@ function showDone(created) {
   badge.src = created.badge.svg_url.replace(/^https?:\/\/[^/]+/, '');
   badge.alt = t('register.badge.alt');
   document.getElementById('printable').href = created.badge.printable_url.replace(/^https?:\/\/[^/]+/, '');
+  document.getElementById('badge-png').href = created.badge.png_url.replace(/^https?:\/\/[^/]+/, '');
   const link = document.getElementById('manage-link');
   link.href = `/m/${created.manage_token}`;
   link.textContent = `${location.origin}/m/${created.manage_token}`;
+  document.getElementById('copy-link').onclick = () => copyLink(link.textContent);
   document.getElementById('mailed').textContent =
     t(created.confirmation_email_sent ? 'register.mailed' : 'register.not_mailed');
   done.hidden = false;

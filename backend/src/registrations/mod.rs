@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use axum::{
     Json,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use sea_orm::{
@@ -48,6 +48,29 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(public_event::get_event))
+        .routes(routes!(countries))
+}
+
+/// The countries a registration may name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Countries {
+    /// ISO 3166-1 alpha-2 codes, in alphabetical order.
+    pub countries: Vec<&'static str>,
+}
+
+/// Every country code `country` accepts, for a form's country list (which names them in the
+/// reader's language). The same for everyone, so caches may keep it for a day.
+#[utoipa::path(
+    get, path = "/countries", tag = "registration",
+    responses((status = 200, body = Countries)),
+)]
+async fn countries() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+        Json(Countries {
+            countries: crate::contact::Country::codes().collect(),
+        }),
+    )
 }
 
 /// The registration page's own route, beside the page (`/e/{slug}`): the same registration as

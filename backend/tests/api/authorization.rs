@@ -104,6 +104,8 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/events/{event}", None, ORGANISER),
         // By slug, the public page attendees register from.
         row(Method::GET, "/api/v1/events/{slug}", None, EVERYONE),
+        // The country codes a form offers: the same for everyone.
+        row(Method::GET, "/api/v1/countries", None, EVERYONE),
         row(Method::PATCH, "/api/v1/events/{event}", Some(|_, _| json!({"venue": "Rotterdam"})), ORGANISER),
         row(Method::DELETE, "/api/v1/events/{spare_event}", None, [401, 401, 401, 204, 404, 401, 401, 401, 401]),
         row(Method::GET, "/api/v1/events/{event}/stats", None, ORGANISER),

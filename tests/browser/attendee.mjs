@@ -161,8 +161,10 @@ await step('on a phone (390 × 844) no page or state scrolls sideways', async ()
   await phone.getByRole('button', { name: 'Register' }).click();
   await phone.locator('#age_confirmed-error').waitFor({ state: 'visible' });
   await fits('form with every error');
-  await phone.locator('#first_name').fill('Anastasia');
-  await phone.locator('#last_name').fill('van der Oude-Wetering');
+  // A long name and company (about 60 characters each), for the printable badge below.
+  await phone.locator('#first_name').fill('Anastasia Wilhelmina');
+  await phone.locator('#last_name').fill('Theodora van der Oude-Wetering-Smith');
+  await phone.locator('#company').fill('Internationale Vereniging voor Privacybescherming en Ethiek');
   await phone.locator('#email').fill(`anastasia-${Date.now()}@example.org`);
   await phone.getByLabel(/years or older/).check();
   await phone.getByRole('button', { name: 'Register' }).click();
@@ -178,7 +180,22 @@ await step('on a phone (390 × 844) no page or state scrolls sideways', async ()
   const png = await phone.request.get(url(await phone.locator('#badge-png').getAttribute('href')));
   assert.equal(png.headers()['content-type'], 'image/png');
   assert.equal(await phone.locator('#badge-png').getAttribute('download'), 'badge.png');
-  await phone.goto(url(await phone.locator('#manage-link').getAttribute('href')));
+
+  // The printable A6 badge: every line of text inside the page, none over another or the code.
+  const manageHref = await phone.locator('#manage-link').getAttribute('href');
+  await phone.goto(url(await phone.locator('#printable').getAttribute('href')));
+  const boxes = await phone.evaluate(() => [...document.querySelectorAll('text')].map((t) => {
+    const b = t.getBBox();
+    return { text: t.textContent, x: b.x, y: b.y, right: b.x + b.width, bottom: b.y + b.height };
+  }));
+  assert.equal(boxes.length, 3, JSON.stringify(boxes));
+  assert.match(boxes.map((b) => b.text).join(' '), /Oude-Wetering-Smith/);
+  for (const b of boxes) assert.ok(b.x >= 0 && b.right <= 105, `${b.text}: ${b.x}–${b.right} mm`);
+  for (let i = 1; i < boxes.length; i++) {
+    assert.ok(boxes[i].y >= boxes[i - 1].bottom - 0.5, `${boxes[i].text} overlaps the line above`);
+  }
+  assert.ok(boxes[2].bottom <= 58, 'the company ends above the code');
+  await phone.goto(url(manageHref));
   await phone.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
   await fits('manage page');
   await screenshot(phone, 'phone-manage.png');

@@ -216,29 +216,153 @@ pub fn printable_svg(badge: &PrintedBadge<'_>) -> anyhow::Result<String> {
             ));
         }
     }
+    let event = fitted_text(
+        badge.event_name,
+        9.0,
+        TextFit {
+            size: 5.0,
+            min_size: 3.5,
+            max_lines: 2,
+            bold: false,
+        },
+        "#444",
+    );
+    let name = fitted_text(
+        badge.full_name,
+        36.0,
+        TextFit {
+            size: 10.0,
+            min_size: 5.5,
+            max_lines: 3,
+            bold: true,
+        },
+        "#000",
+    );
     let company = badge
         .company
         .map(|c| {
-            format!(
-                r#"<text x="52.5" y="48" font-size="6" text-anchor="middle">{}</text>"#,
-                xml_escape(c)
+            fitted_text(
+                c,
+                51.0,
+                TextFit {
+                    size: 6.0,
+                    min_size: 4.0,
+                    max_lines: 2,
+                    bold: false,
+                },
+                "#000",
             )
         })
         .unwrap_or_default();
     Ok(format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="105mm" height="148mm" viewBox="0 0 105 148" font-family="Helvetica, Arial, sans-serif">
 <rect width="105" height="148" fill="#fff"/>
-<text x="52.5" y="16" font-size="5" text-anchor="middle" fill="#444">{event}</text>
-<text x="52.5" y="36" font-size="10" font-weight="bold" text-anchor="middle">{name}</text>
+{event}
+{name}
 {company}
 <rect x="{qx:.3}" y="58" width="{size_mm}" height="{size_mm}" fill="#fff"/>
 <path d="{path}" fill="#000"/>
 </svg>
 "##,
-        event = xml_escape(badge.event_name),
-        name = xml_escape(badge.full_name),
         qx = (105.0 - size_mm) / 2.0,
     ))
+}
+
+/// The width text may take on the badge: the A6 page less 6 mm on each side.
+const TEXT_WIDTH_MM: f64 = 93.0;
+
+/// How a line of the printable badge is set: its usual size, how small it may get, and on how
+/// many lines it may wrap.
+#[derive(Debug, Clone, Copy)]
+struct TextFit {
+    size: f64,
+    min_size: f64,
+    max_lines: usize,
+    bold: bool,
+}
+
+/// A generous estimate of a line's width in mm at `size`: Helvetica's widest common glyphs run
+/// to about 0.6 em (0.65 em bold); wide scripts (CJK) take a full em.
+fn line_width(line: &str, size: f64, bold: bool) -> f64 {
+    let em = if bold { 0.65 } else { 0.6 };
+    line.chars()
+        .map(|c| if u32::from(c) >= 0x1100 { 1.0 } else { em })
+        .sum::<f64>()
+        * size
+}
+
+/// `text` in at most `fit.max_lines` lines, at the largest size from `fit.size` down to
+/// `fit.min_size` at which every line fits [`TEXT_WIDTH_MM`]: long names and companies shrink,
+/// then wrap between words, rather than being clipped at the page's edge. A word too long for a
+/// line even at the smallest size is broken where it must be.
+fn fit_lines(text: &str, fit: TextFit) -> (f64, Vec<String>) {
+    let mut size = fit.size;
+    loop {
+        let lines = wrap(text, TEXT_WIDTH_MM, size, fit.bold);
+        if lines.len() <= fit.max_lines || size <= fit.min_size {
+            return (size, lines);
+        }
+        size = (size - 0.5).max(fit.min_size);
+    }
+}
+
+/// Greedy word wrap to `width` mm at `size`, breaking inside a word only when it alone is wider.
+fn wrap(text: &str, width: f64, size: f64, bold: bool) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if line_width(&candidate, size, bold) <= width {
+            line = candidate;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            line.push(c);
+            if line_width(&line, size, bold) > width {
+                line.pop();
+                lines.push(std::mem::take(&mut line));
+                line.push(c);
+            }
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `text` as an SVG `<text>` centred on the page, fitted (see [`fit_lines`]) with its last line's
+/// baseline at `bottom` mm, so that more lines grow upwards into the space above.
+fn fitted_text(text: &str, bottom: f64, fit: TextFit, fill: &str) -> String {
+    let (size, lines) = fit_lines(text, fit);
+    let leading = size * 1.15;
+    let top = bottom - leading * lines.len().saturating_sub(1) as f64;
+    let weight = if fit.bold {
+        r#" font-weight="bold""#
+    } else {
+        ""
+    };
+    let spans: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            format!(
+                r#"<tspan x="52.5" y="{y:.2}">{}</tspan>"#,
+                xml_escape(line),
+                y = top + leading * i as f64
+            )
+        })
+        .collect();
+    format!(
+        r#"<text font-size="{size:.2}"{weight} text-anchor="middle" fill="{fill}">{spans}</text>"#
+    )
 }
 
 /// `text` as XML character data. Characters XML 1.0 does not allow (controls other than tab and
@@ -275,6 +399,69 @@ mod tests {
         let grids = prepared.detect_grids();
         assert_eq!(grids.len(), 1);
         grids[0].decode().unwrap().1
+    }
+
+    #[test]
+    fn long_names_and_companies_shrink_and_wrap_to_fit_the_badge() {
+        let name = "Anastasia Wilhelmina Theodora van der Oude-Wetering-Smith";
+        let company = "Internationale Vereniging voor Privacybescherming en Ethiek";
+        assert!(name.len() >= 55 && company.len() >= 55);
+        for (text, fit) in [
+            (
+                name,
+                TextFit {
+                    size: 10.0,
+                    min_size: 5.5,
+                    max_lines: 3,
+                    bold: true,
+                },
+            ),
+            (
+                company,
+                TextFit {
+                    size: 6.0,
+                    min_size: 4.0,
+                    max_lines: 2,
+                    bold: false,
+                },
+            ),
+            (
+                &"W".repeat(100)[..],
+                TextFit {
+                    size: 10.0,
+                    min_size: 5.5,
+                    max_lines: 3,
+                    bold: true,
+                },
+            ),
+        ] {
+            let (size, lines) = fit_lines(text, fit);
+            assert!(size >= fit.min_size, "{text}: {size}");
+            assert!(!lines.is_empty());
+            for line in &lines {
+                assert!(
+                    line_width(line, size, fit.bold) <= TEXT_WIDTH_MM,
+                    "{line:?} at {size}"
+                );
+            }
+            // Nothing is lost: the lines hold every character of the text.
+            let kept: String = lines.concat().split_whitespace().collect();
+            let given: String = text.split_whitespace().collect();
+            assert_eq!(kept, given);
+        }
+        // A short name keeps its size, on one line.
+        assert_eq!(
+            fit_lines(
+                "Ada Lovelace",
+                TextFit {
+                    size: 10.0,
+                    min_size: 5.5,
+                    max_lines: 3,
+                    bold: true
+                }
+            ),
+            (10.0, vec!["Ada Lovelace".to_owned()])
+        );
     }
 
     #[test]

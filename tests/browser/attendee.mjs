@@ -93,12 +93,22 @@ await step('the manage page shows the badge and each consent as a switch', async
   await screenshot(page, 'manage.png');
 });
 
-await step('withdrawing the consent takes one click and shows in the history', async () => {
-  await page.getByRole('switch', { name: 'Acme Analytics' }).uncheck();
+await step('withdrawing the consent takes one key and shows in the history in plain words', async () => {
+  const acme = page.getByRole('switch', { name: 'Acme Analytics' });
+  await acme.focus();
+  await page.keyboard.press('Space');
   await page.locator('#status', { hasText: 'Saved.' }).waitFor();
-  assert.equal(await page.getByRole('switch', { name: 'Acme Analytics' }).isChecked(), false);
+  assert.equal(await acme.isChecked(), false);
+  // The focus stays on the switch the person used, and "Saved." shows beside it.
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'switch');
+  assert.match(await page.evaluate(() => document.activeElement.id), /acme|sponsor/i);
+  const saved = page.locator('.consent', { has: acme }).locator('.saved');
+  assert.equal(await saved.textContent(), 'Saved.');
   await page.getByText('History of your choices').click();
-  await page.locator('#history li', { hasText: 'withdrawn (web)' }).waitFor();
+  const history = await page.locator('#history li').allTextContents();
+  assert.equal(history.length, 2, history.join(' | '));
+  assert.match(history[0], /^You allowed Acme Analytics on .+, when you registered\.$/);
+  assert.match(history[1], /^You withdrew your consent for Acme Analytics on .+, on these pages\.$/);
 });
 
 await step('the data download holds everything, including the consent history', async () => {

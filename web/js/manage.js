@@ -1,7 +1,7 @@
 // The manage page /m/{token}: badge, each consent as a switch with its history, withdraw all,
 // the sponsors that received my data, download, correction, restriction and erasure.
 
-import { api, pageApi, h, status, userText, ApiProblem } from './api.js';
+import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
@@ -20,7 +20,30 @@ function purposeLabel(consent) {
   return consent.sponsor ?? t('manage.marketing');
 }
 
+/** Where the last change was saved: the id of the control the person used, told "Saved." beside it. */
+let savedAt = null;
+
+/** A history entry in plain words: who did what, when, and through what. */
+function historyLine(record, names, zone) {
+  // The grants made with the registration carry its own time: "when you registered".
+  const how = record.recorded_at === me.registered_at && record.channel === 'web'
+    ? t('manage.history.how.registration')
+    : t(`manage.history.how.${record.channel}`);
+  return tNodes(record.granted ? 'manage.history.granted.line' : 'manage.history.withdrawn.line', {
+    purpose: names.get(record.purpose) ?? record.purpose,
+    date: formatDateTime(record.recorded_at, me.event.time_zone),
+    how,
+  });
+}
+
+/** "Saved." beside the control `id` names, when it is the one the last change came from. */
+function savedNote(id) {
+  return h('span', { class: 'saved', id: `${id}-saved`, role: 'status' }, savedAt === id ? t('manage.saved') : '');
+}
+
 function render() {
+  // Rendering replaces the switches: the focus goes back to where the person was.
+  const focused = document.activeElement?.id;
   const zone = me.event.time_zone;
   document.getElementById('event-name').textContent = me.event.name;
   document.getElementById('deleted-on').textContent =
@@ -40,14 +63,17 @@ function render() {
       h('div', { class: 'choice' },
         h('input', { type: 'checkbox', role: 'switch', id, checked: c.granted,
           'aria-describedby': `${id}-text`,
-          onchange: (e) => change([{ purpose: c.purpose, granted: e.target.checked }]) }),
-        h('label', { for: id }, h('strong', { dir: 'auto' }, purposeLabel(c)))),
+          onchange: (e) => change([{ purpose: c.purpose, granted: e.target.checked }], false, id) }),
+        h('label', { for: id }, h('strong', { dir: 'auto' }, purposeLabel(c))),
+        savedNote(id)),
       h('p', { id: `${id}-text`, class: 'more' }, c.text));
   }));
   document.getElementById('withdraw-all').disabled = !me.consents.some((c) => c.granted);
-  document.getElementById('history').replaceChildren(...me.consent_history.map((r) => h('li', {},
-    `${formatDateTime(r.recorded_at, zone)}: `, userText(names.get(r.purpose) ?? r.purpose), ' — ',
-    t(r.granted ? 'manage.history.granted' : 'manage.history.withdrawn'), ` (${r.channel})`)));
+  document.getElementById('history').replaceChildren(...me.consent_history.map((r) =>
+    h('li', {}, historyLine(r, names, zone))));
+  for (const id of ['withdraw-all', 'details-save']) {
+    document.getElementById(`${id}-saved`).textContent = savedAt === id ? t('manage.saved') : '';
+  }
 
   const recipients = document.getElementById('recipients');
   recipients.replaceChildren(...(me.recipients.length
@@ -80,6 +106,7 @@ function render() {
     ? tNodes('manage.email.pending', { email: me.pending_email }) : []));
   document.getElementById('restrict').textContent =
     t(me.restricted_at ? 'manage.restrict.off' : 'manage.restrict.on');
+  if (focused && document.activeElement?.id !== focused) document.getElementById(focused)?.focus();
 }
 
 async function load() {
@@ -96,11 +123,12 @@ async function load() {
   document.getElementById('page').hidden = false;
 }
 
-async function change(consents, withdrawAll = false) {
+async function change(consents, withdrawAll = false, from = 'withdraw-all') {
   try {
     // The page's own route: the server records the changes as made on the web page.
     await pageApi('PUT', `/m/${encodeURIComponent(token)}/consents`, { consents, withdraw_all: withdrawAll });
     me = await api('GET', base);
+    savedAt = from;
     render();
     status(t('manage.saved'));
   } catch (err) {
@@ -121,6 +149,7 @@ async function correct(e) {
   if (Object.keys(change).length === 0) return status(t('manage.saved'));
   try {
     me = await api('PATCH', base, change);
+    savedAt = 'details-save';
     render();
     // A new address changes only when the link mailed to it is followed.
     if ('email' in change && me.pending_email) {

@@ -32,6 +32,11 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
             "/m/{token}",
             get(|| async { crate::response::no_store(file("manage.html")) }),
         )
+        // The readable copy of one's data, beside the manage page and as private.
+        .route(
+            "/m/{token}/data",
+            get(|| async { crate::response::no_store(file("my-data.html")) }),
+        )
         // The one-time token is in the fragment, which never reaches the server.
         .route(
             "/confirm-email",

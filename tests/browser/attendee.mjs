@@ -125,6 +125,24 @@ await step('the data download holds everything, including the consent history', 
   assert.deepEqual(data.consent_history.map((r) => r.channel), ['web', 'web']);
 });
 
+await step('the readable copy of the data says it all in words, ready to print', async () => {
+  await page.getByRole('link', { name: 'Read or print your data' }).click();
+  await page.getByRole('heading', { level: 1, name: /^Your data: Consentry Demo Summit/ }).waitFor();
+  const details = await page.locator('#details').innerText();
+  for (const expected of ['Grace', 'Hopper', email, 'Netherlands']) assert.match(details, new RegExp(expected));
+  assert.deepEqual(await page.locator('#choices > li > p:first-child').allTextContents(), [
+    'You do not allow Acme Analytics.', 'You do not allow Globex Cloud.',
+    'You do not allow Initech Security.', 'You do not allow News from the organiser.',
+  ]);
+  const history = await page.locator('#history li').allTextContents();
+  assert.equal(history.length, 2);
+  assert.match(history[0], /^You allowed Acme Analytics on .+, when you registered\.$/);
+  assert.equal(await page.locator('#leads').innerText(), 'No sponsor holds your details.');
+  await screenshot(page, 'my-data.png');
+  await page.getByRole('link', { name: 'Back to your registration' }).click();
+  await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
+});
+
 await step('the page switches to Dutch', async () => {
   await page.getByRole('button', { name: 'Nederlands' }).click();
   await page.getByRole('heading', { level: 1, name: /Je aanmelding/ }).waitFor();

@@ -4,6 +4,7 @@
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
+import { historyLine } from './consent-history.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -22,19 +23,6 @@ function purposeLabel(consent) {
 
 /** Where the last change was saved: the id of the control the person used, told "Saved." beside it. */
 let savedAt = null;
-
-/** A history entry in plain words: who did what, when, and through what. */
-function historyLine(record, names, zone) {
-  // The grants made with the registration carry its own time: "when you registered".
-  const how = record.recorded_at === me.registered_at && record.channel === 'web'
-    ? t('manage.history.how.registration')
-    : t(`manage.history.how.${record.channel}`);
-  return tNodes(record.granted ? 'manage.history.granted.line' : 'manage.history.withdrawn.line', {
-    purpose: names.get(record.purpose) ?? record.purpose,
-    date: formatDateTime(record.recorded_at, me.event.time_zone),
-    how,
-  });
-}
 
 /** "Saved." beside the control `id` names, when it is the one the last change came from. */
 function savedNote(id) {
@@ -55,6 +43,7 @@ function render() {
   document.getElementById('badge').alt = t('register.badge.alt');
   document.getElementById('printable').href = `/api/v1${base}/badge-print.svg`;
   document.getElementById('download').href = `/api/v1${base}/export`;
+  document.getElementById('readable').href = `/m/${encodeURIComponent(token)}/data`;
 
   const names = new Map(me.consents.map((c) => [c.purpose, purposeLabel(c)]));
   document.getElementById('consents').replaceChildren(...me.consents.map((c) => {
@@ -70,7 +59,7 @@ function render() {
   }));
   document.getElementById('withdraw-all').disabled = !me.consents.some((c) => c.granted);
   document.getElementById('history').replaceChildren(...me.consent_history.map((r) =>
-    h('li', {}, historyLine(r, names, zone))));
+    h('li', {}, historyLine(r, names, zone, me.registered_at))));
   for (const id of ['withdraw-all', 'details-save']) {
     document.getElementById(`${id}-saved`).textContent = savedAt === id ? t('manage.saved') : '';
   }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::problem::ProblemCode;
+use crate::schema::consents::Language;
 
 /// A JSON body: `application/json` (or `+json`), within the body limit, with no unknown fields.
 #[derive(Debug, Clone, Copy, Default)]
@@ -210,6 +211,39 @@ pub fn double_option<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<Option<String>>, D::Error> {
     use serde::Deserialize;
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// The language a reader asked for: `?lang=en` or `?lang=nl`, else the first language of
+/// `Accept-Language` that Consentry writes, else English. Never refuses: a language Consentry
+/// does not write is read as English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedLanguage(pub Language);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestedLanguage {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let asked = parts
+            .uri
+            .query()
+            .into_iter()
+            .flat_map(|query| query.split('&'))
+            .find_map(|pair| pair.strip_prefix("lang="))
+            .and_then(|lang| match lang {
+                "en" => Some(Language::En),
+                "nl" => Some(Language::Nl),
+                _ => None,
+            });
+        let accepted = || {
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(Language::from_accept_language)
+                .unwrap_or_default()
+        };
+        Ok(Self(asked.unwrap_or_else(accepted)))
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod m20261129_000009_disclosure_gate;
 mod m20261129_000010_email_changes;
 mod m20261129_000011_erasure_notice_exports;
 mod m20261129_000012_event_deletion;
+mod m20261130_000013_consent_language;
 
 mod k20261123_000001_keystore;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_email_changes::Migration),
             Box::new(m20261129_000011_erasure_notice_exports::Migration),
             Box::new(m20261129_000012_event_deletion::Migration),
+            Box::new(m20261130_000013_consent_language::Migration),
         ]
     }
 }

@@ -147,6 +147,9 @@ await step('the page switches to Dutch', async () => {
   await page.getByRole('button', { name: 'Nederlands' }).click();
   await page.getByRole('heading', { level: 1, name: /Je aanmelding/ }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'nl');
+  // The consent sentences come from the server in Dutch, and the page's title follows.
+  await page.locator('.consent .more', { hasText: 'Ik ga ermee akkoord dat Acme Analytics' }).waitFor();
+  assert.match(await page.title(), /^Je aanmelding – /);
   // Countries are named in the page's language, the choice kept.
   const country = page.locator('#country');
   assert.equal(await country.inputValue(), 'NL');

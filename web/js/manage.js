@@ -5,7 +5,7 @@ import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
 import { historyLine } from './consent-history.js';
-import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText, lang } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
 const base = `/me/${encodeURIComponent(token)}`;
@@ -29,10 +29,25 @@ function savedNote(id) {
   return h('span', { class: 'saved', id: `${id}-saved`, role: 'status' }, savedAt === id ? t('manage.saved') : '');
 }
 
+/** The manage view, its consent sentences in the page's language. */
+function mine() {
+  return `${base}?lang=${lang()}`;
+}
+
+async function reload() {
+  try {
+    me = await api('GET', mine());
+  } catch (err) {
+    fail(err);
+  }
+  render();
+}
+
 function render() {
   // Rendering replaces the switches: the focus goes back to where the person was.
   const focused = document.activeElement?.id;
   const zone = me.event.time_zone;
+  document.title = `${t('manage.title')} – ${me.event.name}`;
   document.getElementById('event-name').textContent = me.event.name;
   document.getElementById('deleted-on').textContent =
     t('manage.deleted_on', { date: formatDate(me.event.data_deleted_at, zone) });
@@ -100,7 +115,7 @@ function render() {
 
 async function load() {
   try {
-    [me] = await Promise.all([api('GET', base), loadCountries()]);
+    [me] = await Promise.all([api('GET', mine()), loadCountries()]);
   } catch (err) {
     // The page still has a heading: what happened, then why.
     document.getElementById('unavailable').hidden = false;
@@ -115,8 +130,8 @@ async function load() {
 async function change(consents, withdrawAll = false, from = 'withdraw-all') {
   try {
     // The page's own route: the server records the changes as made on the web page.
-    await pageApi('PUT', `/m/${encodeURIComponent(token)}/consents`, { consents, withdraw_all: withdrawAll });
-    me = await api('GET', base);
+    await pageApi('PUT', `/m/${encodeURIComponent(token)}/consents`, { consents, withdraw_all: withdrawAll, language: me.language });
+    me = await api('GET', mine());
     savedAt = from;
     render();
     status(t('manage.saved'));
@@ -137,7 +152,7 @@ async function correct(e) {
   }
   if (Object.keys(change).length === 0) return status(t('manage.saved'));
   try {
-    me = await api('PATCH', base, change);
+    me = await api('PATCH', mine(), change);
     savedAt = 'details-save';
     render();
     // A new address changes only when the link mailed to it is followed.
@@ -154,7 +169,7 @@ async function correct(e) {
 async function toggleRestriction() {
   try {
     await api(me.restricted_at ? 'DELETE' : 'POST', `${base}/restriction`);
-    me = await api('GET', base);
+    me = await api('GET', mine());
     render();
     status(t('manage.saved'));
   } catch (err) {
@@ -184,7 +199,12 @@ async function erase() {
 
 translate();
 setUpSwitch();
-onLanguage(() => { if (me) render(); });
+// Another language: the consent sentences come again from the server, written in it.
+onLanguage(() => {
+  if (!me) return;
+  render();
+  reload();
+});
 document.getElementById('withdraw-all').addEventListener('click', () => change([], true));
 document.getElementById('correct').addEventListener('submit', correct);
 document.getElementById('restrict').addEventListener('click', toggleRestriction);

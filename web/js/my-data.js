@@ -5,7 +5,7 @@
 
 import { api, h, status, joinUserText, ApiProblem } from './api.js';
 import { historyLine, purposeNames } from './consent-history.js';
-import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText, lang } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
 const DETAILS = ['first_name', 'last_name', 'email', 'company', 'job_title', 'phone', 'country'];
@@ -67,7 +67,7 @@ function render() {
 
 async function load() {
   try {
-    data = await api('GET', `/me/${encodeURIComponent(token)}/export`);
+    data = await api('GET', `/me/${encodeURIComponent(token)}/export?lang=${lang()}`);
   } catch (err) {
     if (!(err instanceof ApiProblem)) throw err;
     // The page still has a heading: what happened, then why.
@@ -82,6 +82,15 @@ async function load() {
 
 translate();
 setUpSwitch();
-onLanguage(() => { if (data) render(); });
+// Another language: the sentences come again from the server, written in it.
+onLanguage(async () => {
+  if (!data) return;
+  try {
+    data = await api('GET', `/me/${encodeURIComponent(token)}/export?lang=${lang()}`);
+  } catch (err) {
+    if (!(err instanceof ApiProblem)) throw err;
+  }
+  render();
+});
 document.getElementById('print').addEventListener('click', () => window.print());
 load();

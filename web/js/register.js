@@ -5,7 +5,7 @@
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
-import { t, tNodes, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText } from './i18n.js';
+import { t, tNodes, translate, setUpSwitch, onLanguage, formatDateTime, formatDate, problemText, lang } from './i18n.js';
 
 const slug = decodeURIComponent(location.pathname.split('/')[2] || '');
 const FIELDS = [
@@ -71,9 +71,14 @@ function renderEvent() {
   renderDetails();
 }
 
+/** The public event view, its consent sentences in the page's language. */
+function eventPath() {
+  return `/events/${encodeURIComponent(slug)}?lang=${lang()}`;
+}
+
 async function load() {
   try {
-    [event] = await Promise.all([api('GET', `/events/${encodeURIComponent(slug)}`), loadCountries()]);
+    [event] = await Promise.all([api('GET', eventPath()), loadCountries()]);
   } catch (e) {
     // The page still has a heading: what happened, then why.
     document.getElementById('unavailable').hidden = false;
@@ -114,6 +119,8 @@ async function submit(e) {
     notice_version: event.privacy_notice_version,
     sponsor_opt_ins: [...document.querySelectorAll('#sponsor-list input:checked')].map((i) => i.value),
     marketing_opt_in: document.getElementById('marketing').checked,
+    // The language of the sentences shown: the ledger records it with each sentence's hash.
+    language: event.language,
   };
   const button = document.getElementById('submit');
   button.disabled = true;
@@ -164,6 +171,16 @@ function showDone(created) {
 
 translate();
 setUpSwitch();
-onLanguage(() => { if (event) renderEvent(); });
+// Another language: the consent sentences come again from the server, written in it, and
+// what was ticked stays ticked.
+onLanguage(async () => {
+  if (!event) return;
+  try {
+    event = await api('GET', eventPath());
+  } catch (err) {
+    if (!(err instanceof ApiProblem)) throw err;
+  }
+  renderEvent();
+});
 document.getElementById('register').addEventListener('submit', submit);
 load();

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::entity::{grant, ledger};
-pub use self::rules::{Channel, Coverage, Purpose, Shown};
+pub use self::rules::{Channel, Coverage, Language, Purpose, Shown};
 use crate::schema::ids::EventId;
 use crate::schema::ids::RegistrationId;
 use crate::{
@@ -30,6 +30,8 @@ pub struct ConsentContext {
     pub registration_id: RegistrationId,
     pub event_id: EventId,
     pub channel: Channel,
+    /// The language of the sentences the attendee was shown (and the ledger records).
+    pub language: Language,
     pub notice_version: i32,
     pub at: OffsetDateTime,
 }
@@ -81,6 +83,7 @@ impl ConsentContext {
             channel: Set(self.channel),
             notice_version: Set(self.notice_version),
             text_sha256: Set(text_sha256.to_owned()),
+            language: Set(self.language),
             recorded_at: Set(self.at),
         }
     }
@@ -111,7 +114,7 @@ pub async fn set(
         }
         (Some(current), false) => {
             if let Some(coverage) = coverage_of(&current) {
-                text = coverage.sentence();
+                text = coverage.sentence(context.language);
             }
             grant::Entity::delete_by_id((context.registration_id, purpose_text))
                 .exec(db)

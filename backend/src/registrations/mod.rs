@@ -32,7 +32,7 @@ use crate::schema::ids::SponsorId;
 use crate::{
     badges::BadgeView,
     badges::{self, render},
-    consents::{self, Channel, ConsentContext, Purpose},
+    consents::{self, Channel, ConsentContext, Language, Purpose},
     crypto,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     events::{self, entity as event},
@@ -242,6 +242,10 @@ pub struct NewRegistration {
     /// News from the organiser; separate from every sponsor opt-in. Absent: no.
     #[serde(default)]
     pub marketing_opt_in: bool,
+    /// The language of the consent sentences the registrant was shown (the public event view's
+    /// `language`): the ledger records it with each sentence's hash. Absent: English.
+    #[serde(default)]
+    pub language: Language,
     // No `channel`: the route sets it (`api` here, `web` on the page's route); a body naming one
     // is refused (`unknown_field`).
 }
@@ -337,7 +341,7 @@ async fn register_through(
     state.limits.registration_per_ip.check(&ip)?;
     let event = events::find_public(&state.db, slug).await?;
     let now = state.clock.now();
-    let texts = public_event::consent_texts(&state.db, &event).await?;
+    let texts = public_event::consent_texts(&state.db, &event, request.language).await?;
     let event_sponsors: BTreeSet<SponsorId> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
     let mut opt_ins = request.sponsor_opt_ins.clone();
     let details = rules::check(
@@ -405,6 +409,7 @@ async fn register_through(
         registration_id,
         event_id: event.id,
         channel,
+        language: request.language,
         notice_version: event.privacy_notice_version,
         at: now,
     };

@@ -12,19 +12,21 @@ use utoipa::ToSchema;
 use crate::schema::ids::{EventId, SponsorId};
 use crate::{
     auth::OrganiserAuth,
-    consents::rules::{Coverage, Purpose, Shown, marketing_consent_text},
+    consents::rules::{Coverage, Language, Purpose, Shown, marketing_consent_text},
     error::{ApiError, ApiResult, Problem},
     events::{
         EventView, entity, find_owned, find_public,
         rules::{self, ContactField},
     },
-    extract::ApiPath,
+    extract::{ApiPath, RequestedLanguage},
     sponsors,
     state::AppState,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicEventView {
+    /// The language of the consent sentences below: send it back as `language` when registering.
+    pub language: Language,
     pub slug: String,
     pub name: String,
     pub venue: String,
@@ -66,6 +68,8 @@ pub struct PublicSponsor {
 
 /// The consent sentence of each purpose of `event`, from the event's current settings.
 pub struct ConsentTexts {
+    /// The language every sentence here is written in.
+    pub language: Language,
     pub marketing: String,
     pub sponsors: Vec<(sponsors::entity::Model, String)>,
     /// The contact fields every sponsor sentence names now.
@@ -77,12 +81,12 @@ impl ConsentTexts {
     /// of this event.
     pub fn shown(&self, purpose: Purpose) -> Option<Shown> {
         match purpose {
-            Purpose::Marketing => Some(Shown::text_only(self.marketing.clone())),
+            Purpose::Marketing => Some(Shown::text_only(self.marketing.clone(), self.language)),
             Purpose::Sponsor(id) => self
                 .sponsors
                 .iter()
                 .find(|(s, _)| s.id == id)
-                .map(|(s, _)| Shown::sponsor(coverage(s, &self.fields))),
+                .map(|(s, _)| Shown::sponsor(coverage(s, &self.fields), self.language)),
         }
     }
 }
@@ -96,21 +100,24 @@ pub fn coverage(sponsor: &sponsors::entity::Model, fields: &[ContactField]) -> C
     }
 }
 
+/// The sentences of `event`'s purposes, in `language`.
 pub async fn consent_texts(
     db: &impl ConnectionTrait,
     event: &entity::Model,
+    language: Language,
 ) -> ApiResult<ConsentTexts> {
     let fields = rules::parse_shared_fields(&event.shared_fields);
     let sponsors = sponsors::list_for_event(db, event.id)
         .await?
         .into_iter()
         .map(|s| {
-            let text = coverage(&s, &fields).sentence();
+            let text = coverage(&s, &fields).sentence(language);
             (s, text)
         })
         .collect();
     Ok(ConsentTexts {
-        marketing: marketing_consent_text(&event.name),
+        language,
+        marketing: marketing_consent_text(&event.name, language),
         sponsors,
         fields,
     })
@@ -120,9 +127,11 @@ pub async fn view(
     db: &impl ConnectionTrait,
     event: entity::Model,
     now: OffsetDateTime,
+    language: Language,
 ) -> ApiResult<PublicEventView> {
-    let texts = consent_texts(db, &event).await?;
+    let texts = consent_texts(db, &event, language).await?;
     Ok(PublicEventView {
+        language,
         registration_open: now < event.ends_at,
         shared_fields: rules::parse_shared_fields(&event.shared_fields),
         field_max_chars: crate::registrations::rules::field_max_chars(),
@@ -165,7 +174,10 @@ pub enum EventLookup {
 #[utoipa::path(
     get, path = "/events/{event}", tag = "events",
     security((), ("bearer" = []), ("session_cookie" = [])),
-    params(("event" = String, Path, description = "An event id (organisers) or slug (public)")),
+    params(
+        ("event" = String, Path, description = "An event id (organisers) or slug (public)"),
+        ("lang" = Option<Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+    ),
     responses(
         (status = 200, body = EventLookup),
         (status = 401, description = "An id without organiser credentials", body = Problem, content_type = "application/problem+json"),
@@ -175,6 +187,7 @@ pub enum EventLookup {
 pub(crate) async fn get_event(
     State(state): State<AppState>,
     auth: Result<OrganiserAuth, ApiError>,
+    RequestedLanguage(language): RequestedLanguage,
     ApiPath(event): ApiPath<String>,
 ) -> ApiResult<Json<EventLookup>> {
     if let Ok(event_id) = event.parse::<EventId>() {
@@ -182,6 +195,6 @@ pub(crate) async fn get_event(
         return Ok(Json(EventLookup::Organiser(model.into())));
     }
     let model = find_public(&state.db, &event).await?;
-    let view = view(&state.db, model, state.clock.now()).await?;
+    let view = view(&state.db, model, state.clock.now(), language).await?;
     Ok(Json(EventLookup::Public(view)))
 }

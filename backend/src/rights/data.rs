@@ -26,7 +26,7 @@ use crate::schema::{consents::Channel, ids::RegistrationId};
 use crate::{
     audit, consents,
     error::{ApiError, ApiResult, Problem},
-    extract::ApiJson,
+    extract::{ApiJson, RequestedLanguage},
     leads,
     problem::ProblemCode,
     registrations::{
@@ -96,7 +96,10 @@ pub struct MyLead {
 /// as a lead (since when, and what they noted), and the exports that included me.
 #[utoipa::path(
     get, path = "/me/{token}/export", tag = "attendee",
-    params(("token" = String, Path, description = "The secret manage token")),
+    params(
+        ("token" = String, Path, description = "The secret manage token"),
+        ("lang" = Option<crate::consents::Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+    ),
     responses(
         (status = 200, description = "A JSON download", body = MyData),
         crate::error::responses::NotFound,
@@ -105,6 +108,7 @@ pub struct MyLead {
 )]
 pub(super) async fn export_my_data(
     State(state): State<AppState>,
+    RequestedLanguage(language): RequestedLanguage,
     link: ManageLink,
 ) -> ApiResult<Response> {
     let h = link.holder;
@@ -153,7 +157,7 @@ pub(super) async fn export_my_data(
             restricted_at: r.restricted_at,
             badge_id: r.badge_id,
         },
-        consents: my_consents(&state.db, &h.event, r.id).await?,
+        consents: my_consents(&state.db, &h.event, r.id, language).await?,
         consent_history: consents::history(&state.db, r.id)
             .await?
             .into_iter()
@@ -234,7 +238,10 @@ impl DetailsChange {
 /// addresses are registered. Giving the current address withdraws a pending change.
 #[utoipa::path(
     patch, path = "/me/{token}", tag = "attendee",
-    params(("token" = String, Path, description = "The secret manage token")),
+    params(
+        ("token" = String, Path, description = "The secret manage token"),
+        ("lang" = Option<crate::consents::Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+    ),
     request_body = DetailsChange,
     responses(
         (status = 200, body = MyRegistration),
@@ -245,6 +252,7 @@ impl DetailsChange {
 )]
 pub(super) async fn correct_details(
     State(state): State<AppState>,
+    RequestedLanguage(language): RequestedLanguage,
     link: ManageLink,
     ApiJson(change): ApiJson<DetailsChange>,
 ) -> ApiResult<Response> {
@@ -305,6 +313,7 @@ pub(super) async fn correct_details(
             event: h.event,
         },
         &token,
+        language,
     )
     .await?;
     Ok(Json(view).into_response())

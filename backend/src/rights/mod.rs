@@ -23,11 +23,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::schema::ids::RegistrationId;
 use crate::{
     badges::{self, BadgeView, render},
-    consents::{self, Channel, ConsentContext, Purpose, Shown},
+    consents::{self, Channel, ConsentContext, Language, Purpose, Shown},
     crypto,
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event, rules::ContactField},
-    extract::{ApiJson, ApiPath},
+    extract::{ApiJson, ApiPath, RequestedLanguage},
     problem::ProblemCode,
     rate_limit::ClientIp,
     registrations::{
@@ -144,6 +144,8 @@ impl FromRequestParts<AppState> for ManageLink {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyRegistration {
+    /// The language of the consent sentences below: send it back as `language` with changes.
+    pub language: Language,
     pub registration_id: RegistrationId,
     #[serde(with = "time::serde::rfc3339")]
     pub registered_at: OffsetDateTime,
@@ -207,6 +209,8 @@ pub struct ConsentRecord {
     pub notice_version: i32,
     /// SHA-256 of the exact consent text shown.
     pub text_sha256: String,
+    /// The language that text was shown in.
+    pub language: Language,
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
 }
@@ -219,6 +223,7 @@ impl From<consents::entity::ledger::Model> for ConsentRecord {
             channel: m.channel,
             notice_version: m.notice_version,
             text_sha256: m.text_sha256,
+            language: m.language,
             recorded_at: m.recorded_at,
         }
     }
@@ -239,13 +244,14 @@ async fn my_consents(
     db: &impl ConnectionTrait,
     event: &event::Model,
     registration_id: RegistrationId,
+    language: Language,
 ) -> ApiResult<Vec<MyConsent>> {
     let grants = consents::grants(db, registration_id).await?;
     let grant_of = |purpose: Purpose| {
         let purpose = purpose.to_string();
         grants.iter().find(|g| g.purpose == purpose)
     };
-    let texts = registrations::public_event::consent_texts(db, event).await?;
+    let texts = registrations::public_event::consent_texts(db, event, language).await?;
     let mut out: Vec<MyConsent> = texts
         .sponsors
         .iter()
@@ -253,7 +259,7 @@ async fn my_consents(
             let purpose = Purpose::Sponsor(s.id);
             let granted = grant_of(purpose);
             let (text, covers) = match granted.and_then(consents::coverage_of) {
-                Some(agreed) => (agreed.sentence(), agreed.fields),
+                Some(agreed) => (agreed.sentence(language), agreed.fields),
                 None => (text_now.clone(), texts.fields.clone()),
             };
             MyConsent {
@@ -279,17 +285,19 @@ async fn my_registration(
     state: &AppState,
     h: Holder,
     manage_token: &str,
+    language: Language,
 ) -> ApiResult<MyRegistration> {
     let vault = state.vault(h.event.id).await?;
     let details = registrations::open_details(&vault, &h.registration)?;
     let token = holder_badge_token(state, &h).await?;
     let png = render::qr_png(&badges::qr_text(&state.config.public_url, &token))?;
-    let consents = my_consents(&state.db, &h.event, h.registration.id).await?;
+    let consents = my_consents(&state.db, &h.event, h.registration.id, language).await?;
     let history = consents::history(&state.db, h.registration.id).await?;
     let pending_email =
         email_change::pending_email(&state.db, &vault, h.registration.id, state.clock.now())
             .await?;
     Ok(MyRegistration {
+        language,
         registration_id: h.registration.id,
         registered_at: h.registration.created_at,
         restricted_at: h.registration.restricted_at,
@@ -323,16 +331,23 @@ fn my_event(e: &event::Model) -> MyEvent {
 /// Everything about my registration: details, consents with their history, and my badge.
 #[utoipa::path(
     get, path = "/me/{token}", tag = "attendee",
-    params(("token" = String, Path, description = "The secret manage token")),
+    params(
+        ("token" = String, Path, description = "The secret manage token"),
+        ("lang" = Option<Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+    ),
     responses(
         (status = 200, body = MyRegistration),
         (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
         crate::error::responses::RateLimited,
     )
 )]
-async fn me(State(state): State<AppState>, link: ManageLink) -> ApiResult<Response> {
+async fn me(
+    State(state): State<AppState>,
+    RequestedLanguage(language): RequestedLanguage,
+    link: ManageLink,
+) -> ApiResult<Response> {
     let ManageLink { holder: h, token } = link;
-    let view = my_registration(&state, h, &token).await?;
+    let view = my_registration(&state, h, &token, language).await?;
     Ok(Json(view).into_response())
 }
 
@@ -345,6 +360,10 @@ pub struct ConsentChanges {
     /// Withdraw every consent at once (applied before `consents`).
     #[serde(default)]
     pub withdraw_all: bool,
+    /// The language of the sentences the attendee was shown (the manage view's `language`): the
+    /// ledger records it with each sentence's hash. Absent: English.
+    #[serde(default)]
+    pub language: Language,
     // No `channel`: the route sets it (`api` here, `web` on the page's route); a body naming one
     // is refused (`unknown_field`).
 }
@@ -414,7 +433,8 @@ async fn apply_consent_changes(
             "Give at least one consent change or withdraw_all.",
         ));
     }
-    let texts = registrations::public_event::consent_texts(&state.db, &h.event).await?;
+    let texts =
+        registrations::public_event::consent_texts(&state.db, &h.event, request.language).await?;
     for (i, change) in request.consents.iter().enumerate() {
         if texts.shown(change.purpose).is_none() {
             return Err(ApiError::invalid(
@@ -429,7 +449,7 @@ async fn apply_consent_changes(
     let shown_for = |purpose: Purpose| {
         texts
             .shown(purpose)
-            .unwrap_or_else(|| Shown::text_only(String::new()))
+            .unwrap_or_else(|| Shown::text_only(String::new(), request.language))
     };
 
     let context = ConsentContext {
@@ -437,6 +457,7 @@ async fn apply_consent_changes(
         registration_id: h.registration.id,
         event_id: h.event.id,
         channel,
+        language: request.language,
         notice_version: h.event.privacy_notice_version,
         at: state.clock.now(),
     };
@@ -452,7 +473,7 @@ async fn apply_consent_changes(
     }
     txn.commit().await?;
     tracing::info!(registration_id = %h.registration.id, "consents changed");
-    let view = my_consents(&state.db, &h.event, h.registration.id).await?;
+    let view = my_consents(&state.db, &h.event, h.registration.id, request.language).await?;
     Ok(Json(view).into_response())
 }
 

@@ -49,6 +49,8 @@ pub mod ledger {
         pub notice_version: i32,
         /// SHA-256 (hex) of the exact consent text shown for this purpose.
         pub text_sha256: String,
+        /// The language that text was shown in.
+        pub language: super::Language,
         pub recorded_at: TimeDateTimeWithTimeZone,
     }
 
@@ -96,5 +98,46 @@ impl Channel {
             Self::Api => "api",
             Self::Booth => "booth",
         }
+    }
+}
+
+/// A language the pages and the consent sentences are written in. The ledger records which one
+/// an attendee read.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    #[sea_orm(string_value = "en")]
+    En,
+    #[sea_orm(string_value = "nl")]
+    Nl,
+}
+
+impl Language {
+    /// The first language of an `Accept-Language` header that Consentry writes, else English.
+    pub fn from_accept_language(header: &str) -> Self {
+        header
+            .split(',')
+            .filter_map(|part| part.split(';').next())
+            .map(|tag| tag.trim().to_ascii_lowercase())
+            .find_map(|tag| match tag.split('-').next() {
+                Some("nl") => Some(Self::Nl),
+                Some("en") => Some(Self::En),
+                _ => None,
+            })
+            .unwrap_or_default()
     }
 }

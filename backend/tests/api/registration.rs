@@ -123,6 +123,7 @@ async fn opt_ins_are_recorded_per_sponsor_exactly_as_chosen_and_none_by_default(
     assert_eq!(entry["granted"], true);
     assert_eq!(entry["channel"], "api");
     assert_eq!(entry["notice_version"], 1);
+    assert_eq!(entry["language"], "en");
     let shown = event.view["sponsors"][1]["consent_text"].as_str().unwrap();
     assert_eq!(
         entry["text_sha256"],
@@ -673,4 +674,88 @@ async fn every_field_in_error_is_told_at_once() {
     for table in PERSONAL_TABLES {
         assert_eq!(app.count(table).await, 0, "{table}");
     }
+}
+
+/// A Dutch reader is shown Dutch sentences and agrees to them: the ledger records the language and
+/// the hash of the Dutch sentence read, and a withdrawal on a Dutch page records the Dutch sentence
+/// withdrawn. The language comes from `?lang=`, else from `Accept-Language`.
+#[tokio::test]
+async fn a_dutch_reader_agrees_to_the_dutch_sentence_and_the_ledger_says_so() {
+    let app = spawn_app().await;
+    let event = app.public_event("summit").await;
+    let sponsor = &event.sponsors[0];
+    let dutch = app
+        .anonymous_json(&format!("/api/v1/events/{}?lang=nl", event.slug))
+        .await;
+    assert_eq!(dutch["language"], "nl");
+    let shown = dutch["sponsors"][0]["consent_text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shown.starts_with("Ik ga ermee akkoord dat "), "{shown}");
+    assert!(
+        dutch["marketing_consent_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ik wil graag")
+    );
+    // The same from the browser's own language, and English for a language not written.
+    let by_header: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{}", event.slug)))
+        .header("accept-language", "nl-BE,nl;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_header["sponsors"][0]["consent_text"], shown.as_str());
+    let german = app
+        .anonymous_json(&format!("/api/v1/events/{}?lang=de", event.slug))
+        .await;
+    assert_eq!(german["language"], "en");
+
+    let mut body = registration_body("lotte@example.org");
+    body["sponsor_opt_ins"] = json!([sponsor]);
+    body["language"] = json!("nl");
+    let created: Value = app.register(&event.slug, &body).await.json().await.unwrap();
+    let token = created["manage_token"].as_str().unwrap();
+    let me = app
+        .anonymous_json(&format!("/api/v1/me/{token}?lang=nl"))
+        .await;
+    assert_eq!(me["language"], "nl");
+    let entry = &me["consent_history"][0];
+    assert_eq!(entry["language"], "nl");
+    assert_eq!(
+        entry["text_sha256"],
+        consentry::crypto::sha256_hex(shown.as_bytes())
+    );
+    // The manage page shows the sentence agreed to, in the reader's language.
+    let consent = me["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["granted"] == true)
+        .unwrap();
+    assert_eq!(consent["text"], shown.as_str());
+
+    let withdrawn = app
+        .anonymous_json_request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/me/{token}/consents"),
+            &json!({"consents": [{"purpose": format!("sponsor:{sponsor}"), "granted": false}], "language": "nl"}),
+        )
+        .await;
+    assert_eq!(withdrawn.status(), 200);
+    let me = app.anonymous_json(&format!("/api/v1/me/{token}")).await;
+    let entry = &me["consent_history"][1];
+    assert_eq!(
+        (entry["granted"].as_bool(), entry["language"].as_str()),
+        (Some(false), Some("nl"))
+    );
+    assert_eq!(
+        entry["text_sha256"],
+        consentry::crypto::sha256_hex(shown.as_bytes())
+    );
 }

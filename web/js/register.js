@@ -1,6 +1,6 @@
 // The registration page /e/{slug}: the event, its privacy notice, one unticked opt-in per sponsor
-// (with what it would receive and its privacy policy), marketing apart, age confirmation; on
-// success the badge, the printable badge and the manage link.
+// (its sentence names what it would receive; then its description and privacy policy), marketing
+// apart, age confirmation; on success the badge, the printable badge and the manage link.
 
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
@@ -52,7 +52,6 @@ function renderEvent() {
   document.getElementById('notice').textContent = event.privacy_notice;
   document.getElementById('deleted-on').textContent =
     t('notice.deleted', { date: formatDate(event.data_deleted_at, event.time_zone) });
-  const fields = event.shared_fields.map((f) => t(`contact.${f}`)).join(', ');
   const list = document.getElementById('sponsor-list');
   const ticked = new Set([...list.querySelectorAll('input:checked')].map((i) => i.value));
   list.replaceChildren(...event.sponsors.map((s) => h('div', { class: 'sponsor' },
@@ -60,9 +59,9 @@ function renderEvent() {
       h('input', { type: 'checkbox', id: `sponsor-${s.id}`, value: s.id, checked: ticked.has(s.id),
         'aria-describedby': `sponsor-${s.id}-more` }),
       h('label', { for: `sponsor-${s.id}` }, h('strong', { dir: 'auto' }, s.name), ' — ', s.consent_text)),
+    // What the sponsor receives is in its sentence (the one agreed to): not said a second time.
     h('div', { class: 'more', id: `sponsor-${s.id}-more` },
       s.description ? h('p', { dir: 'auto' }, s.description) : null,
-      h('p', {}, t('sponsors.fields', { fields })),
       h('p', {}, h('a', { href: s.privacy_policy_url, rel: 'noopener noreferrer', target: '_blank' },
         tNodes('sponsors.policy', { name: s.name })))))));
   document.getElementById('sponsors').hidden = event.sponsors.length === 0;

@@ -20,6 +20,12 @@ run the event: your name, e-mail address and, if you give them, company, job tit
 country. Sponsors receive your contact details only if you tick their box, and only when they \
 scan your badge at their booth. You can withdraw any choice, download, correct or erase your data \
 at any time from the link we e-mail you. All attendee data is deleted 30 days after the event.";
+const DEMO_NOTICE_NL: &str = "Consentry Demo Summit (de organisator) verwerkt je aanmelding om het \
+evenement te organiseren: je naam, e-mailadres en, als je ze opgeeft, bedrijf, functie, telefoon \
+en land. Sponsors ontvangen je contactgegevens alleen als je hun vakje aanvinkt, en alleen wanneer \
+ze je badge scannen bij hun stand. Je kunt elke keuze intrekken en je gegevens downloaden, \
+verbeteren of wissen via de link die we je mailen. Alle gegevens van deelnemers worden 30 dagen \
+na het evenement gewist.";
 
 /// What the demo seeding produced, to print for the person who started the server.
 #[derive(Debug)]
@@ -80,6 +86,7 @@ pub async fn seed(
         retention_days: rules::DEFAULT_RETENTION_DAYS,
         min_age: rules::DEFAULT_MIN_AGE,
         privacy_notice: DEMO_NOTICE.into(),
+        privacy_notice_nl: Some(DEMO_NOTICE_NL.into()),
         shared_fields: rules::default_shared_fields(),
     })
     .map_err(|e| anyhow::anyhow!("demo event is invalid: {}", e.detail))?;

@@ -18,6 +18,7 @@ mod m20261129_000010_email_changes;
 mod m20261129_000011_erasure_notice_exports;
 mod m20261129_000012_event_deletion;
 mod m20261130_000013_consent_language;
+mod m20261130_000014_dutch_privacy_notice;
 
 mod k20261123_000001_keystore;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_erasure_notice_exports::Migration),
             Box::new(m20261129_000012_event_deletion::Migration),
             Box::new(m20261130_000013_consent_language::Migration),
+            Box::new(m20261130_000014_dutch_privacy_notice::Migration),
         ]
     }
 }

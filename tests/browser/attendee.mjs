@@ -30,6 +30,19 @@ await step('the registration page shows the event, its notice and unticked spons
   await screenshot(page, 'register.png');
 });
 
+await step('in Dutch, the notice and every consent sentence are the Dutch ones', async () => {
+  await page.getByRole('button', { name: 'Nederlands' }).click();
+  const notice = page.locator('#notice');
+  await notice.filter({ hasText: 'verwerkt je aanmelding' }).waitFor();
+  assert.equal(await notice.getAttribute('lang'), 'nl');
+  await page.locator('#sponsor-list label', { hasText: 'Ik ga ermee akkoord dat Acme Analytics' }).waitFor();
+  assert.match(await page.locator('#marketing-text').textContent(), /^Ik wil graag/);
+  await screenshot(page, 'register-nl.png');
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.locator('#sponsor-list label', { hasText: 'I agree that Acme Analytics' }).waitFor();
+  assert.equal(await notice.getAttribute('lang'), 'en');
+});
+
 await step('every refusal is shown at its field at once, the first focused', async () => {
   await page.getByRole('button', { name: 'Register' }).click();
   const age = page.locator('#age_confirmed-error');

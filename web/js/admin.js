@@ -23,7 +23,7 @@ function form(id, fields, submitKey, onSubmit) {
     fields.map(([name, key, attrs = {}]) => h('div', { class: 'field' },
       h('label', { for: `${id}-${name}` }, t(key)),
       attrs.multiline
-        ? h('textarea', { id: `${id}-${name}`, name, rows: 6, dir: attrs.dir, 'aria-describedby': `${id}-${name}-error` },
+        ? h('textarea', { id: `${id}-${name}`, name, rows: 6, dir: attrs.dir, lang: attrs.lang, 'aria-describedby': `${id}-${name}-error` },
           attrs.value ?? '')
         : h('input', { id: `${id}-${name}`, name, 'aria-describedby': `${id}-${name}-error`, ...attrs }),
       h('p', { class: 'error', id: `${id}-${name}-error`, hidden: true }))),
@@ -76,7 +76,9 @@ function eventFields(e = {}) {
     ['ends_at', 'admin.ends_at', { type: 'datetime-local', value: e.ends_at ? local(e.ends_at) : '' }],
     ['retention_days', 'admin.retention_days', { type: 'number', min: 0, max: 30, value: e.retention_days ?? 30 }],
     ['min_age', 'admin.min_age', { type: 'number', min: 13, max: 21, value: e.min_age ?? 16 }],
-    ['privacy_notice', 'admin.privacy_notice', { multiline: true, value: e.privacy_notice ?? '', dir: 'auto' }],
+    ['privacy_notice', 'admin.privacy_notice', { multiline: true, value: e.privacy_notice ?? '', dir: 'auto', lang: 'en' }],
+    // Dutch readers are shown this one; left empty, they are shown the English notice.
+    ['privacy_notice_nl', 'admin.privacy_notice_nl', { multiline: true, value: e.privacy_notice_nl ?? '', dir: 'auto', lang: 'nl' }],
   ];
 }
 
@@ -84,6 +86,7 @@ const eventBody = (v) => ({
   name: v.name, slug: v.slug, venue: v.venue, time_zone: v.time_zone,
   starts_at: iso(v.starts_at), ends_at: iso(v.ends_at),
   retention_days: Number(v.retention_days), min_age: Number(v.min_age), privacy_notice: v.privacy_notice,
+  privacy_notice_nl: v.privacy_notice_nl.trim() === '' ? null : v.privacy_notice_nl,
 });
 
 async function showEvents() {

@@ -49,7 +49,11 @@ function renderEvent() {
   document.getElementById('event-when').textContent =
     `${formatDateTime(event.starts_at, event.time_zone)} – ${formatDateTime(event.ends_at, event.time_zone)}`;
   document.getElementById('event-where').textContent = event.venue;
-  document.getElementById('notice').textContent = event.privacy_notice;
+  const notice = document.getElementById('notice');
+  notice.textContent = event.privacy_notice;
+  // A Dutch page may show the English notice (the organiser wrote none in Dutch): said so to
+  // screen readers, which then read it in English.
+  notice.lang = event.privacy_notice_language;
   document.getElementById('deleted-on').textContent =
     t('notice.deleted', { date: formatDate(event.data_deleted_at, event.time_zone) });
   const list = document.getElementById('sponsor-list');

@@ -94,6 +94,7 @@ pub async fn insert_event(
         retention_days: Set(settings.retention_days),
         min_age: Set(settings.min_age),
         privacy_notice: Set(settings.privacy_notice),
+        privacy_notice_nl: Set(settings.privacy_notice_nl),
         privacy_notice_version: Set(1),
         shared_fields: Set(rules::store_shared_fields(&settings.shared_fields)),
         created_at: Set(now),
@@ -149,6 +150,7 @@ pub fn settings_of(model: &entity::Model) -> EventSettings {
         retention_days: model.retention_days,
         min_age: model.min_age,
         privacy_notice: model.privacy_notice.clone(),
+        privacy_notice_nl: model.privacy_notice_nl.clone(),
         shared_fields: rules::parse_shared_fields(&model.shared_fields),
     }
 }
@@ -177,13 +179,16 @@ pub struct NewEvent {
     pub min_age: Option<i16>,
     /// The privacy notice shown at registration.
     pub privacy_notice: String,
+    /// The privacy notice in Dutch, shown to Dutch readers. Absent: they are shown the English one.
+    #[serde(default)]
+    pub privacy_notice_nl: Option<String>,
     /// Contact fields sponsors receive with a consented lead. Default: names, e-mail, company,
     /// job title.
     pub shared_fields: Option<Vec<ContactField>>,
 }
 
-/// A change to an event; omitted fields stay as they are. A changed `privacy_notice` gets a new
-/// `privacy_notice_version`.
+/// A change to an event; omitted fields stay as they are (`privacy_notice_nl: null` removes the
+/// Dutch notice). A changed notice, in either language, gets a new `privacy_notice_version`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventChange {
@@ -198,6 +203,9 @@ pub struct EventChange {
     pub retention_days: Option<i16>,
     pub min_age: Option<i16>,
     pub privacy_notice: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub privacy_notice_nl: Option<Option<String>>,
     pub shared_fields: Option<Vec<ContactField>>,
 }
 
@@ -215,6 +223,8 @@ pub struct EventView {
     pub retention_days: i16,
     pub min_age: i16,
     pub privacy_notice: String,
+    /// The notice in Dutch, if there is one.
+    pub privacy_notice_nl: Option<String>,
     pub privacy_notice_version: i32,
     pub shared_fields: Vec<ContactField>,
     /// When this event's attendee personal data is purged: `ends_at + retention_days`.
@@ -245,6 +255,7 @@ impl From<entity::Model> for EventView {
             retention_days: m.retention_days,
             min_age: m.min_age,
             privacy_notice: m.privacy_notice,
+            privacy_notice_nl: m.privacy_notice_nl,
             privacy_notice_version: m.privacy_notice_version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -302,6 +313,7 @@ async fn create_event(
         retention_days: new.retention_days.unwrap_or(rules::DEFAULT_RETENTION_DAYS),
         min_age: new.min_age.unwrap_or(rules::DEFAULT_MIN_AGE),
         privacy_notice: new.privacy_notice,
+        privacy_notice_nl: new.privacy_notice_nl,
         shared_fields: new
             .shared_fields
             .unwrap_or_else(rules::default_shared_fields),

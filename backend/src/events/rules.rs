@@ -138,6 +138,8 @@ pub struct EventSettings {
     pub retention_days: i16,
     pub min_age: i16,
     pub privacy_notice: String,
+    /// The notice in Dutch; absent, Dutch readers are shown the English one.
+    pub privacy_notice_nl: Option<String>,
     pub shared_fields: Vec<ContactField>,
 }
 
@@ -191,6 +193,16 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
         MAX_NOTICE_CHARS,
         true,
     )?;
+    let privacy_notice_nl = match settings.privacy_notice_nl.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(validation::text(
+            "privacy_notice_nl",
+            text,
+            1,
+            MAX_NOTICE_CHARS,
+            true,
+        )?),
+    };
     let mut shared_fields = settings.shared_fields;
     shared_fields.sort();
     shared_fields.dedup();
@@ -211,6 +223,7 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
         retention_days: settings.retention_days,
         min_age: settings.min_age,
         privacy_notice,
+        privacy_notice_nl,
         shared_fields,
     })
 }
@@ -270,6 +283,7 @@ mod tests {
             retention_days: 30,
             min_age: 16,
             privacy_notice: "We process…\nSecond line.".into(),
+            privacy_notice_nl: Some("  ".into()),
             shared_fields: vec![
                 ContactField::Email,
                 ContactField::FirstName,

@@ -39,7 +39,10 @@ pub struct PublicEventView {
     pub registration_open: bool,
     /// Registrants must confirm they are at least this old.
     pub min_age: i16,
+    /// The privacy notice, in `privacy_notice_language`: the requested language where the
+    /// organiser wrote one in it, else English.
     pub privacy_notice: String,
+    pub privacy_notice_language: Language,
     /// Send this back as `notice_version` when registering.
     pub privacy_notice_version: i32,
     /// The contact fields a sponsor receives when you opted in to it and it scans your badge.
@@ -155,7 +158,14 @@ pub async fn view(
         starts_at: event.starts_at,
         ends_at: event.ends_at,
         min_age: event.min_age,
-        privacy_notice: event.privacy_notice,
+        privacy_notice_language: match (language, &event.privacy_notice_nl) {
+            (Language::Nl, Some(_)) => Language::Nl,
+            _ => Language::En,
+        },
+        privacy_notice: match (language, event.privacy_notice_nl) {
+            (Language::Nl, Some(dutch)) => dutch,
+            _ => event.privacy_notice,
+        },
         privacy_notice_version: event.privacy_notice_version,
     })
 }

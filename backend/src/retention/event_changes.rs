@@ -70,6 +70,9 @@ pub(crate) async fn update_event(
         privacy_notice: change
             .privacy_notice
             .unwrap_or_else(|| before.privacy_notice.clone()),
+        privacy_notice_nl: change
+            .privacy_notice_nl
+            .unwrap_or_else(|| before.privacy_notice_nl.clone()),
         shared_fields: change
             .shared_fields
             .unwrap_or_else(|| before.shared_fields.clone()),
@@ -83,6 +86,7 @@ pub(crate) async fn update_event(
     // each sponsor's sentence names. A page showing the old ones gets `notice_outdated` and
     // reloads, so a grant never binds an attendee to fields they were not shown.
     let notice_version = if next.privacy_notice == before.privacy_notice
+        && next.privacy_notice_nl == before.privacy_notice_nl
         && rules::store_shared_fields(&next.shared_fields)
             == rules::store_shared_fields(&before.shared_fields)
     {
@@ -101,6 +105,7 @@ pub(crate) async fn update_event(
         retention_days: Set(next.retention_days),
         min_age: Set(next.min_age),
         privacy_notice: Set(next.privacy_notice),
+        privacy_notice_nl: Set(next.privacy_notice_nl),
         privacy_notice_version: Set(notice_version),
         shared_fields: Set(rules::store_shared_fields(&next.shared_fields)),
         updated_at: Set(now),

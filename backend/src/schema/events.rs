@@ -20,7 +20,9 @@ pub struct Model {
     pub retention_days: i16,
     pub min_age: i16,
     pub privacy_notice: String,
-    /// Bumped by the server whenever `privacy_notice` changes.
+    /// The notice in Dutch, if the organiser wrote one.
+    pub privacy_notice_nl: Option<String>,
+    /// Bumped by the server whenever `privacy_notice` (or its Dutch text) changes.
     pub privacy_notice_version: i32,
     /// Comma-separated `events::rules::ContactField` names shared with sponsors.
     pub shared_fields: String,

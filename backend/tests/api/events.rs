@@ -436,3 +436,79 @@ async fn extending_an_event_without_registrants_mails_nobody() {
     assert!(app.outbox_mails().is_empty());
     assert!(retention_extended_entries(&app).await.is_empty());
 }
+
+/// The organiser writes the privacy notice per language: a Dutch reader is shown the Dutch one
+/// (and told which language it is in), or the English one where there is none; changing either
+/// is a new notice version, so a page showing the old text cannot register anyone.
+#[tokio::test]
+async fn the_privacy_notice_is_shown_in_the_readers_language_where_the_organiser_wrote_it() {
+    let app = spawn_app().await;
+    let organiser = app.organiser("Acme").await;
+    let mut body = event_body("tweetalig");
+    body["privacy_notice_nl"] = json!("Wij verwerken je aanmelding om het evenement te houden.");
+    let created: Value = app
+        .post(&organiser.token, "/api/v1/events", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let event_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["privacy_notice_nl"],
+        "Wij verwerken je aanmelding om het evenement te houden."
+    );
+    let dutch = app.anonymous_json("/api/v1/events/tweetalig?lang=nl").await;
+    assert_eq!(
+        (
+            dutch["privacy_notice"].as_str(),
+            dutch["privacy_notice_language"].as_str()
+        ),
+        (
+            Some("Wij verwerken je aanmelding om het evenement te houden."),
+            Some("nl")
+        )
+    );
+    let english = app.anonymous_json("/api/v1/events/tweetalig?lang=en").await;
+    assert_eq!(
+        (
+            english["privacy_notice"].as_str(),
+            english["privacy_notice_language"].as_str()
+        ),
+        (
+            Some("We process your registration to run the event."),
+            Some("en")
+        )
+    );
+
+    let path = format!("/api/v1/events/{event_id}");
+    let changed: Value = app
+        .patch(
+            &organiser.token,
+            &path,
+            &json!({"privacy_notice_nl": "Nieuwe tekst."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["privacy_notice_version"], 2);
+    // Removed: Dutch readers are shown the English notice, said to be English.
+    let removed: Value = app
+        .patch(&organiser.token, &path, &json!({"privacy_notice_nl": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["privacy_notice_version"], 3);
+    assert!(removed["privacy_notice_nl"].is_null());
+    let dutch = app.anonymous_json("/api/v1/events/tweetalig?lang=nl").await;
+    assert_eq!(dutch["privacy_notice_language"], "en");
+    // Saving the same text again changes nothing.
+    let same: Value = app
+        .patch(&organiser.token, &path, &json!({"privacy_notice_nl": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same["privacy_notice_version"], 3);
+}

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, newPage, screenshot, step, done, url } from './harness.mjs';
+import { assertAccessible, launch, newPage, screenshot, step, done, url } from './harness.mjs';
 
 const browser = await launch();
 // The form's refusals answer 422/409; the browser logs each failed fetch as a console error.
@@ -28,6 +28,7 @@ await step('the registration page shows the event, its notice and unticked spons
   assert.equal(favicon.status(), 200);
   assert.equal(favicon.headers()['content-type'], 'image/svg+xml');
   await screenshot(page, 'register.png');
+  await assertAccessible(page, 'register');
 });
 
 await step('in Dutch, the notice and every consent sentence are the Dutch ones', async () => {
@@ -38,6 +39,7 @@ await step('in Dutch, the notice and every consent sentence are the Dutch ones',
   await page.locator('#sponsor-list label', { hasText: 'Ik ga ermee akkoord dat Acme Analytics' }).waitFor();
   assert.match(await page.locator('#marketing-text').textContent(), /^Ik wil graag/);
   await screenshot(page, 'register-nl.png');
+  await assertAccessible(page, 'register-nl');
   await page.getByRole('button', { name: 'English' }).click();
   await page.locator('#sponsor-list label', { hasText: 'I agree that Acme Analytics' }).waitFor();
   assert.equal(await notice.getAttribute('lang'), 'en');
@@ -74,6 +76,7 @@ await step('every refusal is shown at its field at once, the first focused', asy
   }
   assert.equal(await page.evaluate(() => document.activeElement.id), 'last_name');
   await screenshot(page, 'register-errors.png');
+  await assertAccessible(page, 'register-errors');
   await page.locator('#phone').fill('');
 });
 
@@ -94,6 +97,7 @@ await step('registering with one sponsor shows the badge and the manage link', a
   assert.match(manageUrl, /^\/m\/[A-Za-z0-9_-]{43}$/);
   assert.match(await page.locator('#mailed').textContent(), /e-mailed/);
   await screenshot(page, 'registered.png');
+  await assertAccessible(page, 'registered');
 });
 
 await step('the manage page shows the badge and each consent as a switch', async () => {
@@ -104,6 +108,7 @@ await step('the manage page shows the badge and each consent as a switch', async
   assert.equal(await page.getByRole('switch', { name: 'Globex Cloud' }).isChecked(), false);
   await page.waitForFunction(() => document.getElementById('badge').naturalWidth > 0);
   await screenshot(page, 'manage.png');
+  await assertAccessible(page, 'manage');
 });
 
 await step('withdrawing the consent takes one key and shows in the history in plain words', async () => {
@@ -152,6 +157,7 @@ await step('the readable copy of the data says it all in words, ready to print',
   assert.match(history[0], /^You allowed Acme Analytics on .+, when you registered\.$/);
   assert.equal(await page.locator('#leads').innerText(), 'No sponsor holds your details.');
   await screenshot(page, 'my-data.png');
+  await assertAccessible(page, 'my-data');
   await page.getByRole('link', { name: 'Back to your registration' }).click();
   await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
 });
@@ -170,6 +176,7 @@ await step('the page switches to Dutch', async () => {
   // The first "Loading…" is gone for good, not translated back into "Laden…".
   assert.doesNotMatch(await page.locator('#status').textContent(), /Laden/);
   await screenshot(page, 'manage-nl.png');
+  await assertAccessible(page, 'manage-nl');
   await page.getByRole('button', { name: 'English' }).click();
   await page.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
 });
@@ -181,6 +188,7 @@ await step('erasure needs a confirmation, then removes everything', async () => 
   await erase.click();
   await page.getByRole('heading', { name: 'Your data has been erased.' }).waitFor();
   await screenshot(page, 'erased.png');
+  await assertAccessible(page, 'erased');
   const again = await page.goto(url(manageUrl));
   assert.equal(again.status(), 200);
   await page.locator('#status[data-kind=error]').waitFor();
@@ -215,6 +223,7 @@ await step('on a phone (390 × 844) no page or state scrolls sideways', async ()
   await phone.getByRole('heading', { name: 'You are registered' }).waitFor();
   await fits('registered, with the manage link');
   await screenshot(phone, 'phone-registered.png');
+  await assertAccessible(phone, 'phone-registered');
   // The link can be copied with one tap, and the badge kept as a picture.
   await phone.getByRole('button', { name: 'Copy the link' }).click();
   await phone.locator('#copied').filter({ hasText: 'Copied.' }).waitFor();
@@ -243,10 +252,17 @@ await step('on a phone (390 × 844) no page or state scrolls sideways', async ()
   await phone.getByRole('heading', { level: 1, name: /Your registration/ }).waitFor();
   await fits('manage page');
   await screenshot(phone, 'phone-manage.png');
+  await assertAccessible(phone, 'phone-manage');
   await phone.goto(url('/e/no-such-event'));
   await phone.getByRole('heading', { level: 1, name: 'This page is not available' }).waitFor();
   await fits('unknown event');
   await phone.close();
+});
+
+await step('the accessibility check sees a violation when there is one', async () => {
+  await page.evaluate(() => document.getElementById('main').append(Object.assign(
+    document.createElement('img'), { src: '/favicon.svg' })));
+  await assert.rejects(assertAccessible(page, 'an image without alt'), /image-alt/);
 });
 
 await done();

@@ -20,7 +20,8 @@
 // requests. Expected console errors (the browser logs one for every 4xx answer to `fetch`, say)
 // are allowed per page with `newPage(browser, { allow: [/regex/] })` or `allow(page, /regex/)`.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -194,6 +195,32 @@ function fail(message) {
  * failing step (a thrown error, a problem, or more than `timeout` ms) ends the scenario: a
  * screenshot of every open page goes to the artifacts directory and the process exits with 1.
  */
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Check the page as it stands with axe-core (WCAG 2.1 A and AA rules) and fail on any violation,
+ * naming each rule and the elements it found. `state` says what was checked, in the message.
+ * axe is evaluated through the DevTools protocol, which the pages' CSP does not govern: nothing is
+ * added to the page itself.
+ */
+export async function assertAccessible(page, state) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+    }));
+  });
+  if (violations.length) {
+    const lines = violations.map((v) => `${v.id}: ${v.help} (${v.nodes.join(', ')})`);
+    throw new Error(`${state}: ${violations.length} accessibility violation(s):\n  ${lines.join('\n  ')}`);
+  }
+}
+
 export async function step(name, fn, { timeout = 30_000 } = {}) {
   const number = ++stepNumber;
   const started = Date.now();

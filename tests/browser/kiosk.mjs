@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { allow, artifactsDir, demo, done, launch, newPage, screenshot, step, url } from './harness.mjs';
+import { allow, artifactsDir, assertAccessible, demo, done, launch, newPage, screenshot, step, url } from './harness.mjs';
 import { writeY4m } from './fake-camera.mjs';
 import { mkdirSync } from 'node:fs';
 
@@ -120,6 +120,7 @@ async function scannerTypes(page, text) {
 async function shot(page, name) {
   await page.waitForTimeout(500);
   await screenshot(page, name);
+  await assertAccessible(page, name.replace(/\.png$/, ''));
 }
 async function noHorizontalScroll(page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

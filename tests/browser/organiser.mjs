@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, newPage, screenshot, step, done, url, demo } from './harness.mjs';
+import { assertAccessible, launch, newPage, screenshot, step, done, url, demo } from './harness.mjs';
 
 const browser = await launch();
 const admin = await newPage(browser, { locale: 'en-GB', allow: [/status of 4\d\d/] });
@@ -46,6 +46,7 @@ await step('the organiser logs in and opens the demo event', async () => {
   assert.match(await admin.locator('#purge').textContent(), /Attendee data is deleted on .* in \d+ days/);
   assert.equal(await admin.locator('svg.chart').count(), 3);
   await screenshot(admin, 'admin-event.png');
+  await assertAccessible(admin, 'admin-event');
 });
 
 await step('the organiser creates a kiosk and sees its code as text and QR', async () => {
@@ -54,6 +55,7 @@ await step('the organiser creates a kiosk and sees its code as text and QR', asy
   assert.match(code, /^[A-Z0-9]{4}-?[A-Z0-9]{4}$/);
   await admin.waitForFunction(() => document.querySelector('#pairing img').naturalWidth > 0);
   await screenshot(admin, 'admin-kiosk-code.png');
+  await assertAccessible(admin, 'admin-kiosk-code');
 });
 
 await step('the browser kiosk pairs with the code', async () => {
@@ -71,6 +73,7 @@ await step('a consenting badge typed by a USB scanner is ACCEPTED and becomes a 
   assert.equal(await kiosk.locator('#outcome-word').textContent(), 'ACCEPTED');
   await kiosk.locator('#leads li', { hasText: email }).waitFor();
   await screenshot(kiosk, 'kiosk-accepted.png');
+  await assertAccessible(kiosk, 'kiosk-accepted');
 });
 
 await step('a badge without consent is REFUSED with its reason only', async () => {
@@ -82,6 +85,7 @@ await step('a badge without consent is REFUSED with its reason only', async () =
   assert.match(await kiosk.locator('#outcome-detail').textContent(), /can allow you from the link/);
   assert.equal(await kiosk.locator('#leads li', { hasText: 'Refuser' }).count(), 0);
   await screenshot(kiosk, 'kiosk-refused.png');
+  await assertAccessible(kiosk, 'kiosk-refused');
 });
 
 await step('the sponsor rates the lead and adds a note', async () => {
@@ -109,6 +113,7 @@ await step('the organiser exports the leads with the note, and the kiosk shows a
   await admin.reload();
   await admin.locator('#audit tr', { hasText: 'leads_exported' }).first().waitFor();
   await screenshot(admin, 'admin-after-export.png');
+  await assertAccessible(admin, 'admin-after-export');
 });
 
 await step('a revoked kiosk stops at its next scan', async () => {

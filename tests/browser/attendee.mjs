@@ -259,6 +259,54 @@ await step('on a phone (390 × 844) no page or state scrolls sideways', async ()
   await phone.close();
 });
 
+await step('a Dutch phone (390 × 844): every state in Dutch, fitting and accessible', async () => {
+  // The language comes from the phone's own (navigator.languages), as for a Dutch attendee.
+  const phone = await newPage(browser, {
+    locale: 'nl-NL', viewport: { width: 390, height: 844 }, allow: [/status of 4\d\d/],
+  });
+  const check = async (state) => {
+    assert.equal(await phone.evaluate(() => document.documentElement.lang), 'nl', state);
+    const { scroll, inner } = await phone.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+    }));
+    assert.ok(scroll <= inner, `${state}: the page is ${scroll} px wide in a ${inner} px window`);
+    await assertAccessible(phone, state);
+    await screenshot(phone, `phone-nl-${state}.png`);
+  };
+  await phone.goto(url('/e/consentry-demo'));
+  await phone.locator('#sponsor-list label', { hasText: 'Ik ga ermee akkoord dat' }).first().waitFor();
+  await check('register');
+  await phone.locator('#submit').click();
+  await phone.locator('#age_confirmed-error').waitFor({ state: 'visible' });
+  assert.equal(await phone.locator('#first_name-error').textContent(), 'Vul dit in.');
+  await check('register-errors');
+  await phone.locator('#first_name').fill('Lotte');
+  await phone.locator('#last_name').fill('de Vries');
+  await phone.locator('#email').fill(`lotte-${Date.now()}@example.org`);
+  await phone.locator('#country').selectOption({ label: 'Nederland' });
+  await phone.locator('#sponsor-list input[type=checkbox]').first().check();
+  await phone.locator('#age_confirmed').check();
+  await phone.locator('#submit').click();
+  await phone.locator('#done').waitFor();
+  await check('registered');
+  await phone.goto(url(await phone.locator('#manage-link').getAttribute('href')));
+  await phone.locator('#page').waitFor();
+  await phone.locator('.consent .more', { hasText: 'Ik ga ermee akkoord dat' }).first().waitFor();
+  // The grant made on a Dutch page was of the Dutch sentence, and the ledger says so.
+  await phone.getByText('Geschiedenis van je keuzes').click();
+  assert.match(await phone.locator('#history li').first().textContent(), /^Je gaf .+ toestemming op .+, bij je aanmelding\.$/);
+  await check('manage');
+  const data = JSON.parse(await phone.evaluate(async () => {
+    const token = location.pathname.split('/')[2];
+    return (await fetch(`/api/v1/me/${token}/export`)).text();
+  }));
+  assert.deepEqual(data.consent_history.map((r) => r.language), ['nl']);
+  await phone.goto(url(`${new URL(phone.url()).pathname}/data`));
+  await phone.locator('#page').waitFor();
+  await check('my-data');
+  await phone.close();
+});
+
 await step('the accessibility check sees a violation when there is one', async () => {
   await page.evaluate(() => document.getElementById('main').append(Object.assign(
     document.createElement('img'), { src: '/favicon.svg' })));

@@ -135,40 +135,108 @@ fn badge_attachment(png: Vec<u8>) -> MailAttachment {
     }
 }
 
-fn confirmation_text(
+/// A date as a mail in `language` writes it: "3 May 2026", "3 mei 2026".
+fn mail_date(at: OffsetDateTime, language: Language) -> String {
+    const DUTCH_MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    match language {
+        Language::En => {
+            let fmt =
+                time::macros::format_description!("[day padding:none] [month repr:long] [year]");
+            at.format(&fmt).unwrap_or_default()
+        }
+        Language::Nl => {
+            let month = DUTCH_MONTHS[usize::from(u8::from(at.month())) - 1];
+            format!("{} {month} {}", at.day(), at.year())
+        }
+    }
+}
+
+/// The confirmation mail's subject and text, in the language the registrant read the page in.
+fn confirmation_mail(
     event: &event::Model,
     details: &ContactDetails,
     manage_url: &str,
     sponsors: &[String],
-) -> String {
-    let fmt = time::macros::format_description!("[day] [month repr:long] [year]");
-    let starts = event.starts_at.format(&fmt).unwrap_or_default();
-    let deleted = events::rules::purge_due_at(event.ends_at, event.retention_days)
-        .format(&fmt)
-        .unwrap_or_default();
-    let sponsors = if sponsors.is_empty() {
-        "none".to_owned()
-    } else {
-        sponsors.join(", ")
-    };
-    format!(
-        "Hello {first},\n\n\
-         You are registered for {event} on {starts}{venue}.\n\n\
-         Your badge is attached (badge.png). Show it at the entrance and at sponsors' booths. \
-         It holds no personal data, only a signed code.\n\n\
-         Sponsors that may receive your contact details when they scan your badge: {sponsors}.\n\n\
-         Change your choices, download or correct your data, or erase it, at any time:\n\
-         {manage_url}\n\
-         Keep this link to yourself: whoever has it can manage your registration.\n\n\
-         All attendee data of this event is deleted on {deleted}.\n",
-        first = details.first_name,
-        event = event.name,
-        venue = if event.venue.is_empty() {
-            String::new()
-        } else {
-            format!(" at {}", event.venue)
-        },
-    )
+    language: Language,
+) -> (String, String) {
+    let starts = mail_date(event.starts_at, language);
+    let deleted = mail_date(
+        events::rules::purge_due_at(event.ends_at, event.retention_days),
+        language,
+    );
+    let first = &details.first_name;
+    let name = &event.name;
+    match language {
+        Language::En => {
+            let sponsors = if sponsors.is_empty() {
+                "none".to_owned()
+            } else {
+                sponsors.join(", ")
+            };
+            let venue = if event.venue.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", event.venue)
+            };
+            (
+                format!("Your registration for {name}"),
+                format!(
+                    "Hello {first},\n\n\
+                     You are registered for {name} on {starts}{venue}.\n\n\
+                     Your badge is attached (badge.png). Show it at the entrance and at sponsors' \
+                     booths. It holds no personal data, only a signed code.\n\n\
+                     Sponsors that may receive your contact details when they scan your badge: \
+                     {sponsors}.\n\n\
+                     Change your choices, download or correct your data, or erase it, at any time:\n\
+                     {manage_url}\n\
+                     Keep this link to yourself: whoever has it can manage your registration.\n\n\
+                     All attendee data of this event is deleted on {deleted}.\n"
+                ),
+            )
+        }
+        Language::Nl => {
+            let sponsors = if sponsors.is_empty() {
+                "geen".to_owned()
+            } else {
+                sponsors.join(", ")
+            };
+            let venue = if event.venue.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", event.venue)
+            };
+            (
+                format!("Je aanmelding voor {name}"),
+                format!(
+                    "Hallo {first},\n\n\
+                     Je bent aangemeld voor {name} op {starts}{venue}.\n\n\
+                     Je badge zit in de bijlage (badge.png). Laat hem zien bij de ingang en bij de \
+                     stands van sponsors. Hij bevat geen persoonsgegevens, alleen een ondertekende \
+                     code.\n\n\
+                     Sponsors die je contactgegevens mogen ontvangen als ze je badge scannen: \
+                     {sponsors}.\n\n\
+                     Wijzig je keuzes, download of verbeter je gegevens, of wis ze, wanneer je \
+                     wilt:\n\
+                     {manage_url}\n\
+                     Houd deze link voor jezelf: wie hem heeft, kan je aanmelding beheren.\n\n\
+                     Alle gegevens van deelnemers aan dit evenement worden gewist op {deleted}.\n"
+                ),
+            )
+        }
+    }
 }
 
 /// Someone registered again with an address already registered: mail that address a fresh manage
@@ -437,6 +505,13 @@ async fn register_through(
 
     let png = render::qr_png(&badges::qr_text(&state.config.public_url, &badge_token))?;
     let manage_url = manage_url(&state.config.public_url, &manage_token);
+    let (subject, text) = confirmation_mail(
+        &event,
+        &details,
+        &manage_url,
+        &sponsor_names,
+        request.language,
+    );
     // A failure is reported as `false`: the registration stands, and the response carries the
     // same link.
     let sent = state
@@ -446,8 +521,8 @@ async fn register_through(
                 event_id: event.id,
                 registration_id: Some(registration_id),
                 to: details.email.to_string(),
-                subject: format!("Your registration for {}", event.name),
-                text: confirmation_text(&event, &details, &manage_url, &sponsor_names),
+                subject,
+                text,
                 attachments: vec![badge_attachment(png.clone())],
             },
             "confirmation mail",
@@ -465,4 +540,22 @@ async fn register_through(
     Ok(crate::response::no_store(
         (StatusCode::CREATED, Json(body)).into_response(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn mail_dates_are_written_in_the_mails_language() {
+        let at = datetime!(2026-05-03 14:02 UTC);
+        assert_eq!(mail_date(at, Language::En), "3 May 2026");
+        assert_eq!(mail_date(at, Language::Nl), "3 mei 2026");
+        assert_eq!(
+            mail_date(datetime!(2026-12-31 0:00 UTC), Language::Nl),
+            "31 december 2026"
+        );
+    }
 }

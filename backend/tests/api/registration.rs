@@ -721,6 +721,16 @@ async fn a_dutch_reader_agrees_to_the_dutch_sentence_and_the_ledger_says_so() {
     body["language"] = json!("nl");
     let created: Value = app.register(&event.slug, &body).await.json().await.unwrap();
     let token = created["manage_token"].as_str().unwrap();
+    // The confirmation mail is in the language the page was read in.
+    let mail = app.outbox_mails().pop().unwrap();
+    assert!(
+        mail.contains("Subject: Je aanmelding voor Privacy Summit"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Je bent aangemeld voor Privacy Summit op "),
+        "{mail}"
+    );
     let me = app
         .anonymous_json(&format!("/api/v1/me/{token}?lang=nl"))
         .await;

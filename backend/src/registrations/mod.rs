@@ -260,12 +260,27 @@ async fn resend_manage_link(
     let details = open_details(vault, existing)?;
     let token = new_manage_token(&state.db, existing.id, now).await?;
     let manage_url = manage_url(&state.config.public_url, &token);
-    let text = format!(
-        "Hello {},\n\nSomeone (perhaps you) tried to register this address again for {}. \
-         You are already registered. Here is a link to manage your registration:\n{}\n\n\
-         Keep this link to yourself. If this was not you, you need not do anything.\n",
-        details.first_name, event.name, manage_url
-    );
+    let (first, name) = (&details.first_name, &event.name);
+    let (subject, text) = match existing.language {
+        Language::En => (
+            format!("Your registration for {name}"),
+            format!(
+                "Hello {first},\n\nSomeone (perhaps you) tried to register this address again \
+                 for {name}. You are already registered. Here is a link to manage your \
+                 registration:\n{manage_url}\n\n\
+                 Keep this link to yourself. If this was not you, you need not do anything.\n"
+            ),
+        ),
+        Language::Nl => (
+            format!("Je aanmelding voor {name}"),
+            format!(
+                "Hallo {first},\n\nIemand (misschien jij) probeerde dit adres opnieuw aan te \
+                 melden voor {name}. Je bent al aangemeld. Hier is een link om je aanmelding te \
+                 beheren:\n{manage_url}\n\n\
+                 Houd deze link voor jezelf. Was jij dit niet, dan hoef je niets te doen.\n"
+            ),
+        ),
+    };
     state
         .mailer
         .send_or_log(
@@ -273,7 +288,7 @@ async fn resend_manage_link(
                 event_id: event.id,
                 registration_id: Some(existing.id),
                 to: details.email.into(),
-                subject: format!("Your registration for {}", event.name),
+                subject,
                 text,
                 attachments: Vec::new(),
             },
@@ -460,6 +475,7 @@ async fn register_through(
         badge_id: Set(badge_id),
         notice_version: Set(event.privacy_notice_version),
         channel: Set(channel),
+        language: Set(request.language),
         created_at: Set(now),
         updated_at: Set(now),
         restricted_at: Set(None),

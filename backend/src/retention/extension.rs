@@ -8,7 +8,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
 
-use crate::schema::ids::RegistrationId;
+use crate::schema::{consents::Language, ids::RegistrationId};
 use crate::{
     error::ApiResult,
     events::{entity as event, rules::purge_due_at},
@@ -20,28 +20,77 @@ use crate::{
 /// Registrations read (and opened) per batch.
 const BATCH: u64 = 100;
 
-/// A deletion date as the mails state it (UTC).
-pub fn deletion_date(at: OffsetDateTime) -> String {
-    let fmt = time::macros::format_description!("[day] [month repr:long] [year], [hour]:[minute]");
+/// A deletion date as the mails state it (UTC), in `language`.
+pub fn deletion_date(at: OffsetDateTime, language: Language) -> String {
+    const DUTCH_MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
     let utc = at.to_offset(time::UtcOffset::UTC);
-    format!("{} UTC", utc.format(&fmt).unwrap_or_default())
+    match language {
+        Language::En => {
+            let fmt = time::macros::format_description!(
+                "[day] [month repr:long] [year], [hour]:[minute]"
+            );
+            format!("{} UTC", utc.format(&fmt).unwrap_or_default())
+        }
+        Language::Nl => format!(
+            "{:02} {} {}, {:02}:{:02} UTC",
+            utc.day(),
+            DUTCH_MONTHS[usize::from(u8::from(utc.month())) - 1],
+            utc.year(),
+            utc.hour(),
+            utc.minute()
+        ),
+    }
 }
 
-fn text(event: &event::Model, details: &ContactDetails, before: OffsetDateTime) -> String {
-    let after = purge_due_at(event.ends_at, event.retention_days);
-    format!(
-        "Hello {first},\n\n\
-         The organiser of {name} has changed the event, and the data you gave when registering \
-         is now kept longer.\n\n\
-         All attendee data of this event, yours included, is now deleted on {after} \
-         (before this change: {before}).\n\n\
-         You can still download, correct or erase your data, or change your choices, at any \
-         time with the manage link from your registration e-mail.\n",
-        first = details.first_name,
-        name = event.name,
-        after = deletion_date(after),
-        before = deletion_date(before),
-    )
+/// The mail telling one registrant the later deletion date, in their language.
+fn mail_text(
+    event: &event::Model,
+    details: &ContactDetails,
+    before: OffsetDateTime,
+    language: Language,
+) -> (String, String) {
+    let after = deletion_date(purge_due_at(event.ends_at, event.retention_days), language);
+    let before = deletion_date(before, language);
+    let (first, name) = (&details.first_name, &event.name);
+    match language {
+        Language::En => (
+            format!("{name}: your data is now kept until {after}"),
+            format!(
+                "Hello {first},\n\n\
+                 The organiser of {name} has changed the event, and the data you gave when \
+                 registering is now kept longer.\n\n\
+                 All attendee data of this event, yours included, is now deleted on {after} \
+                 (before this change: {before}).\n\n\
+                 You can still download, correct or erase your data, or change your choices, at \
+                 any time with the manage link from your registration e-mail.\n"
+            ),
+        ),
+        Language::Nl => (
+            format!("{name}: je gegevens worden nu bewaard tot {after}"),
+            format!(
+                "Hallo {first},\n\n\
+                 De organisator van {name} heeft het evenement gewijzigd, en de gegevens die je \
+                 bij je aanmelding gaf worden nu langer bewaard.\n\n\
+                 Alle gegevens van deelnemers aan dit evenement, ook die van jou, worden nu gewist \
+                 op {after} (voor deze wijziging: {before}).\n\n\
+                 Je kunt je gegevens nog steeds downloaden, verbeteren of wissen, of je keuzes \
+                 wijzigen, wanneer je wilt, met de beheerlink uit je aanmeldingsmail.\n"
+            ),
+        ),
+    }
 }
 
 /// Mail every registrant of `event` (as changed) that their data is now deleted later than
@@ -67,7 +116,6 @@ async fn tell(
     before: OffsetDateTime,
 ) -> ApiResult<(u64, u64)> {
     let vault = state.vault(event.id).await?;
-    let after = purge_due_at(event.ends_at, event.retention_days);
     let (mut told, mut failed) = (0, 0);
     let mut last: Option<RegistrationId> = None;
     loop {
@@ -88,15 +136,12 @@ async fn tell(
                     continue;
                 }
             };
+            let (subject, text) = mail_text(event, &details, before, r.language);
             let mail = Mail {
                 event_id: event.id,
                 registration_id: Some(r.id),
-                subject: format!(
-                    "{}: your data is now kept until {}",
-                    event.name,
-                    deletion_date(after)
-                ),
-                text: text(event, &details, before),
+                subject,
+                text,
                 to: details.email.into(),
                 attachments: Vec::new(),
             };
@@ -122,8 +167,12 @@ mod tests {
     #[test]
     fn deletion_dates_are_stated_in_utc() {
         assert_eq!(
-            deletion_date(datetime!(2027-01-01 16:30 +01:00)),
+            deletion_date(datetime!(2027-01-01 16:30 +01:00), Language::En),
             "01 January 2027, 15:30 UTC"
+        );
+        assert_eq!(
+            deletion_date(datetime!(2027-03-01 16:30 +01:00), Language::Nl),
+            "01 maart 2027, 15:30 UTC"
         );
     }
 }

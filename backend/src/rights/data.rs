@@ -304,7 +304,15 @@ pub(super) async fn correct_details(
     txn.commit().await?;
     tracing::info!(registration_id = %registration.id, "details corrected");
     if let Some((new_email, link)) = confirmation {
-        email_change::mail_confirmation(&state, &h.event, registration.id, &new_email, &link).await;
+        email_change::mail_confirmation(
+            &state,
+            &h.event,
+            registration.id,
+            registration.language,
+            &new_email,
+            &link,
+        )
+        .await;
     }
     let view = my_registration(
         &state,

@@ -21,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::schema::ids::RegistrationId;
+use crate::schema::{consents::Language, ids::RegistrationId};
 use crate::{
     contact::Email,
     crypto,
@@ -159,23 +159,38 @@ pub(super) async fn mail_confirmation(
     state: &AppState,
     event: &event::Model,
     registration_id: RegistrationId,
+    language: Language,
     new_email: &str,
     token: &str,
 ) {
-    let text = format!(
-        "Hello,\n\n\
-         Someone asked to use this address for a registration for {event}. If that was you, \
-         confirm the change within 24 hours by opening this link:\n{url}\n\n\
-         Until then the registration keeps its current address. If this was not you, ignore \
-         this mail: nothing changes.\n",
-        event = event.name,
-        url = confirm_url(&state.config.public_url, token),
-    );
+    let (name, url) = (&event.name, confirm_url(&state.config.public_url, token));
+    let (subject, text) = match language {
+        Language::En => (
+            format!("Confirm your address for {name}"),
+            format!(
+                "Hello,\n\n\
+                 Someone asked to use this address for a registration for {name}. If that was \
+                 you, confirm the change within 24 hours by opening this link:\n{url}\n\n\
+                 Until then the registration keeps its current address. If this was not you, \
+                 ignore this mail: nothing changes.\n"
+            ),
+        ),
+        Language::Nl => (
+            format!("Bevestig je adres voor {name}"),
+            format!(
+                "Hallo,\n\n\
+                 Iemand vroeg dit adres te gebruiken voor een aanmelding voor {name}. Was jij \
+                 dat, bevestig de wijziging dan binnen 24 uur met deze link:\n{url}\n\n\
+                 Tot dan houdt de aanmelding haar huidige adres. Was jij dit niet, negeer deze \
+                 mail dan: er verandert niets.\n"
+            ),
+        ),
+    };
     let mail = Mail {
         event_id: event.id,
         registration_id: Some(registration_id),
         to: new_email.to_owned(),
-        subject: format!("Confirm your address for {}", event.name),
+        subject,
         text,
         attachments: Vec::new(),
     };
@@ -191,23 +206,39 @@ async fn mail_notice(
     state: &AppState,
     event: &event::Model,
     registration_id: RegistrationId,
+    language: Language,
     first_name: &str,
     old_email: &str,
 ) {
-    let text = format!(
-        "Hello {first_name},\n\n\
-         The e-mail address of your registration for {event} has been changed to another \
-         address, confirmed from that address. Mail about the registration goes there from now \
-         on.\n\n\
-         If you did not ask for this, someone else has your manage link: contact the organiser \
-         of {event}.\n",
-        event = event.name,
-    );
+    let name = &event.name;
+    let (subject, text) = match language {
+        Language::En => (
+            format!("Your address for {name} was changed"),
+            format!(
+                "Hello {first_name},\n\n\
+                 The e-mail address of your registration for {name} has been changed to another \
+                 address, confirmed from that address. Mail about the registration goes there \
+                 from now on.\n\n\
+                 If you did not ask for this, someone else has your manage link: contact the \
+                 organiser of {name}.\n"
+            ),
+        ),
+        Language::Nl => (
+            format!("Je adres voor {name} is gewijzigd"),
+            format!(
+                "Hallo {first_name},\n\n\
+                 Het e-mailadres van je aanmelding voor {name} is gewijzigd in een ander adres, \
+                 bevestigd vanaf dat adres. Mail over de aanmelding gaat vanaf nu daarheen.\n\n\
+                 Heb jij hier niet om gevraagd, dan heeft iemand anders je beheerlink: neem \
+                 contact op met de organisator van {name}.\n"
+            ),
+        ),
+    };
     let mail = Mail {
         event_id: event.id,
         registration_id: Some(registration_id),
         to: old_email.to_owned(),
-        subject: format!("Your address for {} was changed", event.name),
+        subject,
         text,
         attachments: Vec::new(),
     };
@@ -329,6 +360,7 @@ pub(super) async fn confirm(
             &state,
             &event,
             current.id,
+            current.language,
             &details.first_name,
             old_email.as_str(),
         )

@@ -20,6 +20,8 @@ pub mod registration {
         /// The privacy notice version the attendee saw when registering.
         pub notice_version: i32,
         pub channel: crate::schema::consents::Channel,
+        /// The language the registrant read the page in: later mails are written in it.
+        pub language: crate::schema::consents::Language,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
         /// Set while the attendee restricts processing: scans are refused, leads hidden.

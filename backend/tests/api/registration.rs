@@ -731,6 +731,22 @@ async fn a_dutch_reader_agrees_to_the_dutch_sentence_and_the_ledger_says_so() {
         mail.contains("Je bent aangemeld voor Privacy Summit op "),
         "{mail}"
     );
+    // A later mail is in that language too: a manage link re-sent because the address registered
+    // again (from an English page).
+    app.clock.advance(time::Duration::minutes(11));
+    let mut again = registration_body("lotte@example.org");
+    again["language"] = json!("en");
+    assert_problem(
+        app.register(&event.slug, &again).await,
+        409,
+        "already_registered",
+    )
+    .await;
+    let resent = app.outbox_mails().pop().unwrap();
+    assert!(
+        resent.contains("Iemand (misschien jij) probeerde dit adres opnieuw"),
+        "{resent}"
+    );
     let me = app
         .anonymous_json(&format!("/api/v1/me/{token}?lang=nl"))
         .await;

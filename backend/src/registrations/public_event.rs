@@ -186,7 +186,7 @@ pub enum EventLookup {
     security((), ("bearer" = []), ("session_cookie" = [])),
     params(
         ("event" = String, Path, description = "An event id (organisers) or slug (public)"),
-        ("lang" = Option<Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+        ("lang" = Option<String>, Query, description = "The language of the consent sentences: `en` or `nl` (any other value is read as English); absent, `Accept-Language`, else English"),
     ),
     responses(
         (status = 200, body = EventLookup),

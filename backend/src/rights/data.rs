@@ -98,7 +98,7 @@ pub struct MyLead {
     get, path = "/me/{token}/export", tag = "attendee",
     params(
         ("token" = String, Path, description = "The secret manage token"),
-        ("lang" = Option<crate::consents::Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+        ("lang" = Option<String>, Query, description = "The language of the consent sentences: `en` or `nl` (any other value is read as English); absent, `Accept-Language`, else English"),
     ),
     responses(
         (status = 200, description = "A JSON download", body = MyData),
@@ -240,7 +240,7 @@ impl DetailsChange {
     patch, path = "/me/{token}", tag = "attendee",
     params(
         ("token" = String, Path, description = "The secret manage token"),
-        ("lang" = Option<crate::consents::Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+        ("lang" = Option<String>, Query, description = "The language of the consent sentences: `en` or `nl` (any other value is read as English); absent, `Accept-Language`, else English"),
     ),
     request_body = DetailsChange,
     responses(

@@ -333,7 +333,7 @@ fn my_event(e: &event::Model) -> MyEvent {
     get, path = "/me/{token}", tag = "attendee",
     params(
         ("token" = String, Path, description = "The secret manage token"),
-        ("lang" = Option<Language>, Query, description = "The language of the consent sentences (`en`, `nl`); else `Accept-Language`, else English"),
+        ("lang" = Option<String>, Query, description = "The language of the consent sentences: `en` or `nl` (any other value is read as English); absent, `Accept-Language`, else English"),
     ),
     responses(
         (status = 200, body = MyRegistration),

@@ -1,7 +1,10 @@
 //! Outgoing mail: SMTP when `CONSENTRY_SMTP_URL` is set, otherwise `.eml` files in the data
 //! directory's outbox (the embedded default). Mail content never reaches the logs.
 
-use crate::schema::ids::{EventId, RegistrationId};
+use crate::schema::{
+    consents::Language,
+    ids::{EventId, RegistrationId},
+};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -148,6 +151,44 @@ impl Mailer {
         }
         Ok(())
     }
+}
+
+/// A month's name as a mail in `language` writes it: the dates in mails are words, the same in
+/// every mail client.
+pub fn month_name(month: time::Month, language: Language) -> &'static str {
+    const ENGLISH: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DUTCH: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let names = match language {
+        Language::En => &ENGLISH,
+        Language::Nl => &DUTCH,
+    };
+    names[usize::from(u8::from(month)) - 1]
 }
 
 /// The outbox folder of one event's mails.

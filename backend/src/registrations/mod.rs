@@ -137,31 +137,8 @@ fn badge_attachment(png: Vec<u8>) -> MailAttachment {
 
 /// A date as a mail in `language` writes it: "3 May 2026", "3 mei 2026".
 fn mail_date(at: OffsetDateTime, language: Language) -> String {
-    const DUTCH_MONTHS: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
-    match language {
-        Language::En => {
-            let fmt =
-                time::macros::format_description!("[day padding:none] [month repr:long] [year]");
-            at.format(&fmt).unwrap_or_default()
-        }
-        Language::Nl => {
-            let month = DUTCH_MONTHS[usize::from(u8::from(at.month())) - 1];
-            format!("{} {month} {}", at.day(), at.year())
-        }
-    }
+    let month = crate::mail::month_name(at.month(), language);
+    format!("{} {month} {}", at.day(), at.year())
 }
 
 /// The confirmation mail's subject and text, in the language the registrant read the page in.

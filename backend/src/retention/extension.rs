@@ -20,39 +20,17 @@ use crate::{
 /// Registrations read (and opened) per batch.
 const BATCH: u64 = 100;
 
-/// A deletion date as the mails state it (UTC), in `language`.
+/// A deletion date as the mails state it (UTC), in `language`: "01 March 2027, 15:30 UTC".
 pub fn deletion_date(at: OffsetDateTime, language: Language) -> String {
-    const DUTCH_MONTHS: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
     let utc = at.to_offset(time::UtcOffset::UTC);
-    match language {
-        Language::En => {
-            let fmt = time::macros::format_description!(
-                "[day] [month repr:long] [year], [hour]:[minute]"
-            );
-            format!("{} UTC", utc.format(&fmt).unwrap_or_default())
-        }
-        Language::Nl => format!(
-            "{:02} {} {}, {:02}:{:02} UTC",
-            utc.day(),
-            DUTCH_MONTHS[usize::from(u8::from(utc.month())) - 1],
-            utc.year(),
-            utc.hour(),
-            utc.minute()
-        ),
-    }
+    format!(
+        "{:02} {} {}, {:02}:{:02} UTC",
+        utc.day(),
+        crate::mail::month_name(utc.month(), language),
+        utc.year(),
+        utc.hour(),
+        utc.minute()
+    )
 }
 
 /// The mail telling one registrant the later deletion date, in their language.

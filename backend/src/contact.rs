@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::FieldError, problem::ProblemCode};
 
+/// The plumbing of a text type: `$stored` is the parser that values read back from storage (or
+/// sent) go through; see [`Email::parse_stored`] for why it can differ from `parse`.
 macro_rules! text_newtype {
-    ($name:ident, $field:literal) => {
+    ($name:ident, $field:literal, $stored:ident) => {
         impl $name {
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -41,7 +43,7 @@ macro_rules! text_newtype {
             type Error = String;
 
             fn try_from(value: String) -> Result<Self, String> {
-                Self::parse_stored($field, &value).map_err(|e| e.detail)
+                Self::$stored($field, &value).map_err(|e| e.detail)
             }
         }
     };
@@ -106,7 +108,7 @@ fn invalid_email(field: &'static str) -> FieldError {
     )
 }
 
-text_newtype!(Email, "email");
+text_newtype!(Email, "email", parse_stored);
 
 /// An E.164 number: `+`, a non-zero digit, at most 15 digits in all. Spaces, dots, dashes and
 /// brackets people type are removed first.
@@ -115,11 +117,6 @@ text_newtype!(Email, "email");
 pub struct Phone(String);
 
 impl Phone {
-    /// Stored numbers are read back under the rule they were made under: this one.
-    fn parse_stored(field: &'static str, input: &str) -> Result<Self, FieldError> {
-        Self::parse(field, input)
-    }
-
     pub fn parse(field: &'static str, input: &str) -> Result<Self, FieldError> {
         let compact: String = input
             .trim()
@@ -142,7 +139,7 @@ impl Phone {
     }
 }
 
-text_newtype!(Phone, "phone");
+text_newtype!(Phone, "phone", parse);
 
 /// An ISO 3166-1 alpha-2 country code, upper-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,11 +147,6 @@ text_newtype!(Phone, "phone");
 pub struct Country(String);
 
 impl Country {
-    /// Stored codes are read back under the rule they were made under: this one.
-    fn parse_stored(field: &'static str, input: &str) -> Result<Self, FieldError> {
-        Self::parse(field, input)
-    }
-
     pub fn parse(field: &'static str, input: &str) -> Result<Self, FieldError> {
         let code = input.trim().to_ascii_uppercase();
         if code.len() == 2 && COUNTRIES.split(' ').any(|c| c == code) {
@@ -169,7 +161,7 @@ impl Country {
     }
 }
 
-text_newtype!(Country, "country");
+text_newtype!(Country, "country", parse);
 
 impl Country {
     /// Every ISO 3166-1 alpha-2 code there is, in alphabetical order: what a form offers (named

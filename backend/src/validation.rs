@@ -65,26 +65,33 @@ pub fn text(
 /// - noncharacters (U+FDD0–U+FDEF, and U+xFFFE and U+xFFFF of every plane), which are not allowed
 ///   in XML: an event named with one would break every printable badge.
 pub fn first_unsafe(value: &str) -> Option<&'static str> {
-    let chars: Vec<char> = value.chars().collect();
-    chars.iter().enumerate().find_map(|(i, &c)| {
-        let code = u32::from(c);
-        if matches!(code, 0x202A..=0x202E | 0x2066..=0x2069 | 0x200E | 0x200F | 0x061C) {
-            Some("direction-changing characters")
-        } else if matches!(code, 0x200B | 0x2060 | 0xFEFF | 0x00AD | 0x180E) {
-            Some("invisible characters")
-        } else if matches!(code, 0x200C | 0x200D) {
-            let in_script =
-                |c: Option<&char>| c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace());
-            let joins = i > 0 && in_script(chars.get(i - 1)) && in_script(chars.get(i + 1));
-            (!joins).then_some("invisible characters")
-        } else if matches!(code, 0x2028 | 0x2029) {
-            Some("line or paragraph separators")
-        } else if matches!(code, 0xFDD0..=0xFDEF) || code & 0xFFFE == 0xFFFE {
-            Some("noncharacters")
-        } else {
-            None
-        }
-    })
+    // Each character with the one before and the one after: no copy of the text (every name of
+    // every registration passes here).
+    let before = std::iter::once(None).chain(value.chars().map(Some));
+    let after = value.chars().skip(1).map(Some).chain(std::iter::once(None));
+    value
+        .chars()
+        .zip(before)
+        .zip(after)
+        .find_map(|((c, previous), next)| {
+            let code = u32::from(c);
+            if matches!(code, 0x202A..=0x202E | 0x2066..=0x2069 | 0x200E | 0x200F | 0x061C) {
+                Some("direction-changing characters")
+            } else if matches!(code, 0x200B | 0x2060 | 0xFEFF | 0x00AD | 0x180E) {
+                Some("invisible characters")
+            } else if matches!(code, 0x200C | 0x200D) {
+                let in_script =
+                    |c: Option<char>| c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace());
+                let joins = in_script(previous) && in_script(next);
+                (!joins).then_some("invisible characters")
+            } else if matches!(code, 0x2028 | 0x2029) {
+                Some("line or paragraph separators")
+            } else if matches!(code, 0xFDD0..=0xFDEF) || code & 0xFFFE == 0xFFFE {
+                Some("noncharacters")
+            } else {
+                None
+            }
+        })
 }
 
 /// A label people read as a name of something (a company, a job title, an event, a venue, a
@@ -99,11 +106,7 @@ pub fn label(
 ) -> Result<String, FieldError> {
     let value = text(field, input, min, max, false)?;
     if value.contains("://") || value.split_whitespace().any(is_email_like) {
-        return Err(FieldError::new(
-            ProblemCode::AddressInName,
-            field,
-            "Must not contain a web address or an e-mail address.",
-        ));
+        return Err(address_in_name(field));
     }
     Ok(value)
 }
@@ -120,13 +123,17 @@ pub fn person_name(
 ) -> Result<String, FieldError> {
     let value = label(field, input, min, max)?;
     if value.split_whitespace().any(is_domain_like) {
-        return Err(FieldError::new(
-            ProblemCode::AddressInName,
-            field,
-            "Must not contain a web address or an e-mail address.",
-        ));
+        return Err(address_in_name(field));
     }
     Ok(value)
+}
+
+fn address_in_name(field: &'static str) -> FieldError {
+    FieldError::new(
+        ProblemCode::AddressInName,
+        field,
+        "Must not contain a web address or an e-mail address.",
+    )
 }
 
 fn is_email_like(word: &str) -> bool {

@@ -4,7 +4,7 @@
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
-import { historyLine } from './consent-history.js';
+import { historyLine, purposeNames } from './consent-history.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText, lang } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -15,10 +15,6 @@ let me = null;
 function fail(err) {
   if (!(err instanceof ApiProblem)) throw err;
   status(problemText(err.problem), 'error');
-}
-
-function purposeLabel(consent) {
-  return consent.sponsor ?? t('manage.marketing');
 }
 
 /** Where the last change was saved: the id of the control the person used, told "Saved." beside it. */
@@ -60,7 +56,7 @@ function render() {
   document.getElementById('download').href = `/api/v1${base}/export`;
   document.getElementById('readable').href = `/m/${encodeURIComponent(token)}/data`;
 
-  const names = new Map(me.consents.map((c) => [c.purpose, purposeLabel(c)]));
+  const names = purposeNames(me.consents);
   document.getElementById('consents').replaceChildren(...me.consents.map((c) => {
     const id = `consent-${c.purpose.replace(/[^a-z0-9-]/gi, '-')}`;
     return h('li', { class: 'consent' },
@@ -68,7 +64,7 @@ function render() {
         h('input', { type: 'checkbox', role: 'switch', id, checked: c.granted,
           'aria-describedby': `${id}-text`,
           onchange: (e) => change([{ purpose: c.purpose, granted: e.target.checked }], false, id) }),
-        h('label', { for: id }, h('strong', { dir: 'auto' }, purposeLabel(c))),
+        h('label', { for: id }, h('strong', { dir: 'auto' }, names.get(c.purpose))),
         savedNote(id)),
       h('p', { id: `${id}-text`, class: 'more' }, c.text));
   }));

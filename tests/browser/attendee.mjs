@@ -194,6 +194,11 @@ await step('erasure needs a confirmation, then removes everything', async () => 
   await page.locator('#status[data-kind=error]').waitFor();
   // A page that cannot show what it is for still says so in a heading.
   await page.getByRole('heading', { level: 1, name: 'This page is not available' }).waitFor();
+  // The readable copy of the erased data is gone as well, and was never to be cached.
+  const copy = await page.goto(url(`${manageUrl}/data`));
+  assert.equal(copy.headers()['cache-control'], 'no-store');
+  await page.getByRole('heading', { level: 1, name: 'This page is not available' }).waitFor();
+  assert.equal(await page.locator('#page').isHidden(), true);
 });
 
 await step('on a phone (390 × 844) no page or state scrolls sideways', async () => {

@@ -17,6 +17,7 @@ use crate::{
     db, http,
     keystore::{self, Keystore},
     mail::Mailer,
+    metrics::{self, MetricsSource},
     retention::{self, Purger},
     state::AppState,
 };
@@ -62,6 +63,7 @@ pub struct Application {
     state: AppState,
     stores: Stores,
     purge_interval: Option<Duration>,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -95,7 +97,24 @@ impl Application {
             state,
             stores,
             purge_interval: None,
+            metrics_listener: None,
         })
+    }
+
+    /// Also serve `GET /metrics` on `bind`, a listener of its own (port 0 picks a free one).
+    pub async fn serving_metrics_on(mut self, bind: SocketAddr) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+        self.metrics_listener = Some(listener);
+        Ok(self)
+    }
+
+    /// Where metrics are served, if they are.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Purge due events every `interval` while serving. Production does; the API tests leave it
@@ -121,6 +140,7 @@ impl Application {
             state,
             stores,
             purge_interval,
+            metrics_listener,
         } = self;
         let housekeeping = tokio::spawn({
             let limits = state.limits.clone();
@@ -139,17 +159,33 @@ impl Application {
                 state.clock.clone(),
             )
             .with_outbox(state.mailer.outbox_dir().map(std::path::Path::to_path_buf))
-            .with_unwrapped_keys(state.unwrapped.clone());
+            .with_unwrapped_keys(state.unwrapped.clone())
+            .with_metrics(state.metrics.clone());
             tokio::spawn(retention::run_periodically(purger, interval, stop.clone()))
         });
-        let shutdown = {
+        let metrics_server = metrics_listener.map(|listener| {
+            let source = MetricsSource {
+                metrics: state.metrics.clone(),
+                db: stores.db.clone(),
+                keystore: stores.keystore.db.clone(),
+            };
             let mut stop = stop.clone();
-            async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            }
-        };
-        let served = http::serve(listener, state, shutdown).await;
+            tokio::spawn(async move {
+                let served = axum::serve(listener, metrics::router(source))
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
+        let served = http::serve(listener, state, stop).await;
         housekeeping.abort();
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.await.ok();
+        }
         if let Some(purging) = purging
             && purging.await.is_err()
         {

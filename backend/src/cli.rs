@@ -195,6 +195,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?
     .purging_every(Duration::from_secs(args.purge_interval_secs));
+    let app = match args.metrics_bind {
+        Some(bind) => app.serving_metrics_on(bind).await?,
+        None => app,
+    };
     let bound = app.address()?;
     let state = app.state();
     let public_url = state.config.public_url.clone();
@@ -205,6 +209,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Machine-readable first line: tests and scripts read the bound address from it.
     println!("consentry listening on http://{bound}");
     tracing::info!(address = %bound, database = db::backend_name(&state.db), "listening");
+    if let Some(metrics) = app.metrics_address() {
+        println!("metrics on http://{metrics}/metrics");
+    }
 
     if args.demo {
         let login = demo::seed(&state.db, &state.keystore, &state.keys.master, clock.now()).await?;

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use crate::{crypto, db};
+use crate::{connections::ConnectionLimits, crypto, db};
 
 /// Where data lives: shared by every command that touches the database.
 #[derive(Debug, Clone, Args)]
@@ -130,6 +130,48 @@ pub struct ServeArgs {
     #[arg(long, env = "CONSENTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub request_timeout_secs: u64,
+
+    /// Time for a request's head (request line and headers) to arrive once it has begun, in
+    /// seconds; a slower connection is closed.
+    #[arg(long, env = "CONSENTRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_secs: u64,
+
+    /// Time a kept-alive connection may sit idle before the server closes it, in seconds. Keep it
+    /// longer than the reverse proxy's own idle timeout for upstream connections (nginx: 60 s).
+    #[arg(long, env = "CONSENTRY_IDLE_TIMEOUT_SECS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+
+    /// Connections open at once; beyond it new connections wait in the kernel's backlog until
+    /// one closes. Keep it below the process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "CONSENTRY_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// On SIGTERM or Ctrl-C, how long to wait for requests in flight before closing what is
+    /// left, in seconds.
+    #[arg(long, env = "CONSENTRY_SHUTDOWN_GRACE_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub shutdown_grace_secs: u64,
+
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on this separate address (off by
+    /// default). Keep it private: bind it to loopback or an internal network.
+    #[arg(long, env = "CONSENTRY_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The connection limits these flags ask for.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read: Duration::from_secs(self.header_read_timeout_secs),
+            idle: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 /// What the HTTP layer needs to know, independent of how it was configured.
@@ -142,6 +184,7 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
     pub rate_limits: bool,
+    pub connections: ConnectionLimits,
 }
 
 impl HttpConfig {
@@ -160,6 +203,7 @@ impl HttpConfig {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             rate_limits: !args.disable_rate_limits,
+            connections: args.connection_limits(),
         }
     }
 
@@ -173,6 +217,7 @@ impl HttpConfig {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             rate_limits: true,
+            connections: ConnectionLimits::default(),
         }
     }
 }

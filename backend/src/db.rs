@@ -149,11 +149,57 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
 /// writer is active and fails with "database is locked" at once, whereas an immediate one waits
 /// its turn within the busy timeout. PostgreSQL ignores the mode.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+    let waits = &*WRITE_WAITS;
+    waits.waiting.inc();
+    // Counted down also when the request is cancelled while it waits.
+    let _waiting = scopeguard(|| {
+        waits.waiting.dec();
+    });
+    let started = std::time::Instant::now();
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await;
+    waits.duration.observe(started.elapsed().as_secs_f64());
+    txn
+}
+
+/// How long requests wait to begin a write transaction: for the whole process, because the wait
+/// is for resources the process shares (the pool and, on SQLite, the database's write lock).
+#[derive(Clone)]
+pub struct WriteWaits {
+    /// Requests waiting now.
+    pub waiting: prometheus_client::metrics::gauge::Gauge,
+    /// Time from asking to having begun, waiting included.
+    pub duration: prometheus_client::metrics::histogram::Histogram,
+}
+
+static WRITE_WAITS: std::sync::LazyLock<WriteWaits> = std::sync::LazyLock::new(|| WriteWaits {
+    waiting: prometheus_client::metrics::gauge::Gauge::default(),
+    // 0.1 ms … about 3 s.
+    duration: prometheus_client::metrics::histogram::Histogram::new(
+        prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16),
+    ),
+});
+
+/// The process's write waits (handles to the same counters).
+pub fn write_waits() -> WriteWaits {
+    WRITE_WAITS.clone()
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }
 
 #[cfg(test)]

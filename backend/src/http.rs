@@ -2,7 +2,7 @@
 //! every request passes (request ids, tracing without personal data, security headers, body limit,
 //! timeout, problem+json for errors the router itself produces and for panics).
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Json, Router,
@@ -244,6 +244,7 @@ pub fn app(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit_bytes;
+    let metrics = state.metrics.clone();
 
     let docs = Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
@@ -260,6 +261,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(web::asset)
         .layer(
             ServiceBuilder::new()
+                // Outermost: it counts what the client gets, the timeout's 408 included.
+                .layer(middleware::from_fn_with_state(
+                    metrics,
+                    crate::metrics::record_request,
+                ))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -388,16 +394,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Serve `state` on `listener` until `shutdown` resolves, then finish in-flight requests.
+/// Serve `state` on `listener` until `shutdown` turns true, then finish in-flight requests
+/// (see [`crate::connections`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config.connections;
+    let metrics = state.metrics.clone();
+    crate::connections::serve(listener, app(state), limits, metrics, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

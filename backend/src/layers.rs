@@ -12,6 +12,7 @@ use std::{
 const BOTTOM: &[&str] = &[
     "clock",
     "config",
+    "connections",
     "contact",
     "crypto",
     "db",
@@ -19,6 +20,7 @@ const BOTTOM: &[&str] = &[
     "extract",
     "keystore",
     "mail",
+    "metrics",
     "problem",
     "response",
     "schema",

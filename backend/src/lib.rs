@@ -3,8 +3,8 @@
 //! One module per capability (`organisers`, `events`, `sponsors`, `registrations`, `consents`,
 //! `badges`, `rights`, `kiosks`, `scans`, `leads`, `exports`, `audit`, `retention`), each holding
 //! its routes, rules and queries; shared plumbing in a few small modules (`config`, `error`,
-//! `extract`, `auth`, `clock`, `crypto`, `db`, `http`, `keystore`, `mail`, `rate_limit`,
-//! `validation`, `vault`). See docs/ARCHITECTURE.md.
+//! `extract`, `auth`, `clock`, `connections`, `crypto`, `db`, `http`, `keystore`, `mail`,
+//! `metrics`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
 
 pub mod app;
 pub mod audit;
@@ -13,6 +13,7 @@ pub mod badges;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod consents;
 pub mod contact;
 pub mod crypto;
@@ -30,6 +31,7 @@ pub mod kiosks;
 mod layers;
 pub mod leads;
 pub mod mail;
+pub mod metrics;
 pub mod organisers;
 pub mod problem;
 pub mod rate_limit;

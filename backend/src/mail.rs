@@ -1,11 +1,17 @@
 //! Outgoing mail: SMTP when `CONSENTRY_SMTP_URL` is set, otherwise `.eml` files in the data
 //! directory's outbox (the embedded default). Mail content never reaches the logs.
 
-use crate::schema::{
-    consents::Language,
-    ids::{EventId, RegistrationId},
+use crate::{
+    metrics::Metrics,
+    schema::{
+        consents::Language,
+        ids::{EventId, RegistrationId},
+    },
 };
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::Context;
 use lettre::{
@@ -41,6 +47,7 @@ enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Mailer {
@@ -51,6 +58,7 @@ impl Mailer {
                 .parse()
                 .context("CONSENTRY_MAIL_FROM is not a mailbox")?,
             transport: Transport::Outbox(dir),
+            metrics: None,
         })
     }
 
@@ -66,7 +74,17 @@ impl Mailer {
                 .parse()
                 .context("CONSENTRY_MAIL_FROM is not a mailbox")?,
             transport: Transport::Smtp(transport),
+            metrics: None,
         })
+    }
+
+    /// Count sent and failed mails in `metrics`.
+    #[must_use]
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
     }
 
     pub fn outbox_dir(&self) -> Option<&Path> {
@@ -93,6 +111,14 @@ impl Mailer {
 
     /// Send `mail`. The error says what failed, never to whom or what.
     pub async fn send(&self, mail: Mail) -> anyhow::Result<()> {
+        let sent = self.deliver(mail).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.mail(sent.is_ok());
+        }
+        sent
+    }
+
+    async fn deliver(&self, mail: Mail) -> anyhow::Result<()> {
         let event_id = mail.event_id;
         let about = mail
             .registration_id

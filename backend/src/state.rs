@@ -15,6 +15,7 @@ use crate::{
     keystore::badge_keys::BadgeKeyCache,
     keystore::{Keystore, UnwrappedKeys},
     mail::Mailer,
+    metrics::Metrics,
     rate_limit::{RateLimits, TrustForwardedFor},
     vault::EventVault,
 };
@@ -35,6 +36,8 @@ pub struct AppState {
     /// in SQLite's busy handler, which puts a waiting writer to sleep for up to 100 ms at a time
     /// (see `scans::attempt` and docs/BENCHMARKS.md).
     pub scan_writer: Arc<tokio::sync::Mutex<()>>,
+    /// What `--metrics-bind` serves (no personal data, no identifiers: see [`crate::metrics`]).
+    pub metrics: Arc<Metrics>,
 }
 
 impl axum::extract::FromRef<AppState> for TrustForwardedFor {
@@ -52,7 +55,10 @@ impl AppState {
         config: HttpConfig,
         mailer: Mailer,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new(crate::db::backend_name(&db)));
+        let mailer = mailer.with_metrics(metrics.clone());
         Self {
+            metrics,
             db,
             keystore,
             clock,

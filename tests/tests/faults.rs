@@ -620,3 +620,110 @@ async fn a_purge_killed_at_random_points_ends_as_an_uninterrupted_one() {
         0
     );
 }
+
+/// What one kiosk loop saw while the server shut down under it.
+#[derive(Default)]
+struct Seen {
+    /// (client scan id, attendee, outcome) of every answered scan.
+    answered: Vec<(Uuid, usize, String)>,
+    /// Anything other than a complete answer or a refused connection.
+    broken: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_every_request_it_took_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo", "--disable-rate-limits"], 5);
+    let base = server.base.clone();
+    let (attendees, kiosk_id, kiosk) = scanning_setup(&server).await;
+    let badges: Vec<String> = attendees.badges.iter().map(|(b, _)| b.clone()).collect();
+
+    // Eight kiosks on kept-alive connections, each scanning as fast as it is answered until the
+    // server is gone.
+    let mut loops = Vec::new();
+    for k in 0..8 {
+        let (base, kiosk, badges) = (base.clone(), kiosk.clone(), badges.clone());
+        loops.push(tokio::spawn(async move {
+            let http = client();
+            let mut seen = Seen::default();
+            for i in k.. {
+                let attendee = i % ATTENDEES;
+                let client_scan_id = Uuid::new_v4();
+                let sent = http
+                    .post(format!("{base}/api/v1/scans"))
+                    .bearer_auth(&kiosk)
+                    .json(&scan_body(&badges[attendee], client_scan_id))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        match response.json::<Value>().await {
+                            Ok(answer) if matches!(status, 200 | 201) => seen.answered.push((
+                                client_scan_id,
+                                attendee,
+                                answer["outcome"].as_str().unwrap().to_owned(),
+                            )),
+                            Ok(answer) => seen.broken.push(format!("{status}: {answer}")),
+                            Err(e) => seen.broken.push(format!("cut answer: {e:?}")),
+                        }
+                    }
+                    // The listener is closed: the request was never taken.
+                    Err(e) if e.is_connect() => return seen,
+                    Err(e) => {
+                        seen.broken.push(format!("{e:?}"));
+                        return seen;
+                    }
+                }
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "SIGTERM ends with exit 0, not {status:?}");
+
+    let mut answers: Answers = HashMap::new();
+    let mut broken = Vec::new();
+    for scanning in loops {
+        let seen = tokio::time::timeout(Duration::from_secs(30), scanning)
+            .await
+            .expect("every kiosk loop ends once the server is gone")
+            .unwrap();
+        broken.extend(seen.broken);
+        for (id, attendee, outcome) in seen.answered {
+            answers.insert(id, (attendee, outcome));
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "requests not answered in full: {broken:#?}"
+    );
+    assert!(answers.len() > 8, "the load was running: {}", answers.len());
+
+    // Every answer stands: each answered scan is stored once, leads only with consent.
+    let store = consentry::db::connect(&db.url_in(dir.path()), None)
+        .await
+        .unwrap();
+    let stored = count(
+        &store,
+        "SELECT COUNT(*) AS n FROM scan_requests WHERE kiosk_id = ?",
+        Uuid::parse_str(&kiosk_id).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        usize::try_from(stored).unwrap(),
+        answers.len(),
+        "one record per answered scan"
+    );
+    for (attendee, outcome) in answers.values() {
+        let consented = attendees
+            .consenting
+            .contains(&attendees.badges[*attendee].1);
+        assert_eq!(outcome, if consented { "accepted" } else { "refused" });
+    }
+    store.close().await.ok();
+}

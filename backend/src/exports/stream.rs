@@ -321,6 +321,7 @@ pub(super) async fn export(state: &AppState, spec: Spec) -> ApiResult<Response> 
     let vault = state.vault(spec.event.id).await?;
     let export_id = Uuid::now_v7();
     open_record(&state.db, &spec, export_id, now).await?;
+    state.metrics.export(spec.format.file_format().extension());
     let file_name = format!(
         "{}-{}-leads.{}",
         spec.event.slug,
@@ -364,6 +365,7 @@ pub(super) async fn export_zip(
         return Err(ApiError::NotFound);
     };
     let vault = state.vault(first.event.id).await?;
+    state.metrics.export("zip");
     let names = zip_entry_names(specs.iter().map(|spec| &spec.sponsor));
     let records: Vec<(Spec, Uuid, String)> = specs
         .into_iter()

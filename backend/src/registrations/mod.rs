@@ -494,6 +494,7 @@ async fn register_through(
     consents::record_first(&txn, &context, &given).await?;
     let granted: Vec<Purpose> = given.into_iter().map(|(purpose, _)| purpose).collect();
     txn.commit().await?;
+    state.metrics.registration();
     tracing::info!(%registration_id, event_id = %event.id, "registered");
 
     let png = render::qr_png(&badges::qr_text(&state.config.public_url, &badge_token))?;

@@ -43,6 +43,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use crate::events::lifecycle::{Stage, stage_of};
+use crate::metrics::Metrics;
 use crate::schema::ids::EventId;
 use crate::schema::ids::RegistrationId;
 use crate::schema::ids::SponsorId;
@@ -123,6 +124,7 @@ pub struct Purger {
     owner: Uuid,
     outbox: Option<PathBuf>,
     unwrapped: Option<Arc<UnwrappedKeys>>,
+    metrics: Option<Arc<Metrics>>,
     pub batch_size: u64,
     pub lease: Duration,
     pub pause: StdDuration,
@@ -137,6 +139,7 @@ impl Purger {
             owner: Uuid::new_v4(),
             outbox: None,
             unwrapped: None,
+            metrics: None,
             batch_size: DEFAULT_BATCH_SIZE,
             lease: DEFAULT_LEASE,
             pause: DEFAULT_PAUSE,
@@ -152,6 +155,12 @@ impl Purger {
     /// The server's unwrapped keys, to drop each event's as its keys are destroyed.
     pub fn with_unwrapped_keys(mut self, unwrapped: Arc<UnwrappedKeys>) -> Self {
         self.unwrapped = Some(unwrapped);
+        self
+    }
+
+    /// Count each run in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -670,7 +679,17 @@ pub async fn run_periodically(
         if *shutdown.borrow() {
             return;
         }
-        match purger.run_once(&shutdown).await {
+        let started = std::time::Instant::now();
+        let run = purger.run_once(&shutdown).await;
+        if let Some(metrics) = &purger.metrics {
+            let (events, registrations) = run.as_ref().map_or((0, 0), |report| {
+                let events = report.purged.len() + report.deleted.len();
+                let registrations = report.purged.iter().map(|p| p.registrations).sum();
+                (u64::try_from(events).unwrap_or(u64::MAX), registrations)
+            });
+            metrics.purge_run(started.elapsed(), events, registrations, run.is_err());
+        }
+        match run {
             Ok(report) if !report.purged.is_empty() || report.busy > 0 => {
                 tracing::info!(
                     purged = report.purged.len(),

@@ -355,6 +355,20 @@ pub(crate) async fn scan(
     auth: KioskAuth,
     ApiJson(request): ApiJson<ScanRequest>,
 ) -> ApiResult<ScanResult> {
+    let result = answer(&state, &auth, &request).await?;
+    match &result {
+        ScanResult::Accepted { .. } => state.metrics.scan("accepted", None),
+        ScanResult::Refused { reason } => state.metrics.scan("refused", Some(reason.as_str())),
+    }
+    Ok(result)
+}
+
+/// The scan's answer: a new decision, or the one a replay of its client scan id gets.
+async fn answer(
+    state: &AppState,
+    auth: &KioskAuth,
+    request: &ScanRequest,
+) -> ApiResult<ScanResult> {
     // Kiosk tokens expire at the purge date they were issued with; a retention shortened since
     // must hold too (the gate checks again inside the transaction).
     crate::events::lifecycle::ensure_data_held(&auth.event, state.clock.now())?;
@@ -365,9 +379,9 @@ pub(crate) async fn scan(
             .one(&state.db)
             .await?;
         if let Some(previous) = previous {
-            return replay(&state, &auth, &vault, &request, previous).await;
+            return replay(state, auth, &vault, request, previous).await;
         }
-        if let Some(result) = attempt(&state, &auth, &vault, &request, scan_key).await? {
+        if let Some(result) = attempt(state, auth, &vault, request, scan_key).await? {
             return Ok(result);
         }
     }

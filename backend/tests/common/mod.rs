@@ -27,6 +27,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
+    /// `GET` it for the Prometheus exposition (served on a listener of its own).
+    pub metrics_url: String,
     pub client: Client,
     pub db: DatabaseConnection,
     /// The URL `db` was opened with, for a second, separate pool.
@@ -54,6 +56,11 @@ pub async fn spawn_app() -> TestApp {
     spawn(None, true, false).await
 }
 
+/// The app with its HTTP settings changed by `http` (connection limits, say).
+pub async fn spawn_app_with(http: impl FnOnce(HttpConfig) -> HttpConfig) -> TestApp {
+    spawn_configured(None, http).await
+}
+
 /// The app behind a proxy it trusts (`--trust-forwarded-for`): each request's client address is
 /// the last `X-Forwarded-For` hop, so a test can speak from several addresses (`login_from`).
 pub async fn spawn_app_behind_proxy() -> TestApp {
@@ -74,15 +81,15 @@ pub async fn spawn_app_without_rate_limits() -> TestApp {
 
 const MAIL_FROM: &str = "Consentry <no-reply@consentry.test>";
 
-/// The application as `consentry serve` builds it, on 127.0.0.1:0, serving in the background
-/// until `stop` is dropped.
+/// The application as `consentry serve --metrics-bind 127.0.0.1:0` builds it, on 127.0.0.1:0,
+/// serving in the background until `stop` is dropped: (address, metrics address, state, stop).
 async fn start(
     stores: Stores,
     master: MasterKey,
     clock: &FixedClock,
     mailer: Mailer,
     http: impl FnOnce(HttpConfig) -> HttpConfig,
-) -> (SocketAddr, AppState, watch::Sender<bool>) {
+) -> (SocketAddr, SocketAddr, AppState, watch::Sender<bool>) {
     let app = Application::build(
         "127.0.0.1:0".parse().unwrap(),
         Ingredients {
@@ -99,15 +106,31 @@ async fn start(
         },
     )
     .await
+    .unwrap()
+    .serving_metrics_on("127.0.0.1:0".parse().unwrap())
+    .await
     .unwrap();
     let addr = app.address().unwrap();
+    let metrics = app.metrics_address().unwrap();
     let state = app.state().clone();
     let (stop, stopping) = watch::channel(false);
     tokio::spawn(async move { app.run_until(stopping).await.unwrap() });
-    (addr, state, stop)
+    (addr, metrics, state, stop)
 }
 
 async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: bool) -> TestApp {
+    spawn_configured(smtp_url, |config| HttpConfig {
+        rate_limits,
+        trust_forwarded_for,
+        ..config
+    })
+    .await
+}
+
+async fn spawn_configured(
+    smtp_url: Option<&str>,
+    http: impl FnOnce(HttpConfig) -> HttpConfig,
+) -> TestApp {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new().await;
@@ -125,21 +148,12 @@ async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: b
         Some(url) => Mailer::smtp(url, MAIL_FROM).unwrap(),
         None => Mailer::outbox(outbox.clone(), MAIL_FROM).unwrap(),
     };
-    let (addr, state, stop) = start(
-        stores.clone(),
-        MasterKey::generate(),
-        &clock,
-        mailer,
-        |config| HttpConfig {
-            rate_limits,
-            trust_forwarded_for,
-            ..config
-        },
-    )
-    .await;
+    let (addr, metrics, state, stop) =
+        start(stores.clone(), MasterKey::generate(), &clock, mailer, http).await;
     TestApp {
         addr,
         base: format!("http://{addr}"),
+        metrics_url: format!("http://{metrics}/metrics"),
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -165,7 +179,7 @@ impl TestApp {
             db: self.db.clone(),
             keystore: self.keystore.clone(),
         };
-        let (addr, _, stop) = start(
+        let (addr, _, _, stop) = start(
             stores,
             self.state.keys.master.clone(),
             &self.clock,

@@ -242,6 +242,8 @@ pub struct RestoreFacts {
     pub database_holds_data: bool,
     /// The key store is the main database (PostgreSQL without `--keystore-url`).
     pub keystore_in_database: bool,
+    /// A key store is in place (it may hold no key, say once every event was purged).
+    pub keystore_exists: bool,
     pub keystore_holds_keys: bool,
     pub master_key: MasterKeyState,
     pub force: bool,
@@ -288,15 +290,17 @@ pub fn plan_restore(facts: RestoreFacts) -> Result<RestorePlan, Refusal> {
     if facts.keystore_in_database && facts.keystore_holds_keys {
         return Err(Refusal::WouldDestroyKeys);
     }
+    // A key store in the main database is replaced with the data, which holds no key.
+    let keystore = facts.keystore_exists && !facts.keystore_in_database;
     let master_key = facts.master_key != MasterKeyState::Missing;
     Ok(RestorePlan {
         restore_keystore: false,
         write_master_key: false,
-        keys: if facts.keystore_holds_keys && master_key {
+        keys: if keystore && master_key {
             KeysAfterwards::InPlace
         } else {
             KeysAfterwards::Missing {
-                keystore: !facts.keystore_holds_keys,
+                keystore: !keystore,
                 master_key: !master_key,
             }
         },
@@ -540,6 +544,7 @@ pub async fn restore(
         backup_has_keys: manifest.keys_included,
         database_holds_data: target.holds_data,
         keystore_in_database,
+        keystore_exists: target.keystore_exists,
         keystore_holds_keys: target.keystore_holds_keys,
         master_key,
         force,
@@ -800,6 +805,7 @@ async fn schema_level(db: &DatabaseConnection, table: &str) -> anyhow::Result<Op
 struct Target {
     has_tables: bool,
     holds_data: bool,
+    keystore_exists: bool,
     keystore_holds_keys: bool,
 }
 
@@ -807,6 +813,7 @@ async fn inspect_target(database_url: &str, keystore_url: Option<&str>) -> anyho
     let mut target = Target {
         has_tables: false,
         holds_data: false,
+        keystore_exists: false,
         keystore_holds_keys: false,
     };
     let exists = |url: &str| -> anyhow::Result<bool> {
@@ -818,6 +825,7 @@ async fn inspect_target(database_url: &str, keystore_url: Option<&str>) -> anyho
         target.holds_data = holds_data(&db).await?;
         if keystore_url.is_none() {
             target.keystore_holds_keys = holds_keys(&db).await?;
+            target.keystore_exists = target.keystore_holds_keys;
         }
         db.close().await.ok();
     }
@@ -825,6 +833,10 @@ async fn inspect_target(database_url: &str, keystore_url: Option<&str>) -> anyho
         && exists(url)?
     {
         let keys = db::connect(url, Some(1)).await?;
+        target.keystore_exists = table_names(&keys)
+            .await?
+            .iter()
+            .any(|table| table == KEYSTORE_MIGRATIONS_TABLE);
         target.keystore_holds_keys = holds_keys(&keys).await?;
         keys.close().await.ok();
     }
@@ -983,6 +995,7 @@ mod tests {
             backup_has_keys: false,
             database_holds_data: false,
             keystore_in_database: false,
+            keystore_exists: false,
             keystore_holds_keys: false,
             master_key: MasterKeyState::Missing,
             force: false,
@@ -1019,6 +1032,7 @@ mod tests {
             })
         );
         let keys_in_place = RestoreFacts {
+            keystore_exists: true,
             keystore_holds_keys: true,
             ..with_keys
         };
@@ -1055,8 +1069,9 @@ mod tests {
 
     #[test]
     fn a_backup_without_keys_leaves_the_keys_in_place_and_says_what_is_missing() {
+        // Also a key store that holds no key any more (every event purged) is the one in place.
         let in_place = plan_restore(RestoreFacts {
-            keystore_holds_keys: true,
+            keystore_exists: true,
             master_key: MasterKeyState::Other,
             ..facts()
         })
@@ -1094,6 +1109,7 @@ mod tests {
     fn keys_living_in_the_database_are_never_destroyed_by_a_backup_without_them() {
         let shared = RestoreFacts {
             keystore_in_database: true,
+            keystore_exists: true,
             keystore_holds_keys: true,
             database_holds_data: true,
             master_key: MasterKeyState::Other,
@@ -1106,6 +1122,20 @@ mod tests {
                 ..shared
             }),
             Err(Refusal::WouldDestroyKeys)
+        );
+        // Into a fresh database, the data comes back without a key: say so.
+        assert_eq!(
+            plan_restore(RestoreFacts {
+                keystore_in_database: true,
+                master_key: MasterKeyState::Other,
+                ..facts()
+            })
+            .unwrap()
+            .keys,
+            KeysAfterwards::Missing {
+                keystore: true,
+                master_key: false
+            }
         );
         // A backup that holds keys gives them back: forcing it is the operator's call.
         assert!(

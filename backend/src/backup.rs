@@ -394,8 +394,52 @@ pub async fn backup(
     }
     db.close().await.ok();
 
+    let existed = to.exists();
     db::create_private_dir(to)?;
     make_owner_only(to)?;
+    match write_backup(store, to, backend, include_keys, schema, now).await {
+        Ok(manifest) => Ok(BackupOutcome::Written(manifest)),
+        Err(e) => {
+            // The directory was new or empty: what is in it now is this run's, and incomplete.
+            let removed = discard_partial(to, existed);
+            match removed {
+                Ok(()) => Err(e.context("no backup was made; the partial copy was removed")),
+                Err(_) => Err(e.context(format!(
+                    "no backup was made; remove the partial copy in {}",
+                    to.display()
+                ))),
+            }
+        }
+    }
+}
+
+/// Remove what a failed run wrote into `to`: the directory itself if the run made it.
+fn discard_partial(to: &Path, existed: bool) -> std::io::Result<()> {
+    if !existed {
+        return std::fs::remove_dir_all(to);
+    }
+    for entry in std::fs::read_dir(to)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the backup's files into the empty directory `to`, the manifest last.
+async fn write_backup(
+    store: &StoreArgs,
+    to: &Path,
+    backend: Backend,
+    include_keys: bool,
+    schema: String,
+    now: OffsetDateTime,
+) -> anyhow::Result<Manifest> {
+    let database_url = store.database_url();
+    let keystore_url = store.keystore_url();
     let data_file = to.join(backend.data_file());
     match backend {
         Backend::Sqlite => sqlite::snapshot(&database_url, &data_file).await?,
@@ -458,7 +502,7 @@ pub async fn backup(
         &to.join(MANIFEST_FILE),
         &serde_json::to_string_pretty(&manifest)?,
     )?;
-    Ok(BackupOutcome::Written(manifest))
+    Ok(manifest)
 }
 
 /// The outcome of `consentry restore`.

@@ -734,6 +734,30 @@ async fn keys_are_copied_only_on_request_apart_with_a_warning_and_nothing_is_ove
         "not empty",
     );
 
+    // A backup that fails part-way leaves nothing behind that could pass for one.
+    let missing_key = dir.path().join("elsewhere/master.key");
+    let partial = dir.path().join("partial");
+    let out = consentry(
+        &[
+            "backup",
+            "--include-keys",
+            "--to",
+            partial.to_str().unwrap(),
+            "--master-key-file",
+            missing_key.to_str().unwrap(),
+        ],
+        &db,
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no backup was made; the partial copy was removed")
+            && stderr(&out).contains("cannot read master key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!partial.exists());
+
     // Not over data in place without --force: the server still serves the attendee.
     refused(
         &["restore", "--from", to],

@@ -57,14 +57,16 @@ pub enum Command {
     /// Show which events' attendee data is due for purging and when, and purge what is due now.
     /// `consentry serve` does this by itself every few minutes; this is for operators and cron.
     Purge(PurgeArgs),
-    /// Back up the main database into a new directory, safely while `serve` runs: SQLite with
-    /// `VACUUM INTO`, PostgreSQL with `pg_dump` (printed instead when it is not installed). The
-    /// key store and the master key are left out, so that purged events stay unreadable in the
-    /// backup; see --include-keys.
+    /// Back up the main database, without any key, into a new directory (safe while `serve` runs).
+    ///
+    /// SQLite is copied with `VACUUM INTO`, PostgreSQL with `pg_dump` (whose commands are printed
+    /// instead when it is not installed). The key store and the master key are left out, so that
+    /// purged events stay unreadable in the backup; see --include-keys. See docs/OPERATIONS.md.
     Backup(BackupArgs),
-    /// Restore a backup made by `consentry backup` into the configured data directory and
-    /// database (PostgreSQL: with `pg_restore`), then apply migrations. Stop the server first.
-    /// Existing data, keys or master key are replaced only with --force.
+    /// Restore a backup made by `consentry backup`, then apply migrations (stop the server first).
+    ///
+    /// Into the configured data directory and database (PostgreSQL: with `pg_restore`). Existing
+    /// data, keys or a different master key are replaced only with --force.
     Restore(RestoreArgs),
 }
 

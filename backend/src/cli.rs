@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     app::{Application, Ingredients, Stores},
+    backup::{self, BackupOutcome, KeysAfterwards, RestoreOutcome},
     clock::{Clock, SystemClock},
     config::{HttpConfig, ServeArgs, StoreArgs},
     crypto::{self, MasterKey},
@@ -56,6 +57,44 @@ pub enum Command {
     /// Show which events' attendee data is due for purging and when, and purge what is due now.
     /// `consentry serve` does this by itself every few minutes; this is for operators and cron.
     Purge(PurgeArgs),
+    /// Back up the main database, without any key, into a new directory (safe while `serve` runs).
+    ///
+    /// SQLite is copied with `VACUUM INTO`, PostgreSQL with `pg_dump` (whose commands are printed
+    /// instead when it is not installed). The key store and the master key are left out, so that
+    /// purged events stay unreadable in the backup; see --include-keys. See docs/OPERATIONS.md.
+    Backup(BackupArgs),
+    /// Restore a backup made by `consentry backup`, then apply migrations (stop the server first).
+    ///
+    /// Into the configured data directory and database (PostgreSQL: with `pg_restore`). Existing
+    /// data, keys or a different master key are replaced only with --force.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Directory to write the backup into: created owner-only; it must be new or empty.
+    #[arg(long, value_name = "DIR")]
+    pub to: std::path::PathBuf,
+    /// Also copy the key store and the master key, into DIR/keys/. That copy opens every copy of
+    /// the data, including events purged since: keep it for less time than the retention period
+    /// (30 days after an event by default), apart from the data backups.
+    #[arg(long)]
+    pub include_keys: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Directory holding a backup made by `consentry backup`.
+    #[arg(long, value_name = "DIR")]
+    pub from: std::path::PathBuf,
+    /// Replace a database that holds data, and (when the backup holds keys) a key store that holds
+    /// keys and a different master key.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -137,12 +176,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Organiser(OrganiserCommand::Create(args)) => create_organiser(args).await,
         Command::Organiser(OrganiserCommand::SetPassword(args)) => set_password(args).await,
         Command::Purge(args) => purge(args).await,
+        Command::Backup(args) => backup(args).await,
+        Command::Restore(args) => restore(args).await,
     }
 }
 
 /// Create the data directory (owner-only), connect and migrate.
 async fn open_store(store: &StoreArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    create_private_dir(&store.data_dir)?;
+    db::create_private_dir(&store.data_dir)?;
     let db = db::connect(&store.database_url(), store.db_max_connections).await?;
     db::migrate(&db).await?;
     Ok(db)
@@ -150,26 +191,13 @@ async fn open_store(store: &StoreArgs) -> anyhow::Result<sea_orm::DatabaseConnec
 
 /// The main database and the key store, both migrated.
 async fn open_stores(store: &StoreArgs) -> anyhow::Result<Stores> {
-    create_private_dir(&store.data_dir)?;
+    db::create_private_dir(&store.data_dir)?;
     Stores::open(
         &store.database_url(),
         store.keystore_url().as_deref(),
         store.db_max_connections,
     )
     .await
-}
-
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -298,6 +326,117 @@ async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
     }
     keystore.db.close().await.ok();
     db.close().await.ok();
+    Ok(())
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let to = &args.to;
+    let manifest =
+        match backup::backup(&args.store, to, args.include_keys, SystemClock.now()).await? {
+            BackupOutcome::Written(manifest) => manifest,
+            BackupOutcome::ToolMissing { tool, commands } => {
+                for command in commands {
+                    println!("{command}");
+                }
+                bail!(
+                    "{tool} is not installed here, so no backup was made: run the commands above \
+                     where it is (or install the PostgreSQL client programs)"
+                );
+            }
+        };
+    let fmt = &time::format_description::well_known::Rfc3339;
+    println!(
+        "backup written to {}: {} ({}, schema {}, {})",
+        to.display(),
+        manifest.backend.data_file(),
+        manifest.backend.name(),
+        manifest.schema,
+        manifest.created_at.format(fmt)?,
+    );
+    if manifest.keys_included {
+        println!(
+            "key store and master key written apart to {}",
+            to.join(backup::KEYS_DIR).display()
+        );
+        eprintln!(
+            "warning: {} holds the key store and the master key. With them, this and every other \
+             copy of the database opens the attendee data of events purged since. Keep that copy \
+             for less time than the retention period (30 days after an event by default), apart \
+             from the data backups, then destroy it; see {}.",
+            to.join(backup::KEYS_DIR).display(),
+            to.join(backup::WARNING_FILE).display(),
+        );
+    } else {
+        println!(
+            "the key store and the master key are not in this backup (by design): without them it \
+             cannot be read, and once an event is purged it never can again"
+        );
+    }
+    Ok(())
+}
+
+async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let report = match backup::restore(&args.store, &args.from, args.force).await? {
+        RestoreOutcome::Restored(report) => report,
+        RestoreOutcome::ToolMissing { tool, commands } => {
+            for command in commands {
+                println!("{command}");
+            }
+            bail!(
+                "{tool} is not installed here, so nothing was restored: run the commands above \
+                 where it is, into an empty database, then `consentry migrate`"
+            );
+        }
+    };
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let manifest = &report.manifest;
+    println!(
+        "restored the {} backup of {} (schema {}) into {}; migrations applied",
+        manifest.backend.name(),
+        manifest.created_at.format(fmt)?,
+        manifest.schema,
+        report.database,
+    );
+    let master_key = report.master_key.display();
+    match report.plan.keys {
+        KeysAfterwards::FromBackup => println!(
+            "key store ({}) and master key ({master_key}) restored from the backup",
+            report.keystore
+        ),
+        KeysAfterwards::InPlace => println!(
+            "the key store ({}) and the master key ({master_key}) in place open the restored data; \
+             events purged or deleted since the backup stay unreadable: their keys are gone",
+            report.keystore
+        ),
+        KeysAfterwards::Missing {
+            keystore,
+            master_key: master_key_missing,
+        } => {
+            let missing = match (keystore, master_key_missing) {
+                (true, true) => format!(
+                    "the key store ({}) and the master key ({master_key})",
+                    report.keystore
+                ),
+                (true, false) => format!("the key store ({})", report.keystore),
+                _ => format!("the master key ({master_key})"),
+            };
+            eprintln!(
+                "warning: this backup holds no key store and no master key (by design), and \
+                 {missing} {verb} not in place. Put {them} in place before `consentry serve`: until \
+                 then the attendee data restored here stays unreadable.",
+                verb = if keystore && master_key_missing {
+                    "are"
+                } else {
+                    "is"
+                },
+                them = if keystore && master_key_missing {
+                    "them"
+                } else {
+                    "it"
+                },
+            );
+        }
+    }
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn connect(
 }
 
 /// The file a SQLite URL names (`sqlite://PATH?…` or `sqlite:PATH`); none for `:memory:`.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -122,6 +122,21 @@ fn make_private(path: &Path, create: bool) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     let _ = (path, create);
     Ok(())
+}
+
+/// Create a directory for data (the data directory, a backup) owner-only (0700), with any missing
+/// parents. An existing directory is left as the operator made it.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))
 }
 
 /// Apply every pending migration.

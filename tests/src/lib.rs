@@ -36,6 +36,8 @@ pub struct TestDatabase {
     pub url: Option<String>,
     admin_url: Option<String>,
     name: String,
+    /// PostgreSQL only: no `--keystore-url`, so the key store is the main database.
+    keystore_in_main: bool,
 }
 
 impl TestDatabase {
@@ -46,6 +48,7 @@ impl TestDatabase {
                 url: None,
                 admin_url: None,
                 name: String::new(),
+                keystore_in_main: false,
             },
         }
     }
@@ -68,7 +71,15 @@ impl TestDatabase {
             url: Some(format!("{base}/{name}")),
             admin_url: Some(admin_url.to_owned()),
             name,
+            keystore_in_main: false,
         }
+    }
+
+    /// On PostgreSQL, the same databases used without `--keystore-url`: the key store is then the
+    /// main database. (A SQLite key store is always a file of its own; nothing changes there.)
+    pub fn keystore_in_main(mut self) -> Self {
+        self.keystore_in_main = self.url.is_some();
+        self
     }
 
     /// The URL to connect to: this database, or the SQLite default inside `data_dir`.
@@ -78,9 +89,11 @@ impl TestDatabase {
             .unwrap_or_else(|| consentry::db::default_sqlite_url(data_dir))
     }
 
-    /// The key store's URL: `keys.db` in `data_dir`, or a PostgreSQL database of its own.
+    /// The key store's URL: `keys.db` in `data_dir`, or a PostgreSQL database of its own (the main
+    /// database after [`keystore_in_main`](Self::keystore_in_main)).
     pub fn keystore_url_in(&self, data_dir: &Path) -> String {
         match &self.url {
+            Some(url) if self.keystore_in_main => url.clone(),
             Some(url) => format!("{url}_keys"),
             None => consentry::keystore::default_sqlite_url(data_dir),
         }
@@ -88,17 +101,14 @@ impl TestDatabase {
 
     /// `--database-url` and `--keystore-url` arguments for a `consentry` command, if any.
     pub fn args(&self) -> Vec<String> {
-        self.url
-            .iter()
-            .flat_map(|url| {
-                [
-                    "--database-url".to_owned(),
-                    url.clone(),
-                    "--keystore-url".to_owned(),
-                    format!("{url}_keys"),
-                ]
-            })
-            .collect()
+        let Some(url) = &self.url else {
+            return Vec::new();
+        };
+        let mut args = vec!["--database-url".to_owned(), url.clone()];
+        if !self.keystore_in_main {
+            args.extend(["--keystore-url".to_owned(), format!("{url}_keys")]);
+        }
+        args
     }
 }
 

@@ -326,7 +326,14 @@ fn help_documents_every_command_and_setting() {
         .unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in ["serve", "migrate", "organiser"] {
+    for word in [
+        "serve",
+        "migrate",
+        "organiser",
+        "purge",
+        "backup",
+        "restore",
+    ] {
         assert!(text.contains(word), "{word} in: {text}");
     }
     let serve = Command::new(bin("consentry"))

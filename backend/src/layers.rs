@@ -20,6 +20,7 @@ const BOTTOM: &[&str] = &[
     "keystore",
     "mail",
     "problem",
+    "rate_limit",
     "response",
     "schema",
     "validation",

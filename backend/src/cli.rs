@@ -48,7 +48,8 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (applies migrations first).
-    Serve(ServeArgs),
+    // Boxed: its flags (every rate limit among them) dwarf the other commands'.
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
     /// Manage organiser accounts.
@@ -167,7 +168,7 @@ pub struct SetPassword {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(store) => {
             open_stores(&store).await?.close().await;
             println!("migrations applied");

@@ -4,7 +4,11 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use crate::{connections::ConnectionLimits, crypto, db};
+use crate::{
+    connections::ConnectionLimits,
+    crypto, db,
+    rate_limit::{LimitSettings, Rate},
+};
 
 /// Where data lives: shared by every command that touches the database.
 #[derive(Debug, Clone, Args)]
@@ -159,6 +163,10 @@ pub struct ServeArgs {
     /// default). Keep it private: bind it to loopback or an internal network.
     #[arg(long, env = "CONSENTRY_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+
+    /// Last: its help heading would take in the flags after it.
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
 }
 
 impl ServeArgs {
@@ -174,6 +182,86 @@ impl ServeArgs {
     }
 }
 
+/// The numbers of every rate limit, each `BURST/PERIOD`: BURST at once, then one more every PERIOD
+/// (`ms`, `s`, `m` or `h`). A network is an IPv4 address or an IPv6 /64. docs/SECURITY.md explains
+/// the defaults.
+#[derive(Debug, Clone, Args)]
+#[command(
+    next_help_heading = "Rate limits (BURST/PERIOD: 30/2s is 30 at once, then one every 2 s)"
+)]
+pub struct RateLimitArgs {
+    /// Failed login attempts from one network, whatever the account.
+    #[arg(long, env = "CONSENTRY_LIMIT_LOGIN", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.login)]
+    pub limit_login: Rate,
+
+    /// Failed logins for one account from one network.
+    #[arg(long, env = "CONSENTRY_LIMIT_LOGIN_FAILURES", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.login_failures)]
+    pub limit_login_failures: Rate,
+
+    /// Failed logins for one account from all networks together; refuses only networks that
+    /// failed for the account in the last hour.
+    #[arg(long, env = "CONSENTRY_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.login_failures_per_account)]
+    pub limit_login_failures_per_account: Rate,
+
+    /// Registrations from one network.
+    #[arg(long, env = "CONSENTRY_LIMIT_REGISTRATION", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.registration)]
+    pub limit_registration: Rate,
+
+    /// Registrations for one event from one of its venue networks, from 3 hours before its start
+    /// to its end.
+    #[arg(long, env = "CONSENTRY_LIMIT_REGISTRATION_AT_VENUE", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.registration_at_venue)]
+    pub limit_registration_at_venue: Rate,
+
+    /// Requests with one valid manage link (or e-mail change link).
+    #[arg(long, env = "CONSENTRY_LIMIT_MANAGE_LINK", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.manage_link)]
+    pub limit_manage_link: Rate,
+
+    /// Manage and e-mail change links that open nothing, from one network.
+    #[arg(long, env = "CONSENTRY_LIMIT_MANAGE_FAILURES", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.manage_failures)]
+    pub limit_manage_failures: Rate,
+
+    /// The same from all networks together; refuses only networks that failed in the last hour.
+    #[arg(long, env = "CONSENTRY_LIMIT_MANAGE_FAILURES_TOTAL", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.manage_failures_total)]
+    pub limit_manage_failures_total: Rate,
+
+    /// Wrong pairing codes from one network.
+    #[arg(long, env = "CONSENTRY_LIMIT_PAIRING_FAILURES", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.pairing_failures)]
+    pub limit_pairing_failures: Rate,
+
+    /// Wrong pairing codes from all networks together; refuses only networks that failed in the
+    /// last hour.
+    #[arg(long, env = "CONSENTRY_LIMIT_PAIRING_FAILURES_TOTAL", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.pairing_failures_total)]
+    pub limit_pairing_failures_total: Rate,
+}
+
+impl RateLimitArgs {
+    pub fn settings(&self, enabled: bool) -> LimitSettings {
+        LimitSettings {
+            enabled,
+            login: self.limit_login,
+            login_failures: self.limit_login_failures,
+            login_failures_per_account: self.limit_login_failures_per_account,
+            registration: self.limit_registration,
+            registration_at_venue: self.limit_registration_at_venue,
+            manage_link: self.limit_manage_link,
+            manage_failures: self.limit_manage_failures,
+            manage_failures_total: self.limit_manage_failures_total,
+            pairing_failures: self.limit_pairing_failures,
+            pairing_failures_total: self.limit_pairing_failures_total,
+        }
+    }
+}
+
 /// What the HTTP layer needs to know, independent of how it was configured.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -183,7 +271,7 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
-    pub rate_limits: bool,
+    pub rate_limits: LimitSettings,
     pub connections: ConnectionLimits,
 }
 
@@ -202,7 +290,7 @@ impl HttpConfig {
             trust_forwarded_for: args.trust_forwarded_for,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
-            rate_limits: !args.disable_rate_limits,
+            rate_limits: args.limits.settings(!args.disable_rate_limits),
             connections: args.connection_limits(),
         }
     }
@@ -216,7 +304,7 @@ impl HttpConfig {
             trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
-            rate_limits: true,
+            rate_limits: LimitSettings::DEFAULT,
             connections: ConnectionLimits::default(),
         }
     }

@@ -88,6 +88,7 @@ pub async fn seed(
         privacy_notice: DEMO_NOTICE.into(),
         privacy_notice_nl: Some(DEMO_NOTICE_NL.into()),
         shared_fields: rules::default_shared_fields(),
+        venue_networks: Vec::new(),
     })
     .map_err(|e| anyhow::anyhow!("demo event is invalid: {}", e.detail))?;
     let txn = crate::db::begin_write(db).await?;

@@ -22,6 +22,7 @@ const BOTTOM: &[&str] = &[
     "mail",
     "metrics",
     "problem",
+    "rate_limit",
     "response",
     "schema",
     "validation",

@@ -1,7 +1,7 @@
 // The organiser and the sponsor in a real browser: the organiser logs in to /admin, sees the
-// dashboard and the purge countdown, creates a kiosk; the browser kiosk pairs with the code and
-// scans badges through its input (accepted, refused); the organiser exports the leads and revokes
-// the kiosk.
+// dashboard and the purge countdown, names the venue's network, creates a kiosk; the browser kiosk
+// pairs with the code and scans badges through its input (accepted, refused); the organiser
+// exports the leads and revokes the kiosk.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -47,6 +47,20 @@ await step('the organiser logs in and opens the demo event', async () => {
   assert.equal(await admin.locator('svg.chart').count(), 3);
   await screenshot(admin, 'admin-event.png');
   await assertAccessible(admin, 'admin-event');
+});
+
+await step('the organiser names the venue network in the event settings', async () => {
+  await admin.getByText('Event settings').click();
+  const networks = admin.getByLabel(/^Venue networks/);
+  // A catch-all is refused at the field…
+  await networks.fill('0.0.0.0/0');
+  await admin.getByRole('button', { name: 'Save event' }).click();
+  await admin.locator('#event-venue_networks-error', { hasText: 'at most an IPv4 /16' }).waitFor();
+  assert.equal(await networks.getAttribute('aria-invalid'), 'true');
+  // …a venue's network is saved, as the server cleaned it.
+  await networks.fill('203.0.113.7/24');
+  await admin.getByRole('button', { name: 'Save event' }).click();
+  await admin.waitForFunction(() => document.getElementById('event-venue_networks')?.value === '203.0.113.0/24');
 });
 
 await step('the organiser creates a kiosk and sees its code as text and QR', async () => {

@@ -79,6 +79,8 @@ function eventFields(e = {}) {
     ['privacy_notice', 'admin.privacy_notice', { multiline: true, value: e.privacy_notice ?? '', dir: 'auto', lang: 'en' }],
     // Dutch readers are shown this one; left empty, they are shown the English notice.
     ['privacy_notice_nl', 'admin.privacy_notice_nl', { multiline: true, value: e.privacy_notice_nl ?? '', dir: 'auto', lang: 'nl' }],
+    // The venue's own networks, one per line: registration from them allows a crowd on site.
+    ['venue_networks', 'admin.venue_networks', { multiline: true, value: (e.venue_networks ?? []).join('\n'), dir: 'ltr' }],
   ];
 }
 
@@ -87,7 +89,23 @@ const eventBody = (v) => ({
   starts_at: iso(v.starts_at), ends_at: iso(v.ends_at),
   retention_days: Number(v.retention_days), min_age: Number(v.min_age), privacy_notice: v.privacy_notice,
   privacy_notice_nl: v.privacy_notice_nl.trim() === '' ? null : v.privacy_notice_nl,
+  venue_networks: v.venue_networks.split(/[\s,]+/).filter((n) => n !== ''),
 });
+
+/** Send an event's form; a problem with one venue network (`venue_networks[2]`) is shown at the
+ *  list's field, the one input there is for them all. */
+async function sendEvent(method, path, values) {
+  try {
+    return await api(method, path, eventBody(values));
+  } catch (err) {
+    if (err instanceof ApiProblem) {
+      for (const error of [err.problem, ...(err.problem?.errors ?? [])]) {
+        if (error?.field?.startsWith('venue_networks[')) error.field = 'venue_networks';
+      }
+    }
+    throw err;
+  }
+}
 
 async function showEvents() {
   const events = await api('GET', '/events');
@@ -99,7 +117,7 @@ async function showEvents() {
       : h('p', {}, t('admin.events.none')),
     h('details', {}, h('summary', {}, t('admin.event.new')),
       form('new-event', eventFields(), 'admin.event.create', async (v) => {
-        const created = await api('POST', '/events', eventBody(v));
+        const created = await sendEvent('POST', '/events', v);
         location.hash = `#/events/${created.id}`;
       })));
 }
@@ -295,7 +313,7 @@ async function showEvent(id) {
     auditTable(event, audit),
     h('details', {}, h('summary', {}, t('admin.event.settings')),
       form('event', eventFields(event), 'admin.event.save', async (v) => {
-        await api('PATCH', `/events/${id}`, eventBody(v));
+        await sendEvent('PATCH', `/events/${id}`, v);
         status(t('manage.saved'));
         reload();
       })));

@@ -97,6 +97,7 @@ pub async fn insert_event(
         privacy_notice_nl: Set(settings.privacy_notice_nl),
         privacy_notice_version: Set(1),
         shared_fields: Set(rules::store_shared_fields(&settings.shared_fields)),
+        venue_networks: Set(crate::rate_limit::venue::store(&settings.venue_networks)),
         created_at: Set(now),
         updated_at: Set(now),
         purge_started_at: Set(None),
@@ -152,6 +153,7 @@ pub fn settings_of(model: &entity::Model) -> EventSettings {
         privacy_notice: model.privacy_notice.clone(),
         privacy_notice_nl: model.privacy_notice_nl.clone(),
         shared_fields: rules::parse_shared_fields(&model.shared_fields),
+        venue_networks: crate::rate_limit::venue::listed(&model.venue_networks),
     }
 }
 
@@ -185,6 +187,12 @@ pub struct NewEvent {
     /// Contact fields sponsors receive with a consented lead. Default: names, e-mail, company,
     /// job title.
     pub shared_fields: Option<Vec<ContactField>>,
+    /// The venue's own networks (its Wi-Fi's public addresses), e.g. `203.0.113.0/24` or
+    /// `2001:db8:5::/48`: at most 8, none broader than an IPv4 /16 or an IPv6 /48. From them, from
+    /// 3 hours before the start until the end, registration for this event is counted with the
+    /// server's venue quota instead of per address. Default: none.
+    #[schema(example = json!(["203.0.113.0/24"]))]
+    pub venue_networks: Option<Vec<String>>,
 }
 
 /// A change to an event; omitted fields stay as they are (`privacy_notice_nl: null` removes the
@@ -207,6 +215,8 @@ pub struct EventChange {
     #[schema(value_type = Option<String>)]
     pub privacy_notice_nl: Option<Option<String>>,
     pub shared_fields: Option<Vec<ContactField>>,
+    /// The whole list of venue networks (`[]` removes them all); see `NewEvent`.
+    pub venue_networks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,6 +237,8 @@ pub struct EventView {
     pub privacy_notice_nl: Option<String>,
     pub privacy_notice_version: i32,
     pub shared_fields: Vec<ContactField>,
+    /// Networks that count as the venue from 3 hours before the start until the end.
+    pub venue_networks: Vec<String>,
     /// When this event's attendee personal data is purged: `ends_at + retention_days`.
     #[serde(with = "time::serde::rfc3339")]
     pub purge_due_at: OffsetDateTime,
@@ -243,6 +255,7 @@ impl From<entity::Model> for EventView {
     fn from(m: entity::Model) -> Self {
         Self {
             shared_fields: rules::parse_shared_fields(&m.shared_fields),
+            venue_networks: crate::rate_limit::venue::listed(&m.venue_networks),
             purge_due_at: rules::purge_due_at(m.ends_at, m.retention_days),
             purged_at: m.purged_at,
             id: m.id,
@@ -295,7 +308,7 @@ async fn list_events(
         (status = 201, body = EventView, headers(("Location" = String))),
         crate::error::responses::Unauthorized,
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_slug`, `ends_before_start`, `invalid_retention`, `invalid_min_age`, `invalid_time_zone`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_slug`, `ends_before_start`, `invalid_retention`, `invalid_min_age`, `invalid_time_zone`, `invalid_network`, `network_too_broad`, `too_many_networks`, `too_long`, …", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_event(
@@ -317,6 +330,7 @@ async fn create_event(
         shared_fields: new
             .shared_fields
             .unwrap_or_else(rules::default_shared_fields),
+        venue_networks: new.venue_networks.unwrap_or_default(),
     })?;
     let txn = crate::db::begin_write(&state.db).await?;
     let model = insert_event(

@@ -141,6 +141,8 @@ pub struct EventSettings {
     /// The notice in Dutch; absent, Dutch readers are shown the English one.
     pub privacy_notice_nl: Option<String>,
     pub shared_fields: Vec<ContactField>,
+    /// Networks that count as the venue during the event's on-site hours (`address/prefix`).
+    pub venue_networks: Vec<String>,
 }
 
 /// Check every field and return the cleaned settings (trimmed text, UTC whole-second times).
@@ -213,6 +215,8 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
             "Sponsors must receive at least one contact field.",
         ));
     }
+    let venue_networks =
+        crate::rate_limit::venue::validate("venue_networks", &settings.venue_networks)?;
     Ok(EventSettings {
         slug,
         name,
@@ -225,6 +229,7 @@ pub fn validate(settings: EventSettings) -> Result<EventSettings, FieldError> {
         privacy_notice,
         privacy_notice_nl,
         shared_fields,
+        venue_networks,
     })
 }
 
@@ -289,6 +294,7 @@ mod tests {
                 ContactField::FirstName,
                 ContactField::Email,
             ],
+            venue_networks: vec!["2001:db8:5::/48".into(), " 203.0.113.7/24".into()],
         }
     }
 
@@ -306,6 +312,7 @@ mod tests {
             s.shared_fields,
             vec![ContactField::FirstName, ContactField::Email]
         );
+        assert_eq!(s.venue_networks, ["203.0.113.0/24", "2001:db8:5::/48"]);
     }
 
     #[test]

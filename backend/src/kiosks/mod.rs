@@ -31,7 +31,7 @@ use crate::{
     events::{self, entity as event},
     extract::{ApiJson, ApiPath},
     problem::ProblemCode,
-    rate_limit::ClientIp,
+    rate_limit::{self, ClientIp},
     sponsors,
     state::AppState,
     validation,
@@ -614,14 +614,18 @@ async fn pair_device(
     ip: std::net::IpAddr,
     request: PairRequest,
 ) -> ApiResult<Paired> {
-    state.limits.pairing_per_ip.check(&ip)?;
-    state.limits.pairing_global.check(&())?;
     let device_name = match request.device_name {
         Some(name) if !name.trim().is_empty() => {
             Some(validation::label("device_name", &name, 1, 100)?)
         }
         _ => None,
     };
+    // Counted as a wrong code before the code is looked up; given back once it pairs.
+    let guess = state.limits.pairing_failures.begin(
+        (),
+        rate_limit::client_network(ip),
+        std::time::Instant::now(),
+    )?;
     let invalid = || ApiError::Unauthorized {
         code: ProblemCode::InvalidPairingCode,
     };
@@ -676,6 +680,7 @@ async fn pair_device(
     )
     .await?;
     txn.commit().await?;
+    state.limits.pairing_failures.give_back(guess);
     let (info, event) = kiosk_info(state, &kiosk).await?;
     let expires_at = token_expiry(&event);
     let token = rules::issue_token(

@@ -30,7 +30,7 @@ use crate::{
     error::{ApiError, ApiResult, FieldError, Problem, RuleError, StoreError, is_unique_violation},
     extract::ApiJson,
     problem::ProblemCode,
-    rate_limit::{self, ClientIp},
+    rate_limit::ClientIp,
     state::AppState,
     validation,
 };
@@ -263,16 +263,19 @@ async fn organiser_view(
         (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`, per address and per account", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: failures per network, per (account, network) and per account", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let ip = rate_limit::login_network(ip);
-    state.limits.login_per_ip.check(&ip)?;
+    let network = client.network();
+    let began = std::time::Instant::now();
+    // Counted as failures from the start, given back when the password is right: a venue's
+    // organisers logging in behind one address never use up the network's attempts.
+    let network_attempt = state.limits.login.begin((), network, began)?;
     let invalid = || ApiError::Unauthorized {
         code: ProblemCode::InvalidCredentials,
     };
@@ -280,11 +283,10 @@ async fn login(
     let email = Email::parse("email", &request.email)
         .map(String::from)
         .unwrap_or_default();
-    let attempt =
-        state
-            .limits
-            .login_failures
-            .begin(account_key(&email), ip, std::time::Instant::now())?;
+    let attempt = state
+        .limits
+        .login_failures
+        .begin(account_key(&email), network, began)?;
     if request.password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(invalid());
     }
@@ -308,6 +310,7 @@ async fn login(
         _ => return Err(invalid()),
     };
     state.limits.login_failures.succeeded(attempt);
+    state.limits.login.give_back(network_attempt);
 
     let now = state.clock.now();
     let expires_at = now + state.config.session_ttl;

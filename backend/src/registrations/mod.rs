@@ -39,7 +39,7 @@ use crate::{
     extract::{ApiJson, ApiPath},
     mail::{Mail, MailAttachment},
     problem::ProblemCode,
-    rate_limit::ClientIp,
+    rate_limit::{ClientIp, venue},
     state::AppState,
     vault::EventVault,
 };
@@ -398,9 +398,19 @@ async fn register_through(
     mut request: NewRegistration,
     channel: Channel,
 ) -> ApiResult<Response> {
-    state.limits.registration_per_ip.check(&ip)?;
     let event = events::find_public(&state.db, slug).await?;
     let now = state.clock.now();
+    // The event's own venue, while it is on site, registers a crowd through one address.
+    let at_venue = venue::trusted(
+        &venue::parse_stored(&event.venue_networks),
+        event.starts_at,
+        event.ends_at,
+        ip,
+        now,
+    );
+    state
+        .limits
+        .check_registration(event.id.into(), ip, at_venue)?;
     let texts = public_event::consent_texts(&state.db, &event, request.language).await?;
     let event_sponsors: BTreeSet<SponsorId> = texts.sponsors.iter().map(|(s, _)| s.id).collect();
     let mut opt_ins = request.sponsor_opt_ins.clone();

@@ -22,6 +22,7 @@ use crate::{
     },
     extract::{ApiJson, ApiPath},
     keystore, kiosks,
+    rate_limit::venue,
     schema::registrations::registration,
     state::AppState,
 };
@@ -35,7 +36,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
 /// only shrink (`event_ended`). Before then, a change that moves the deletion of attendee data
 /// later (`ends_at` later, or `retention_days` longer) mails every registrant the new deletion
 /// date, after the change is saved, and is audited as `retention_extended` with the number of
-/// registrants told.
+/// registrants told. A change of `venue_networks` is audited as `venue_networks_changed`.
 #[utoipa::path(
     patch, path = "/events/{event}", tag = "events",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -76,10 +77,14 @@ pub(crate) async fn update_event(
         shared_fields: change
             .shared_fields
             .unwrap_or_else(|| before.shared_fields.clone()),
+        venue_networks: change
+            .venue_networks
+            .unwrap_or_else(|| before.venue_networks.clone()),
     })?;
     let now = state.clock.now();
     rules::check_change(&before, &next, now)?;
     let extended = rules::extends_retention(&before, &next);
+    let venue_changed = next.venue_networks != before.venue_networks;
     let due_before = rules::purge_due_at(before.ends_at, before.retention_days);
 
     // The version names everything a registration page shows as terms: the notice and the fields
@@ -108,6 +113,7 @@ pub(crate) async fn update_event(
         privacy_notice_nl: Set(next.privacy_notice_nl),
         privacy_notice_version: Set(notice_version),
         shared_fields: Set(rules::store_shared_fields(&next.shared_fields)),
+        venue_networks: Set(venue::store(&next.venue_networks)),
         updated_at: Set(now),
         ..Default::default()
     }
@@ -138,12 +144,40 @@ pub(crate) async fn update_event(
         )
         .await?;
     }
+    if venue_changed {
+        audit_venue_networks(&txn, &updated, auth.organiser_id, now).await?;
+    }
     txn.commit().await?;
     tracing::info!(event_id = %updated.id, "event updated");
     if to_tell > 0 {
         super::extension::tell_registrants(state.clone(), updated.clone(), due_before);
     }
     Ok(Json(updated.into()))
+}
+
+/// Record that an event's venue networks were set or changed: they widen a rate limit, so who did
+/// it and when is kept (the networks themselves are in the event; the count is how many).
+async fn audit_venue_networks(
+    db: &impl sea_orm::ConnectionTrait,
+    event: &entity::Model,
+    organiser_id: uuid::Uuid,
+    now: time::OffsetDateTime,
+) -> ApiResult<()> {
+    let count = venue::parse_stored(&event.venue_networks).len();
+    audit::record(
+        db,
+        audit::Entry {
+            organisation_id: event.organisation_id,
+            event_id: Some(event.id),
+            actor: audit::Actor::Organiser(organiser_id),
+            action: audit::Action::VenueNetworksChanged,
+            subject_id: Some(event.id.into()),
+            count: Some(i64::try_from(count).unwrap_or(i64::MAX)),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// How long `DELETE /events/{event}` waits for the deletion to finish before answering; a larger

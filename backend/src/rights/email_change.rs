@@ -284,13 +284,18 @@ pub struct EmailChanged {
 )]
 pub(super) async fn confirm(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     ApiJson(request): ApiJson<EmailConfirmation>,
 ) -> ApiResult<Response> {
-    state.limits.manage_per_ip.check(&ip)?;
     let now = state.clock.now();
     // Found first outside the transaction, to open the event's vault before taking the write lock.
-    let found = find_by_token(&state.db, &request.token).await?;
+    let found = super::limited_lookup(
+        &state,
+        client,
+        &request.token,
+        find_by_token(&state.db, &request.token),
+    )
+    .await?;
     let owner = registration::Entity::find_by_id(found.registration_id)
         .one(&state.db)
         .await?

@@ -118,9 +118,9 @@ fn same_hash(stored: &str, looked_up: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(looked_up.as_bytes()))
 }
 
-/// The registration a manage link opens: the `{token}` of the route's path, rate-limited per
-/// address, then resolved (404 for a token that opens nothing). Every manage-link route takes this;
-/// the routers answer them all with `Cache-Control: no-store` ([`router`], [`page_router`]).
+/// The registration a manage link opens: the `{token}` of the route's path, resolved (404 for a
+/// token that opens nothing) and rate-limited ([`limited_lookup`]). Every manage-link route takes
+/// this; the routers answer them all with `Cache-Control: no-store` ([`router`], [`page_router`]).
 pub struct ManageLink {
     pub holder: Holder,
     /// The link's token, for the links an answer gives back (the badge's images).
@@ -131,11 +131,49 @@ impl FromRequestParts<AppState> for ManageLink {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let client = ClientIp::from_request_parts(parts, state).await?;
         let ApiPath(token) = ApiPath::<String>::from_request_parts(parts, state).await?;
-        state.limits.manage_per_ip.check(&ip)?;
-        let holder = resolve(&state.db, &token, state.clock.now()).await?;
+        let now = state.clock.now();
+        let holder = limited_lookup(state, client, &token, resolve(&state.db, &token, now)).await?;
         Ok(Self { holder, token })
+    }
+}
+
+/// A look-up of a secret link (a manage link, an e-mail change link), rate-limited:
+///
+/// - before the look-up, it is counted as a failure of the client's network
+///   (`RateLimits::manage_failures`, per network and in all), and refused if the network has used
+///   up its failures: a guess is counted before anything about its token is known, and past its
+///   quota learns nothing, right or wrong;
+/// - a link that opens something is given back to those counts and counted against itself
+///   instead (`RateLimits::manage_link`, by a keyed hash of the token), so the people behind one
+///   address (a venue's Wi-Fi) each use their own link without sharing a bucket;
+/// - an error that is not "opens nothing" (the database away) is given back: it was no guess.
+pub(crate) async fn limited_lookup<T>(
+    state: &AppState,
+    client: ClientIp,
+    token: &str,
+    lookup: impl std::future::Future<Output = ApiResult<T>>,
+) -> ApiResult<T> {
+    let guess =
+        state
+            .limits
+            .manage_failures
+            .begin((), client.network(), std::time::Instant::now())?;
+    match lookup.await {
+        Err(ApiError::NotFound) => Err(ApiError::NotFound),
+        Err(other) => {
+            state.limits.manage_failures.give_back(guess);
+            Err(other)
+        }
+        Ok(found) => {
+            state.limits.manage_failures.give_back(guess);
+            state
+                .limits
+                .manage_link
+                .check(&state.limits.link_key(token))?;
+            Ok(found)
+        }
     }
 }
 

@@ -87,4 +87,7 @@ pub enum Action {
     RetentionExtended,
     #[sea_orm(string_value = "event_deleted")]
     EventDeleted,
+    /// An event's venue networks were set or changed; the count is how many it has now.
+    #[sea_orm(string_value = "venue_networks_changed")]
+    VenueNetworksChanged,
 }

@@ -26,6 +26,9 @@ pub struct Model {
     pub privacy_notice_version: i32,
     /// Comma-separated `events::rules::ContactField` names shared with sponsors.
     pub shared_fields: String,
+    /// Comma-separated networks (`address/prefix`) that count as the venue during the event's
+    /// on-site hours (`rate_limit::venue`); empty: none.
+    pub venue_networks: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     /// Set once the purge has kept its aggregates and destroyed the event's keys.

@@ -15,6 +15,7 @@ mod email_change;
 mod events;
 mod exports;
 mod kiosks;
+mod limits;
 mod operations;
 mod plumbing;
 mod registration;

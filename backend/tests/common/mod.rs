@@ -13,6 +13,7 @@ use consentry::{
     keystore::Keystore,
     mail::Mailer,
     organisers::{self, OrganisationChoice},
+    rate_limit::LimitSettings,
     state::AppState,
 };
 use reqwest::{Client, Response, header};
@@ -53,7 +54,7 @@ pub fn install_crypto_provider() {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn(None, true, false).await
+    spawn(None, LimitSettings::DEFAULT, false).await
 }
 
 /// The app with its HTTP settings changed by `http` (connection limits, say).
@@ -64,19 +65,32 @@ pub async fn spawn_app_with(http: impl FnOnce(HttpConfig) -> HttpConfig) -> Test
 /// The app behind a proxy it trusts (`--trust-forwarded-for`): each request's client address is
 /// the last `X-Forwarded-For` hop, so a test can speak from several addresses (`login_from`).
 pub async fn spawn_app_behind_proxy() -> TestApp {
-    spawn(None, true, true).await
+    spawn(None, LimitSettings::DEFAULT, true).await
+}
+
+/// The app behind a proxy it trusts, with rate limits of these numbers.
+pub async fn spawn_app_with_limits(limits: LimitSettings) -> TestApp {
+    spawn(None, limits, true).await
 }
 
 /// The app, sending mail through the SMTP server at `smtp_url` instead of the outbox.
 pub async fn spawn_app_with_smtp(smtp_url: Option<&str>) -> TestApp {
-    spawn(smtp_url, true, false).await
+    spawn(smtp_url, LimitSettings::DEFAULT, false).await
 }
 
 /// The app with every rate limit off, for a test that sends hundreds of requests from one address
 /// to check something else (the authorization matrix): no answer then depends on how many came
 /// before it. The limits themselves are tested with `spawn_app`.
 pub async fn spawn_app_without_rate_limits() -> TestApp {
-    spawn(None, false, false).await
+    spawn(
+        None,
+        LimitSettings {
+            enabled: false,
+            ..LimitSettings::DEFAULT
+        },
+        false,
+    )
+    .await
 }
 
 const MAIL_FROM: &str = "Consentry <no-reply@consentry.test>";
@@ -118,7 +132,11 @@ async fn start(
     (addr, metrics, state, stop)
 }
 
-async fn spawn(smtp_url: Option<&str>, rate_limits: bool, trust_forwarded_for: bool) -> TestApp {
+async fn spawn(
+    smtp_url: Option<&str>,
+    rate_limits: LimitSettings,
+    trust_forwarded_for: bool,
+) -> TestApp {
     spawn_configured(smtp_url, |config| HttpConfig {
         rate_limits,
         trust_forwarded_for,

@@ -69,6 +69,22 @@ pub enum Command {
     /// Into the configured data directory and database (PostgreSQL: with `pg_restore`). Existing
     /// data, keys or a different master key are replaced only with --force.
     Restore(RestoreArgs),
+    /// Check a signed consent receipt (a `.jws` file from the manage page) and show what it says.
+    ///
+    /// The keys are fetched from the issuing site (`{iss}/.well-known/consent-receipt-keys.json`)
+    /// unless --keys names a saved key set (a file) or another URL. Exits 0 when the receipt
+    /// verifies, 1 when it does not.
+    VerifyReceipt(VerifyReceiptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyReceiptArgs {
+    /// The receipt: a file holding the compact JWS, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// The published keys (JWKS): a file, or an `https://` (or `http://`) URL.
+    #[arg(long, value_name = "FILE_OR_URL")]
+    pub keys: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +195,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Purge(args) => purge(args).await,
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,
+        Command::VerifyReceipt(args) => verify_receipt(args).await,
     }
 }
 
@@ -502,4 +519,48 @@ fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
     };
     organisers::check_new_password(&password).map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     Ok(password)
+}
+
+async fn verify_receipt(args: VerifyReceiptArgs) -> anyhow::Result<()> {
+    use crate::receipts;
+    let receipt = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let source = match args.keys {
+        Some(keys) => keys,
+        None => {
+            let issuer = receipts::unverified_issuer(&receipt)
+                .context("not a consent receipt: it names no issuer (iss)")?;
+            format!("{}{}", issuer.trim_end_matches('/'), receipts::KEYS_PATH)
+        }
+    };
+    let keys_text = if source.starts_with("https://") || source.starts_with("http://") {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()?;
+        client
+            .get(&source)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("cannot fetch the keys from {source}"))?
+            .text()
+            .await?
+    } else {
+        std::fs::read_to_string(&source).with_context(|| format!("cannot read {source}"))?
+    };
+    let keys: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(&keys_text).with_context(|| format!("{source} is not a JWKS"))?;
+    match receipts::verify(&receipt, &keys) {
+        Ok(claims) => {
+            println!("valid: signed by a key published at {source}");
+            println!("{}", serde_json::to_string_pretty(&claims)?);
+            Ok(())
+        }
+        Err(rejection) => bail!("not valid: {rejection}"),
+    }
 }

@@ -210,6 +210,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(registrations::page_router())
         .merge(rights::page_router())
         .merge(kiosks::page_router())
+        .merge(crate::consents::receipt_keys_router())
         .routes(utoipa_axum::routes!(healthz))
         .routes(utoipa_axum::routes!(readyz))
         .split_for_parts();

@@ -22,6 +22,7 @@ const BOTTOM: &[&str] = &[
     "mail",
     "metrics",
     "problem",
+    "receipts",
     "rate_limit",
     "response",
     "schema",

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod organisers;
 pub mod problem;
 pub mod rate_limit;
+pub mod receipts;
 pub mod registrations;
 pub mod response;
 pub mod retention;

@@ -17,6 +17,7 @@ use crate::{
     mail::Mailer,
     metrics::Metrics,
     rate_limit::{RateLimits, TrustForwardedFor},
+    receipts::{ReceiptIssuer, ReceiptSigners},
     vault::EventVault,
 };
 
@@ -36,6 +37,8 @@ pub struct AppState {
     /// in SQLite's busy handler, which puts a waiting writer to sleep for up to 100 ms at a time
     /// (see `scans::attempt` and docs/BENCHMARKS.md).
     pub scan_writer: Arc<tokio::sync::Mutex<()>>,
+    /// Each organisation's consent-receipt signing key (see [`crate::receipts`]).
+    pub receipt_signers: Arc<ReceiptSigners>,
     /// What `--metrics-bind` serves (no personal data, no identifiers: see [`crate::metrics`]).
     pub metrics: Arc<Metrics>,
 }
@@ -69,6 +72,7 @@ impl AppState {
             badge_keys: Arc::new(BadgeKeyCache::default()),
             unwrapped: Arc::new(UnwrappedKeys::default()),
             scan_writer: Arc::new(tokio::sync::Mutex::new(())),
+            receipt_signers: Arc::new(ReceiptSigners::default()),
         }
     }
 
@@ -80,6 +84,28 @@ impl AppState {
                 EventVault::load(&self.keystore.db, &self.keys.master, event_id)
             })
             .await
+    }
+
+    /// What signs the consent receipts of `event` (its organisation's key, made on first use).
+    pub async fn receipt_issuer(
+        &self,
+        organisation_id: uuid::Uuid,
+        event_name: &str,
+    ) -> ApiResult<ReceiptIssuer> {
+        let signer = self
+            .receipt_signers
+            .get(
+                &self.db,
+                &self.keys.master,
+                organisation_id,
+                self.clock.now(),
+            )
+            .await?;
+        Ok(ReceiptIssuer {
+            signer,
+            issuer: self.config.public_url.clone(),
+            event_name: event_name.to_owned(),
+        })
     }
 
     /// The event's current badge signing key (cached likewise).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::{Json, extract::State};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Condition, Expr, ExprTrait, Query},
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -17,7 +17,10 @@ use crate::schema::ids::{EventId, SponsorId};
 use crate::schema::scans::ScanOutcome;
 use crate::{
     auth::OrganiserAuth,
-    consents::{Purpose, entity::grant},
+    consents::{
+        Purpose,
+        entity::{grant, ledger},
+    },
     error::ApiResult,
     events::{self, rules::purge_due_at},
     exports,
@@ -63,6 +66,10 @@ pub struct SponsorStats {
     /// Refused scans by reason (`no_consent`, `invalid_badge`, …).
     pub scans_refused: BTreeMap<String, u64>,
     pub exports: u64,
+    /// The current opt-ins by where they were given: `registration` (the form), `manage` (the
+    /// manage link, later), `booth` (at the sponsor's booth), `unknown` (given before this was
+    /// recorded). Counted from the consent ledger, so empty once the event is purged.
+    pub opt_ins_by_occasion: BTreeMap<String, u64>,
 }
 
 fn rate(part: u64, whole: u64) -> f64 {
@@ -140,6 +147,57 @@ pub async fn attendee_counts(
     Ok(counts)
 }
 
+/// The event's current grants by purpose and by where each was given: each grant row joined to
+/// the ledger entry that recorded it (same registration, purpose and time).
+pub async fn grants_by_occasion(
+    db: &impl ConnectionTrait,
+    event_id: EventId,
+) -> Result<BTreeMap<String, BTreeMap<String, u64>>, sea_orm::DbErr> {
+    let query = Query::select()
+        .column((ledger::Entity, ledger::Column::Purpose))
+        .column((ledger::Entity, ledger::Column::Occasion))
+        .expr_as(
+            Expr::col((grant::Entity, grant::Column::Purpose)).count(),
+            "n",
+        )
+        .from(grant::Entity)
+        .inner_join(
+            ledger::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((ledger::Entity, ledger::Column::RegistrationId))
+                        .equals((grant::Entity, grant::Column::RegistrationId)),
+                )
+                .add(
+                    Expr::col((ledger::Entity, ledger::Column::Purpose))
+                        .equals((grant::Entity, grant::Column::Purpose)),
+                )
+                .add(
+                    Expr::col((ledger::Entity, ledger::Column::RecordedAt))
+                        .equals((grant::Entity, grant::Column::GrantedAt)),
+                )
+                .add(Expr::col((ledger::Entity, ledger::Column::Granted)).eq(true)),
+        )
+        .and_where(Expr::col((ledger::Entity, ledger::Column::EventId)).eq(event_id))
+        .group_by_col((ledger::Entity, ledger::Column::Purpose))
+        .group_by_col((ledger::Entity, ledger::Column::Occasion))
+        .to_owned();
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&query))
+        .await?;
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for row in rows {
+        let purpose: String = row.try_get("", "purpose")?;
+        let occasion: Option<String> = row.try_get("", "occasion")?;
+        let n: i64 = row.try_get("", "n")?;
+        *out.entry(purpose)
+            .or_default()
+            .entry(occasion.unwrap_or_else(|| "unknown".to_owned()))
+            .or_default() += count_of(n);
+    }
+    Ok(out)
+}
+
 /// Registrations, opt-in rates per sponsor and for marketing, scans accepted and refused by reason
 /// per sponsor, leads and exports per sponsor, and the purge date.
 #[utoipa::path(
@@ -180,6 +238,7 @@ async fn event_stats(
         .into_iter()
         .collect();
     let count = |n: Option<&i64>| count_of(n.copied().unwrap_or(0));
+    let mut by_occasion = grants_by_occasion(db, event_id).await?;
 
     let sponsors = sponsors::list_for_event(db, event_id)
         .await?
@@ -203,6 +262,9 @@ async fn event_stats(
                 exports: count(export_counts.get(&s.id)),
                 scans_accepted,
                 scans_refused,
+                opt_ins_by_occasion: by_occasion
+                    .remove(&Purpose::Sponsor(s.id).to_string())
+                    .unwrap_or_default(),
                 sponsor_id: s.id,
                 name: s.name,
             }

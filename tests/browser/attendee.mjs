@@ -2,6 +2,7 @@
 // open the manage page, withdraw that consent, download the data, switch to Dutch, erase.
 
 import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { assertAccessible, launch, newPage, screenshot, step, done, url } from './harness.mjs';
 
@@ -125,8 +126,36 @@ await step('withdrawing the consent takes one key and shows in the history in pl
   await page.getByText('History of your choices').click();
   const history = await page.locator('#history li').allTextContents();
   assert.equal(history.length, 2, history.join(' | '));
-  assert.match(history[0], /^You allowed Acme Analytics on .+, when you registered\.$/);
-  assert.match(history[1], /^You withdrew your consent for Acme Analytics on .+, on these pages\.$/);
+  assert.match(history[0], /^You allowed Acme Analytics on .+, when you registered\. Signed receipt$/);
+  assert.match(history[1], /^You withdrew your consent for Acme Analytics on .+, on these pages\. Signed receipt$/);
+  await page.locator('#history').scrollIntoViewIfNeeded();
+  await screenshot(page, 'manage-history.png');
+  await assertAccessible(page, 'manage-history');
+});
+
+await step('each history entry downloads a signed receipt that verifies with the published key', async () => {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('#history li').nth(1).getByRole('link', { name: 'Signed receipt' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^consent-receipt-[0-9a-f-]+\.jws$/);
+  const receipt = (await readFile(await download.path(), 'utf8')).trim();
+  const [header, payload, signature] = receipt.split('.');
+  const { kid, alg, typ } = JSON.parse(Buffer.from(header, 'base64url'));
+  assert.deepEqual([alg, typ], ['EdDSA', 'consent-receipt+jwt']);
+  // Checked here with Node's own crypto, not Consentry's code: any JWS library can.
+  const keys = await (await fetch(url('/.well-known/consent-receipt-keys.json'))).json();
+  const jwk = keys.keys.find((k) => k.kid === kid);
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  const signed = Buffer.from(`${header}.${payload}`);
+  assert.equal(verify(null, signed, key, Buffer.from(signature, 'base64url')), true);
+  const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+  assert.equal(claims.action, 'withdrawn');
+  assert.equal(claims.recipient.name, 'Acme Analytics');
+  assert.equal(claims.occasion, 'manage');
+  assert.ok(!receipt.includes(Buffer.from(email).toString('base64url')) && !JSON.stringify(claims).includes(email));
+  const tampered = Buffer.from(`${header}.${payload.slice(0, -2)}AA`);
+  assert.equal(verify(null, tampered, key, Buffer.from(signature, 'base64url')), false);
 });
 
 await step('the data download holds everything, including the consent history', async () => {
@@ -299,7 +328,7 @@ await step('a Dutch phone (390 × 844): every state in Dutch, fitting and access
   await phone.locator('.consent .more', { hasText: 'Ik ga ermee akkoord dat' }).first().waitFor();
   // The grant made on a Dutch page was of the Dutch sentence, and the ledger says so.
   await phone.getByText('Geschiedenis van je keuzes').click();
-  assert.match(await phone.locator('#history li').first().textContent(), /^Je gaf .+ toestemming op .+, bij je aanmelding\.$/);
+  assert.match(await phone.locator('#history li').first().textContent(), /^Je gaf .+ toestemming op .+, bij je aanmelding\. Ondertekend bewijs$/);
   await check('manage');
   const data = JSON.parse(await phone.evaluate(async () => {
     const token = location.pathname.split('/')[2];

@@ -45,6 +45,11 @@ await step('the organiser logs in and opens the demo event', async () => {
   assert.match(await admin.locator('#registrations').textContent(), /Registrations: [1-9]\d*/);
   assert.match(await admin.locator('#purge').textContent(), /Attendee data is deleted on .* in \d+ days/);
   assert.equal(await admin.locator('svg.chart').count(), 3);
+  // Where each sponsor's opt-ins came from, as a table a screen reader can walk.
+  const occasions = admin.getByRole('table', { name: "Where each sponsor's current opt-ins were given" });
+  const acme = occasions.getByRole('row', { name: /Acme Analytics/ });
+  const form = Number(await acme.getByRole('cell').first().textContent());
+  assert.ok(form >= 1, 'the opt-in made with the registration form is counted there');
   await screenshot(admin, 'admin-event.png');
   await assertAccessible(admin, 'admin-event');
 });

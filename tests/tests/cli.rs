@@ -333,6 +333,7 @@ fn help_documents_every_command_and_setting() {
         "purge",
         "backup",
         "restore",
+        "verify-receipt",
     ] {
         assert!(text.contains(word), "{word} in: {text}");
     }
@@ -444,5 +445,116 @@ async fn consentry_purge_shows_what_is_due_and_purges_it() {
         stdout(&after).contains("no event holds attendee data"),
         "{}",
         stdout(&after)
+    );
+}
+
+#[tokio::test]
+async fn verify_receipt_checks_a_receipt_against_the_keys_its_site_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
+    let server = Server::start(dir.path(), &db, &["--demo"], 5);
+    let http = client();
+    let public: Value = http
+        .get(server.url("/api/v1/events/consentry-demo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let registered: Value = http
+        .post(server.url("/api/v1/events/consentry-demo/registrations"))
+        .json(&json!({
+            "first_name": "Receipt", "last_name": "Keeper", "email": "keeper@example.org",
+            "age_confirmed": true, "notice_version": public["privacy_notice_version"],
+            "sponsor_opt_ins": [public["sponsors"][0]["id"]],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["manage_token"].as_str().unwrap();
+    let me: Value = http
+        .get(server.url(&format!("/api/v1/me/{token}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["consent_history"][0]["id"].as_str().unwrap();
+    let receipt = http
+        .get(server.url(&format!("/api/v1/me/{token}/receipts/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file = dir.path().join("receipt.jws");
+    std::fs::write(&file, &receipt).unwrap();
+
+    // The keys are fetched from the site the receipt names.
+    let verified = run(
+        "consentry",
+        &["verify-receipt".as_ref(), file.as_os_str()],
+        "",
+    );
+    let out = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(
+        out.starts_with("valid: signed by a key published at "),
+        "{out}"
+    );
+    assert!(out.contains("\"action\": \"granted\""), "{out}");
+
+    // A saved key set works offline; a receipt changed by one byte is refused.
+    let keys = http
+        .get(server.url("/.well-known/consent-receipt-keys.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys_file = dir.path().join("keys.json");
+    std::fs::write(&keys_file, keys).unwrap();
+    drop(server);
+    let offline = run(
+        "consentry",
+        &[
+            "verify-receipt".as_ref(),
+            file.as_os_str(),
+            "--keys".as_ref(),
+            keys_file.as_os_str(),
+        ],
+        "",
+    );
+    assert!(offline.status.success());
+    let mut changed = receipt.into_bytes();
+    let at = changed.len() - 10;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&file, changed).unwrap();
+    let refused = run(
+        "consentry",
+        &[
+            "verify-receipt".as_ref(),
+            file.as_os_str(),
+            "--keys".as_ref(),
+            keys_file.as_os_str(),
+        ],
+        "",
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not valid"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
     );
 }

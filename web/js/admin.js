@@ -178,7 +178,21 @@ function dashboard(stats) {
     barChart(t('admin.optins'), optins, 1),
     barChart(t('admin.scans'), scans, maxScans),
     h('ul', { class: 'legend' }, h('li', { class: 'key-accepted' }, t('kiosk.accepted')),
-      reasons.map((r, i) => h('li', { class: `key-refused-${i % 4}` }, `${t('kiosk.refused')}: ${t(`reason.${r}`)}`))));
+      reasons.map((r, i) => h('li', { class: `key-refused-${i % 4}` }, `${t('kiosk.refused')}: ${t(`reason.${r}`)}`))),
+    occasionTable(stats.sponsors));
+}
+
+/** Where each sponsor's current opt-ins were given: the registration form, the manage link later,
+ *  the booth (and "not recorded" for those given before Consentry recorded it). */
+function occasionTable(sponsors) {
+  const occasions = ['registration', 'manage', 'booth'];
+  if (sponsors.some((s) => s.opt_ins_by_occasion.unknown)) occasions.push('unknown');
+  return h('div', { class: 'scroll' }, h('table', { id: 'opt-in-occasions' },
+    h('caption', {}, t('admin.occasions')),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('admin.sponsor')),
+      occasions.map((o) => h('th', { scope: 'col', class: 'number' }, t(`admin.occasion.${o}`))))),
+    h('tbody', {}, sponsors.map((s) => h('tr', {}, h('th', { scope: 'row' }, userText(s.name)),
+      occasions.map((o) => h('td', { class: 'number' }, String(s.opt_ins_by_occasion[o] ?? 0))))))));
 }
 
 function left(ms) {

@@ -8,13 +8,16 @@ export function purposeNames(consents) {
   return new Map(consents.map((c) => [c.purpose, c.sponsor ?? t('manage.marketing')]));
 }
 
-/** `record` (a ledger entry) as a sentence: who allowed or withdrew what, when, and how. The
- *  grants made with the registration carry its own time (`registeredAt`): "when you registered".
- *  (A registration records grants only, so a withdrawal in the same second is not one of them.) */
+/** `record` (a ledger entry) as a sentence: who allowed or withdrew what, when, and how. An entry
+ *  says where it was made (`occasion`); older entries do not, and for them the grants made with
+ *  the registration are those that carry its own time (`registeredAt`). */
 export function historyLine(record, names, timeZone, registeredAt) {
-  const how = record.granted && record.recorded_at === registeredAt
+  const atRegistration = record.occasion
+    ? record.occasion === 'registration'
+    : record.granted && record.recorded_at === registeredAt;
+  const how = atRegistration
     ? t('manage.history.how.registration')
-    : t(`manage.history.how.${record.channel}`);
+    : t(`manage.history.how.${record.occasion === 'booth' ? 'booth' : record.channel}`);
   return tNodes(record.granted ? 'manage.history.granted.line' : 'manage.history.withdrawn.line', {
     purpose: names.get(record.purpose) ?? record.purpose,
     date: formatDateTime(record.recorded_at, timeZone),

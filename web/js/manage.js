@@ -70,7 +70,11 @@ function render() {
   }));
   document.getElementById('withdraw-all').disabled = !me.consents.some((c) => c.granted);
   document.getElementById('history').replaceChildren(...me.consent_history.map((r) =>
-    h('li', {}, historyLine(r, names, zone, me.registered_at))));
+    h('li', {}, historyLine(r, names, zone, me.registered_at),
+      r.has_receipt ? [' ', h('a', {
+        href: `/api/v1${base}/receipts/${encodeURIComponent(r.id)}`,
+        download: `consent-receipt-${r.id}.jws`,
+      }, t('manage.history.receipt'))] : null)));
   for (const id of ['withdraw-all', 'details-save']) {
     document.getElementById(`${id}-saved`).textContent = savedAt === id ? t('manage.saved') : '';
   }

@@ -32,7 +32,7 @@ use crate::schema::ids::SponsorId;
 use crate::{
     badges::BadgeView,
     badges::{self, render},
-    consents::{self, Channel, ConsentContext, Language, Purpose},
+    consents::{self, Channel, ConsentContext, Language, Occasion, Purpose},
     crypto,
     error::{ApiError, ApiResult, Problem, is_unique_violation},
     events::{self, entity as event},
@@ -453,6 +453,9 @@ async fn register_through(
     // Signed before the transaction: SQLite's single write lock is held for the writes only.
     let signer = state.badge_signer(event.id).await?;
     let badge_token = badges::badge_token(&signer, badge_id, event.id, now)?;
+    let receipts = state
+        .receipt_issuer(event.organisation_id, &event.name)
+        .await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let inserted = registration::ActiveModel {
         id: Set(registration_id),
@@ -480,9 +483,11 @@ async fn register_through(
         registration_id,
         event_id: event.id,
         channel,
+        occasion: Occasion::Registration,
         language: request.language,
         notice_version: event.privacy_notice_version,
         at: now,
+        receipts: &receipts,
     };
     let mut given = Vec::new();
     let mut sponsor_names = Vec::new();

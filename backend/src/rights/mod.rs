@@ -13,17 +13,18 @@ use axum::{
     http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::schema::ids::RegistrationId;
 use crate::{
     badges::{self, BadgeView, render},
-    consents::{self, Channel, ConsentContext, Language, Purpose, Shown},
+    consents::{self, Channel, ConsentContext, Language, Occasion, Purpose, Shown},
     crypto,
     error::{ApiError, ApiResult, Problem},
     events::{self, entity as event, rules::ContactField},
@@ -52,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(badge_png))
         .routes(routes!(badge_svg))
         .routes(routes!(badge_printable))
+        .routes(routes!(consent_receipt))
         .routes(routes!(email_change::confirm))
         // Everything here is personal or opened by a secret link: never stored by a browser or a
         // proxy, errors included.
@@ -132,7 +134,11 @@ impl FromRequestParts<AppState> for ManageLink {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let client = ClientIp::from_request_parts(parts, state).await?;
-        let ApiPath(token) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        // The token is the route's `{token}`, whatever other parameters the route has.
+        let ApiPath(mut params) =
+            ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await?;
+        let token = params.remove("token").ok_or(ApiError::NotFound)?;
         let now = state.clock.now();
         let holder = limited_lookup(state, client, &token, resolve(&state.db, &token, now)).await?;
         Ok(Self { holder, token })
@@ -241,6 +247,8 @@ pub struct MyConsent {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentRecord {
+    /// The entry's id, and its receipt's (`GET /api/v1/me/{token}/receipts/{id}`).
+    pub id: Uuid,
     pub purpose: String,
     pub granted: bool,
     pub channel: Channel,
@@ -251,11 +259,19 @@ pub struct ConsentRecord {
     pub language: Language,
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
+    /// Where it was made: `registration`, `manage` or `booth` (none for entries made before this
+    /// was recorded).
+    pub occasion: Option<consents::Occasion>,
+    /// Whether a signed receipt can be downloaded for it (entries made before receipts have none).
+    pub has_receipt: bool,
 }
 
 impl From<consents::entity::ledger::Model> for ConsentRecord {
     fn from(m: consents::entity::ledger::Model) -> Self {
         Self {
+            id: m.id,
+            occasion: m.occasion,
+            has_receipt: m.receipt.is_some(),
             purpose: m.purpose,
             granted: m.granted,
             channel: m.channel,
@@ -490,14 +506,19 @@ async fn apply_consent_changes(
             .unwrap_or_else(|| Shown::text_only(String::new(), request.language))
     };
 
+    let receipts = state
+        .receipt_issuer(h.event.organisation_id, &h.event.name)
+        .await?;
     let context = ConsentContext {
         organisation_id: h.event.organisation_id,
         registration_id: h.registration.id,
         event_id: h.event.id,
         channel,
+        occasion: Occasion::Manage,
         language: request.language,
         notice_version: h.event.privacy_notice_version,
         at: state.clock.now(),
+        receipts: &receipts,
     };
     let txn = crate::db::begin_write(&state.db).await?;
     if request.withdraw_all {
@@ -521,6 +542,46 @@ fn image(content_type: &'static str, body: impl Into<Body>) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// One of my signed consent receipts, as a file: a compact JWS (RFC 7515, EdDSA) that anyone can
+/// verify with the keys at `/.well-known/consent-receipt-keys.json` or `consentry verify-receipt`.
+/// Its claims are documented in docs/PRIVACY.md.
+#[utoipa::path(
+    get, path = "/me/{token}/receipts/{receipt_id}", tag = "attendee",
+    params(
+        ("token" = String, Path, description = "The secret manage token"),
+        ("receipt_id" = Uuid, Path, description = "The consent history entry's `id`"),
+    ),
+    responses(
+        (status = 200, description = "The receipt (compact JWS)", content_type = "application/jose"),
+        crate::error::responses::NotFound,
+        crate::error::responses::RateLimited,
+    )
+)]
+async fn consent_receipt(
+    State(state): State<AppState>,
+    link: ManageLink,
+    ApiPath(path): ApiPath<(String, Uuid)>,
+) -> ApiResult<Response> {
+    let receipt_id = path.1;
+    let receipt = consents::entity::ledger::Entity::find_by_id(receipt_id)
+        .filter(consents::entity::ledger::Column::RegistrationId.eq(link.holder.registration.id))
+        .one(&state.db)
+        .await?
+        .and_then(|entry| entry.receipt)
+        .ok_or(ApiError::NotFound)?;
+    let mut response = Response::new(Body::from(receipt));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jose"),
+    );
+    let disposition = format!("attachment; filename=\"consent-receipt-{receipt_id}.jws\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// My badge's QR code as PNG.

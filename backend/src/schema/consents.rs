@@ -52,6 +52,11 @@ pub mod ledger {
         /// The language that text was shown in.
         pub language: super::Language,
         pub recorded_at: TimeDateTimeWithTimeZone,
+        /// The signed receipt of this entry (a compact JWS, see `receipts`); none for entries
+        /// made before receipts existed.
+        pub receipt: Option<String>,
+        /// Where it was made; none for entries made before this was recorded.
+        pub occasion: Option<super::Occasion>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -101,6 +106,46 @@ impl Channel {
     }
 }
 
+/// Where a consent was given or withdrawn, as the organiser counts grants per sponsor: in the
+/// registration form, later from the manage link, or at the sponsor's booth. Set by the server
+/// from the route, like [`Channel`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "snake_case")]
+pub enum Occasion {
+    #[sea_orm(string_value = "registration")]
+    Registration,
+    #[sea_orm(string_value = "manage")]
+    Manage,
+    #[sea_orm(string_value = "booth")]
+    Booth,
+}
+
+impl Occasion {
+    pub const ALL: [Self; 3] = [Self::Registration, Self::Manage, Self::Booth];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::Manage => "manage",
+            Self::Booth => "booth",
+        }
+    }
+}
+
 /// A language the pages and the consent sentences are written in. The ledger records which one
 /// an attendee read.
 #[derive(
@@ -127,6 +172,13 @@ pub enum Language {
 }
 
 impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Nl => "nl",
+        }
+    }
+
     /// The first language of an `Accept-Language` header that Consentry writes, else English.
     pub fn from_accept_language(header: &str) -> Self {
         header

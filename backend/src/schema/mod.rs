@@ -17,6 +17,7 @@ pub mod ids;
 pub mod kiosks;
 pub mod leads;
 pub mod organisers;
+pub mod receipt_keys;
 pub mod registrations;
 pub mod scans;
 pub mod sponsor_aggregates;

@@ -94,6 +94,8 @@ fn matrix() -> Vec<Row> {
 
     vec![
         row(Method::GET, "/healthz", None, EVERYONE),
+        // The keys that verify consent receipts are public.
+        row(Method::GET, "/.well-known/consent-receipt-keys.json", None, EVERYONE),
         row(Method::GET, "/readyz", None, EVERYONE),
         row(Method::GET, "/api/v1/auth/me", None, ANY_ORGANISER),
         // Anyone may try to log in; the credentials decide, not the caller.
@@ -150,6 +152,8 @@ fn matrix() -> Vec<Row> {
         row(Method::GET, "/api/v1/me/{token}/badge.png", None, HOLDER),
         row(Method::GET, "/api/v1/me/{token}/badge.svg", None, HOLDER),
         row(Method::GET, "/api/v1/me/{token}/badge-print.svg", None, HOLDER),
+        // A's receipt, by its id: through A's link only (B's link does not open A's receipt).
+        row(Method::GET, "/api/v1/me/{token}/receipts/{receipt_id}", None, [404, 200, 404, 404, 404, 404, 404, 404, 404]),
         row(Method::PATCH, "/api/v1/me/{token}", Some(|_, _| json!({"company": "Matrix Ltd"})), HOLDER),
         row(Method::PUT, "/api/v1/me/{token}/consents", Some(keep_consent), HOLDER),
         // The manage page's own route: the same operation, recorded as channel `web`.
@@ -236,6 +240,8 @@ struct World {
     spare_kiosk_id: String,
     lead_id: String,
     notice_id: String,
+    /// The id of A's first consent receipt.
+    receipt_id: String,
     /// A's badge.
     badge_token: String,
     /// A's e-mail address, which only A, O and S1's kiosk may ever see.
@@ -364,6 +370,12 @@ impl World {
         }
 
         let manage = |r: &Value| r["manage_token"].as_str().unwrap().to_owned();
+        let receipt_id = app
+            .anonymous_json(&format!("/api/v1/me/{}", manage(&a)))
+            .await["consent_history"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // In the order of `ACTORS`.
         let bearer = [
             None,
@@ -390,6 +402,7 @@ impl World {
             spare_kiosk_id,
             lead_id,
             notice_id,
+            receipt_id,
             badge_token: badge(&a),
             attendee_email,
             bearer,
@@ -411,6 +424,7 @@ impl World {
             .replace("{spare_kiosk}", &self.spare_kiosk_id)
             .replace("{lead_id}", &self.lead_id)
             .replace("{notice_id}", &self.notice_id)
+            .replace("{receipt_id}", &self.receipt_id)
             .replace("{token}", &self.manage_token[index(actor)])
     }
 
@@ -526,7 +540,7 @@ async fn every_operation_answers_each_actor_as_the_matrix_says() {
 /// The operations that can return an attendee's personal data, or change it. From the instant
 /// the event's data is due, each must refuse (409 `data_purged`, or 404 where the data is treated
 /// as gone, or 401 where the credential expired with the data).
-const PERSONAL_DATA: [&str; 20] = [
+const PERSONAL_DATA: [&str; 21] = [
     "POST /api/v1/scans",
     "GET /api/v1/leads",
     "PATCH /api/v1/leads/{lead_id}",
@@ -540,6 +554,7 @@ const PERSONAL_DATA: [&str; 20] = [
     "GET /api/v1/me/{token}/badge.png",
     "GET /api/v1/me/{token}/badge.svg",
     "GET /api/v1/me/{token}/badge-print.svg",
+    "GET /api/v1/me/{token}/receipts/{receipt_id}",
     "PATCH /api/v1/me/{token}",
     "PUT /api/v1/me/{token}/consents",
     "PUT /m/{token}/consents",

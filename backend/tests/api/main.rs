@@ -18,6 +18,7 @@ mod kiosks;
 mod limits;
 mod operations;
 mod plumbing;
+mod receipts;
 mod registration;
 mod retention;
 mod rights;

@@ -1,7 +1,7 @@
 //! The web pages in `web/`, embedded in the binary (read from disk in debug builds).
 //!
 //! Each page is a static HTML shell with its own JavaScript module; it reads what it needs from
-//! its URL (`/e/{slug}`, `/m/{token}`, `/confirm-email#{token}`) and talks to the API on the same
+//! its URL (`/e/{slug}`, `/m/{token}`, `/s/{code}`, `/confirm-email#{token}`) and talks to the API on the same
 //! origin. Registering and changing consents go to the pages' own routes beside them (`POST
 //! /e/{slug}/registrations`, `PUT /m/{token}/consents`, in `registrations` and `rights`), so the
 //! consent ledger records the channel `web` from the route rather than from the page's word. No
@@ -41,6 +41,12 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
         .route(
             "/confirm-email",
             get(|| async { crate::response::no_store(file("confirm-email.html")) }),
+        )
+        // A sponsor's booth page: the code in the path names the sponsor only; a mailed one-time
+        // token is in the fragment, which never reaches the server.
+        .route(
+            "/s/{code}",
+            get(|| async { crate::response::no_store(file("booth.html")) }),
         )
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         // The kiosk's service worker lives beside its other files, yet controls the page

@@ -1,0 +1,191 @@
+// Consent at the booth, on the attendee's own phone. A kiosk refuses a badge for `no_consent`
+// without learning anything of its holder; the attendee, on a phone that opened its manage link
+// once, opens the sponsor's booth link, reads what the sponsor would receive and shares with one
+// button, and the kiosk's next scan is ACCEPTED. A second attendee on a fresh phone (in Dutch) has
+// no remembered link: the page e-mails a one-time link (read from the outbox), which shares once.
+
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assertAccessible, demo, done, launch, newPage, screenshot, step, url } from './harness.mjs';
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const SPONSOR = 'Acme Analytics';
+const stamp = Date.now();
+
+// ---------------------------------------------------------------------------------------------
+// The attendees, the organiser and the booth, through the API
+
+const event = await (await fetch(url('/api/v1/events/consentry-demo'))).json();
+const sponsorId = event.sponsors.find((s) => s.name === SPONSOR).id;
+
+async function register(first, last) {
+  const email = `${first.toLowerCase()}-${stamp}@example.org`;
+  const response = await fetch(url('/api/v1/events/consentry-demo/registrations'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      first_name: first, last_name: last, email, company: `${last} Works`, age_confirmed: true,
+      notice_version: event.privacy_notice_version, sponsor_opt_ins: [],
+    }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 201, text);
+  const created = JSON.parse(text);
+  return { first, last, email, badge: created.badge.token, manage: created.manage_token };
+}
+
+const remembered = await register('Rosa', 'Remembered');
+const mailed = await register('Mees', 'Gemaild');
+
+const login = await (await fetch(url('/api/v1/auth/login'), {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ email: demo.email, password: demo.password }),
+})).json();
+const organiser = { authorization: `Bearer ${login.token}` };
+const eventId = (await (await fetch(url('/api/v1/events'), { headers: organiser })).json())
+  .find((e) => e.slug === 'consentry-demo').id;
+const sponsor = await (await fetch(url(`/api/v1/events/${eventId}/sponsors/${sponsorId}`), { headers: organiser })).json();
+const boothPath = `/s/${sponsor.booth_code}`;
+
+/** A kiosk of the sponsor, paired through the API: scans as the booth's device makes them. */
+async function apiKiosk() {
+  const created = await (await fetch(url(`/api/v1/events/${eventId}/sponsors/${sponsorId}/kiosks`), {
+    method: 'POST', headers: organiser,
+  })).json();
+  const paired = await (await fetch(url('/api/v1/kiosks/pair'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code: created.pairing_code, device_name: 'Booth scanner' }),
+  })).json();
+  return paired.token;
+}
+const kioskToken = await apiKiosk();
+
+async function scan(person) {
+  const response = await fetch(url('/api/v1/scans'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${kioskToken}` },
+    body: JSON.stringify({ badge_token: person.badge, client_scan_id: crypto.randomUUID(), scanned_at: new Date().toISOString() }),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** The one-time booth link mailed to `person`, waited for in the server's outbox. */
+async function mailedLink(person) {
+  const outbox = path.join(demo.dataDir, 'outbox');
+  for (let i = 0; i < 100; i++) {
+    for (const dir of await readdir(outbox).catch(() => [])) {
+      for (const file of await readdir(path.join(outbox, dir)).catch(() => [])) {
+        const mail = (await readFile(path.join(outbox, dir, file), 'utf8')).replace(/=\r?\n/g, '');
+        if (!mail.includes(`To: ${person.email}`)) continue;
+        const link = mail.match(/https?:\/\/\S+\/s\/[A-Za-z0-9_-]+#[A-Za-z0-9_-]{43}/);
+        if (link) return new URL(link[0]);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no booth link mailed to ${person.email}`);
+}
+
+const browser = await launch();
+
+await step('the refused scan tells the kiosk nothing about the attendee', async () => {
+  const refused = await scan(remembered);
+  assert.equal(refused.status, 200, refused.text);
+  assert.equal(JSON.parse(refused.text).reason, 'no_consent');
+  for (const secret of [remembered.first, remembered.last, remembered.email]) {
+    assert.ok(!refused.text.includes(secret), `${secret} in ${refused.text}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// A phone that opened its manage link once
+
+const phone = await newPage(browser, { locale: 'en-GB', ...PHONE });
+
+await step('phone: the manage link, opened once, is remembered on this phone', async () => {
+  await phone.goto(url(`/m/${remembered.manage}`));
+  await phone.getByRole('button', { name: 'Forget this phone' }).waitFor();
+});
+
+await step('phone: the booth link shows the sponsor, what it receives, its policy and one button', async () => {
+  const response = await phone.goto(url(boothPath));
+  assert.equal(response.headers()['cache-control'], 'no-store');
+  await phone.getByRole('heading', { level: 1, name: `Share your details with ${SPONSOR}` }).waitFor();
+  const page = await phone.locator('#page').textContent();
+  assert.match(page, /receives these details when it scans your badge: first name, last name, e-mail address/);
+  assert.ok(page.includes(event.sponsors.find((s) => s.id === sponsorId).consent_text));
+  assert.equal(await phone.getByRole('link', { name: `Privacy policy of ${SPONSOR}` }).getAttribute('href'),
+    event.sponsors.find((s) => s.id === sponsorId).privacy_policy_url);
+  assert.equal(await phone.locator('#ask').isHidden(), true, 'no e-mail field on a remembered phone');
+  await screenshot(phone, 'phone-1-booth.png');
+  await assertAccessible(phone, 'phone-1-booth');
+});
+
+await step('phone: one button shares; the confirmation says what the sponsor receives', async () => {
+  await phone.getByRole('button', { name: `Share my details with ${SPONSOR}` }).click();
+  await phone.getByRole('heading', { level: 1, name: new RegExp(`^Done: ${SPONSOR} receives your first name, .* when they scan your badge again\\.$`) }).waitFor();
+  assert.equal(await phone.getByRole('link', { name: 'Your registration and choices' }).getAttribute('href'),
+    `/m/${remembered.manage}`);
+  await screenshot(phone, 'phone-2-shared.png');
+  await assertAccessible(phone, 'phone-2-shared');
+});
+
+await step('the kiosk\'s next scan of that badge is ACCEPTED, and the ledger says booth', async () => {
+  const accepted = await scan(remembered);
+  assert.equal(accepted.status, 201, accepted.text);
+  assert.equal(JSON.parse(accepted.text).outcome, 'accepted');
+  const me = await (await fetch(url(`/api/v1/me/${remembered.manage}`))).json();
+  const last = me.consent_history.at(-1);
+  assert.deepEqual([last.purpose, last.granted, last.channel, last.occasion, last.language],
+    [`sponsor:${sponsorId}`, true, 'booth', 'booth', 'en']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// A fresh phone, in Dutch: the e-mailed link
+
+// The used link's refusal answers 404; the browser logs each failed fetch as a console error.
+const fresh = await newPage(browser, { locale: 'nl-NL', allow: [/status of 404/], ...PHONE });
+
+await step('fresh phone (Dutch): no remembered link, so the page offers to e-mail one', async () => {
+  await fresh.goto(url(boothPath));
+  await fresh.getByRole('heading', { level: 1, name: `Deel je gegevens met ${SPONSOR}` }).waitFor();
+  assert.equal(await fresh.locator('#proven').isHidden(), true);
+  await fresh.getByRole('textbox', { name: 'E-mailadres' }).fill(mailed.email);
+  await fresh.getByRole('button', { name: 'Mail me een link' }).click();
+  await fresh.locator('#status', { hasText: /Als dit adres is aangemeld voor .*, is er een link naar onderweg/ }).waitFor();
+  await screenshot(fresh, 'fresh-1-asked.png');
+  await assertAccessible(fresh, 'fresh-1-asked');
+  // An unknown address gets the very same answer.
+  await fresh.getByRole('textbox', { name: 'E-mailadres' }).fill(`nobody-${stamp}@example.org`);
+  await fresh.getByRole('button', { name: 'Mail me een link' }).click();
+  await fresh.locator('#status', { hasText: /is er een link naar onderweg/ }).waitFor();
+});
+
+await step('fresh phone: the mailed link shares once, in Dutch, and the kiosk then accepts', async () => {
+  assert.equal((await scan(mailed)).status, 200, 'refused before the grant');
+  const link = await mailedLink(mailed);
+  assert.equal(link.pathname, boothPath);
+  await fresh.goto(url(`${link.pathname}${link.hash}`));
+  await fresh.getByRole('button', { name: `Mijn gegevens delen met ${SPONSOR}` }).waitFor();
+  assert.equal(new URL(fresh.url()).hash, '', 'the token is gone from the address bar');
+  await screenshot(fresh, 'fresh-2-linked.png');
+  await fresh.getByRole('button', { name: `Mijn gegevens delen met ${SPONSOR}` }).click();
+  await fresh.getByRole('heading', { level: 1, name: new RegExp(`^Klaar: ${SPONSOR} ontvangt je`) }).waitFor();
+  await screenshot(fresh, 'fresh-3-shared.png');
+  await assertAccessible(fresh, 'fresh-3-shared');
+  const accepted = await scan(mailed);
+  assert.equal(accepted.status, 201, accepted.text);
+  const me = await (await fetch(url(`/api/v1/me/${mailed.manage}`))).json();
+  const last = me.consent_history.at(-1);
+  assert.deepEqual([last.channel, last.occasion, last.language], ['booth', 'booth', 'nl']);
+  // Used once: the same link opens nothing now, and the page offers a new one.
+  await fresh.goto(url(`${link.pathname}${link.hash}`));
+  await fresh.getByRole('button', { name: `Mijn gegevens delen met ${SPONSOR}` }).click();
+  await fresh.locator('#status', { hasText: /Deze link werkt niet \(meer\)/ }).waitFor();
+  await fresh.getByRole('textbox', { name: 'E-mailadres' }).waitFor();
+});
+
+await done();

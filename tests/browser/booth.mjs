@@ -1,5 +1,6 @@
-// Consent at the booth, on the attendee's own phone. A kiosk refuses a badge for `no_consent`
-// without learning anything of its holder; the attendee, on a phone that opened its manage link
+// Consent at the booth, on the attendee's own phone, with two browser contexts: the booth's kiosk
+// on a laptop and the attendee's phone (390×844). The kiosk refuses a badge for `no_consent`
+// without learning anything of its holder and shows the sponsor's booth link as a QR code; the attendee, on a phone that opened its manage link
 // once, opens the sponsor's booth link, reads what the sponsor would receive and shares with one
 // button, and the kiosk's next scan is ACCEPTED. A second attendee on a fresh phone (in Dutch) has
 // no remembered link: the page e-mails a one-time link (read from the outbox), which shares once.
@@ -49,27 +50,13 @@ const eventId = (await (await fetch(url('/api/v1/events'), { headers: organiser 
 const sponsor = await (await fetch(url(`/api/v1/events/${eventId}/sponsors/${sponsorId}`), { headers: organiser })).json();
 const boothPath = `/s/${sponsor.booth_code}`;
 
-/** A kiosk of the sponsor, paired through the API: scans as the booth's device makes them. */
-async function apiKiosk() {
-  const created = await (await fetch(url(`/api/v1/events/${eventId}/sponsors/${sponsorId}/kiosks`), {
+/** A pairing link for a new kiosk of the sponsor, as the organiser's console gives it. */
+async function newKiosk() {
+  const response = await fetch(url(`/api/v1/events/${eventId}/sponsors/${sponsorId}/kiosks`), {
     method: 'POST', headers: organiser,
-  })).json();
-  const paired = await (await fetch(url('/api/v1/kiosks/pair'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code: created.pairing_code, device_name: 'Booth scanner' }),
-  })).json();
-  return paired.token;
-}
-const kioskToken = await apiKiosk();
-
-async function scan(person) {
-  const response = await fetch(url('/api/v1/scans'), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${kioskToken}` },
-    body: JSON.stringify({ badge_token: person.badge, client_scan_id: crypto.randomUUID(), scanned_at: new Date().toISOString() }),
   });
-  return { status: response.status, text: await response.text() };
+  assert.equal(response.status, 201);
+  return (await response.json()).pairing_url;
 }
 
 /** The one-time booth link mailed to `person`, waited for in the server's outbox. */
@@ -91,13 +78,51 @@ async function mailedLink(person) {
 
 const browser = await launch();
 
-await step('the refused scan tells the kiosk nothing about the attendee', async () => {
-  const refused = await scan(remembered);
-  assert.equal(refused.status, 200, refused.text);
-  assert.equal(JSON.parse(refused.text).reason, 'no_consent');
-  for (const secret of [remembered.first, remembered.last, remembered.email]) {
-    assert.ok(!refused.text.includes(secret), `${secret} in ${refused.text}`);
+// ---------------------------------------------------------------------------------------------
+// The booth's kiosk, on a laptop
+
+const kiosk = await newPage(browser, { locale: 'en-GB', viewport: { width: 1280, height: 860 } });
+
+async function waitForOutcome(kind, text) {
+  await kiosk.locator(`#outcome[data-outcome=${kind}]`, text ? { hasText: text } : {}).waitFor();
+}
+/** The badge typed into the kiosk, as a sponsor does when the camera is awkward. */
+async function scan(person) {
+  await kiosk.getByLabel('Badge code or link').fill(person.badge);
+  await kiosk.getByRole('button', { name: 'Check badge' }).click();
+}
+/** Nothing of `person` anywhere on the kiosk's screen or in what it keeps. */
+async function kioskKnowsNothingOf(person) {
+  const seen = await kiosk.evaluate(() => document.body.innerText + JSON.stringify({ ...localStorage }));
+  for (const secret of [person.first, person.last, person.email]) {
+    assert.ok(!seen.includes(secret), `${secret} is on the kiosk`);
   }
+}
+
+await step('kiosk: paired; a badge without consent is REFUSED and the booth QR shows, nothing of the attendee', async () => {
+  await kiosk.goto(await newKiosk());
+  await kiosk.getByRole('button', { name: 'Pair' }).click();
+  await waitForOutcome('ready');
+  // On demand, before any scan.
+  await kiosk.getByRole('button', { name: 'Show the sharing code' }).click();
+  await kiosk.getByRole('img', { name: `QR code of the booth link of ${SPONSOR}: scan it with your own phone to share your details there` }).waitFor();
+  await kiosk.getByRole('button', { name: 'Hide the sharing code' }).click();
+  await kiosk.locator('#booth-share').waitFor({ state: 'hidden' });
+  await kiosk.getByText('Type a badge code').click();
+  await scan(remembered);
+  await waitForOutcome('refused');
+  assert.equal(await kiosk.locator('#outcome-word').textContent(), 'REFUSED');
+  await kiosk.locator('#booth-share-line', { hasText: `Want ${SPONSOR} to have your details? Scan this with your phone.` }).waitFor();
+  assert.match(await kiosk.locator('#announce').textContent(), /Scan this with your phone\.$/);
+  const qr = kiosk.locator('#booth-qr');
+  await kiosk.waitForFunction(() => document.getElementById('booth-qr').naturalWidth > 0);
+  assert.equal(await qr.getAttribute('src'), `/api/v1/booths/${sponsor.booth_code}/qr.svg`);
+  assert.match(await kiosk.locator('#booth-share-url').textContent(), new RegExp(`${boothPath}$`));
+  assert.ok((await qr.boundingBox()).width >= 280, 'the QR code is large');
+  await kioskKnowsNothingOf(remembered);
+  await kiosk.waitForTimeout(500);
+  await screenshot(kiosk, 'kiosk-1-refused-with-qr.png');
+  await assertAccessible(kiosk, 'kiosk-1-refused-with-qr');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -133,10 +158,12 @@ await step('phone: one button shares; the confirmation says what the sponsor rec
   await assertAccessible(phone, 'phone-2-shared');
 });
 
-await step('the kiosk\'s next scan of that badge is ACCEPTED, and the ledger says booth', async () => {
-  const accepted = await scan(remembered);
-  assert.equal(accepted.status, 201, accepted.text);
-  assert.equal(JSON.parse(accepted.text).outcome, 'accepted');
+await step('kiosk: the next scan of that badge is ACCEPTED, and the ledger says booth', async () => {
+  await scan(remembered);
+  await waitForOutcome('accepted', `${remembered.first} ${remembered.last}`);
+  assert.equal(await kiosk.locator('#booth-share').isHidden(), true, 'the QR code is gone');
+  await kiosk.waitForTimeout(500);
+  await screenshot(kiosk, 'kiosk-2-accepted.png');
   const me = await (await fetch(url(`/api/v1/me/${remembered.manage}`))).json();
   const last = me.consent_history.at(-1);
   assert.deepEqual([last.purpose, last.granted, last.channel, last.occasion, last.language],
@@ -165,7 +192,9 @@ await step('fresh phone (Dutch): no remembered link, so the page offers to e-mai
 });
 
 await step('fresh phone: the mailed link shares once, in Dutch, and the kiosk then accepts', async () => {
-  assert.equal((await scan(mailed)).status, 200, 'refused before the grant');
+  await scan(mailed);
+  await waitForOutcome('refused');
+  await kioskKnowsNothingOf(mailed);
   const link = await mailedLink(mailed);
   assert.equal(link.pathname, boothPath);
   await fresh.goto(url(`${link.pathname}${link.hash}`));
@@ -176,8 +205,8 @@ await step('fresh phone: the mailed link shares once, in Dutch, and the kiosk th
   await fresh.getByRole('heading', { level: 1, name: new RegExp(`^Klaar: ${SPONSOR} ontvangt je`) }).waitFor();
   await screenshot(fresh, 'fresh-3-shared.png');
   await assertAccessible(fresh, 'fresh-3-shared');
-  const accepted = await scan(mailed);
-  assert.equal(accepted.status, 201, accepted.text);
+  await scan(mailed);
+  await waitForOutcome('accepted', `${mailed.first} ${mailed.last}`);
   const me = await (await fetch(url(`/api/v1/me/${mailed.manage}`))).json();
   const last = me.consent_history.at(-1);
   assert.deepEqual([last.channel, last.occasion, last.language], ['booth', 'booth', 'nl']);

@@ -450,3 +450,31 @@ async fn erasure_and_the_purge_delete_pending_booth_links() {
     assert_eq!(app.purge().await.purged.len(), 1);
     assert_eq!(app.count("booth_links").await, 0);
 }
+
+#[tokio::test]
+async fn a_kiosk_knows_its_sponsors_booth_link_and_its_qr_code() {
+    let app = spawn_app().await;
+    let event = app.public_event("booth-kiosk").await;
+    let sponsor = event.sponsors[1].clone();
+    let kiosk = app.kiosk(&event, &sponsor).await;
+    let code = booth_code(&app, &event, &sponsor).await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/kiosk"))
+        .bearer_auth(&kiosk.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let info: Value = response.json().await.unwrap();
+    assert_eq!(
+        info["sponsor"]["booth_url"],
+        format!("{}/s/{code}", app.state.config.public_url)
+    );
+    assert_eq!(
+        info["sponsor"]["booth_qr_url"],
+        format!("/api/v1/booths/{code}/qr.svg")
+    );
+    // Every sponsor has a code of its own.
+    assert_ne!(code, booth_code(&app, &event, &event.sponsors[0]).await);
+}

@@ -133,6 +133,8 @@ const phone = await newPage(browser, { locale: 'en-GB', ...PHONE });
 await step('phone: the manage link, opened once, is remembered on this phone', async () => {
   await phone.goto(url(`/m/${remembered.manage}`));
   await phone.getByRole('button', { name: 'Forget this phone' }).waitFor();
+  // The badge image loaded before the phone moves on (a request cut short is a failure here).
+  await phone.waitForFunction(() => document.getElementById('badge').naturalWidth > 0);
 });
 
 await step('phone: the booth link shows the sponsor, what it receives, its policy and one button', async () => {

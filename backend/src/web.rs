@@ -48,6 +48,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
             "/s/{code}",
             get(|| async { crate::response::no_store(file("booth.html")) }),
         )
+        // Its printable sign, for the organiser to print from the console.
+        .route("/s/{code}/sign", get(|| async { file("booth-sign.html") }))
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         // The kiosk's service worker lives beside its other files, yet controls the page
         // `/kiosk` itself, one level up: the header allows that scope.

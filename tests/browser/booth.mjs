@@ -4,6 +4,7 @@
 // once, opens the sponsor's booth link, reads what the sponsor would receive and shares with one
 // button, and the kiosk's next scan is ACCEPTED. A second attendee on a fresh phone (in Dutch) has
 // no remembered link: the page e-mails a one-time link (read from the outbox), which shares once.
+// First the organiser's console shows the booth link and prints its sign.
 
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -77,6 +78,41 @@ async function mailedLink(person) {
 }
 
 const browser = await launch();
+
+// ---------------------------------------------------------------------------------------------
+// The organiser's console: the booth link and its printable sign
+
+// Before logging in, the console asks who is logged in: a 401 the browser logs as an error.
+const console_ = await newPage(browser, { locale: 'en-GB', allow: [/status of 401/], viewport: { width: 1280, height: 860 } });
+
+await step('console: each sponsor shows its booth link and QR code, and prints a booth sign', async () => {
+  await console_.goto(url('/admin'));
+  await console_.getByLabel('E-mail address').fill(demo.email);
+  await console_.getByLabel('Password').fill(demo.password);
+  await console_.getByRole('button', { name: 'Log in' }).click();
+  await console_.getByRole('link', { name: 'Consentry Demo Summit' }).click();
+  await console_.getByRole('heading', { level: 1, name: 'Consentry Demo Summit' }).waitFor();
+  const item = console_.locator('#sponsors li', { hasText: SPONSOR });
+  await item.getByText('Edit').click();
+  await item.getByRole('heading', { name: 'Booth link' }).waitFor();
+  assert.equal(await item.getByRole('link', { name: url(boothPath) }).getAttribute('href'), url(boothPath));
+  const qr = item.getByRole('img', { name: `QR code of the booth link of ${SPONSOR}: scan it with your own phone to share your details there` });
+  await console_.waitForFunction((el) => el.naturalWidth > 0, await qr.elementHandle());
+  await screenshot(console_, 'console-booth-link.png');
+  await assertAccessible(console_, 'console-booth-link');
+  const [sign] = await Promise.all([
+    console_.context().waitForEvent('page'),
+    item.getByRole('link', { name: 'Print booth sign' }).click(),
+  ]);
+  await sign.getByRole('heading', { level: 1, name: SPONSOR }).waitFor();
+  await sign.getByText(`Want ${SPONSOR} to have your details? Scan this with your phone.`).waitFor();
+  await sign.getByText(`Wil je dat ${SPONSOR} je gegevens krijgt? Scan dit met je telefoon.`).waitFor();
+  await sign.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+  assert.equal(await sign.locator('#link').textContent(), url(boothPath));
+  await screenshot(sign, 'console-booth-sign.png');
+  await assertAccessible(sign, 'console-booth-sign');
+  await sign.close();
+});
 
 // ---------------------------------------------------------------------------------------------
 // The booth's kiosk, on a laptop

@@ -100,6 +100,11 @@ const MESSAGES = {
     'admin.sponsor.add': 'Add sponsor',
     'admin.sponsor.edit': 'Edit',
     'admin.sponsor.save': 'Save sponsor',
+    'admin.sponsor.booth': 'Booth link',
+    'admin.sponsor.booth.intro': 'Attendees open it on their own phone to share their details with this sponsor. Its kiosks show it when they refuse a badge for want of consent.',
+    'admin.sponsor.booth.print': 'Print booth sign',
+    'sign.title': 'Booth sign',
+    'sign.print': 'Print',
     'admin.kiosks': 'Kiosks',
     'admin.kiosk.create': 'New kiosk for {sponsor}',
     'admin.kiosk.code': 'Pairing code for {sponsor} (valid until {time}, single use):',
@@ -461,6 +466,11 @@ const MESSAGES = {
     'admin.sponsor.add': 'Sponsor toevoegen',
     'admin.sponsor.edit': 'Wijzigen',
     'admin.sponsor.save': 'Sponsor opslaan',
+    'admin.sponsor.booth': 'Standlink',
+    'admin.sponsor.booth.intro': 'Bezoekers openen hem op hun eigen telefoon om hun gegevens met deze sponsor te delen. De kiosken van de sponsor tonen hem wanneer ze een badge weigeren omdat er geen toestemming is.',
+    'admin.sponsor.booth.print': 'Standbord afdrukken',
+    'sign.title': 'Standbord',
+    'sign.print': 'Afdrukken',
     'admin.kiosks': 'Kiosken',
     'admin.kiosk.create': 'Nieuwe kiosk voor {sponsor}',
     'admin.kiosk.code': 'Koppelcode voor {sponsor} (geldig tot {time}, eenmalig):',
@@ -754,6 +764,12 @@ function message(key) {
 /** The message `key` in the current language, with `{name}` placeholders filled in. */
 export function t(key, values = {}) {
   return message(key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+}
+
+/** The message `key` in `language` (not the page's), filled in: a sign printed in both. */
+export function tIn(language, key, values = {}) {
+  const text = MESSAGES[language]?.[key] ?? MESSAGES.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
 }
 
 /**

@@ -232,6 +232,16 @@ pub struct RateLimitArgs {
           default_value_t = LimitSettings::DEFAULT.manage_failures_total)]
     pub limit_manage_failures_total: Rate,
 
+    /// Booth links asked for by e-mail from one network (each may send a mail).
+    #[arg(long, env = "CONSENTRY_LIMIT_BOOTH_MAIL", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.booth_mail)]
+    pub limit_booth_mail: Rate,
+
+    /// Booth links asked for one address, from all networks.
+    #[arg(long, env = "CONSENTRY_LIMIT_BOOTH_MAIL_PER_ADDRESS", value_name = "RATE",
+          default_value_t = LimitSettings::DEFAULT.booth_mail_per_address)]
+    pub limit_booth_mail_per_address: Rate,
+
     /// Wrong pairing codes from one network.
     #[arg(long, env = "CONSENTRY_LIMIT_PAIRING_FAILURES", value_name = "RATE",
           default_value_t = LimitSettings::DEFAULT.pairing_failures)]
@@ -256,6 +266,8 @@ impl RateLimitArgs {
             manage_link: self.limit_manage_link,
             manage_failures: self.limit_manage_failures,
             manage_failures_total: self.limit_manage_failures_total,
+            booth_mail: self.limit_booth_mail,
+            booth_mail_per_address: self.limit_booth_mail_per_address,
             pairing_failures: self.limit_pairing_failures,
             pairing_failures_total: self.limit_pairing_failures_total,
         }

@@ -30,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    audit, badges, db, error::ApiError, events, exports, kiosks, leads, organisers,
+    audit, badges, booths, db, error::ApiError, events, exports, kiosks, leads, organisers,
     problem::ProblemCode, registrations, retention, rights, scans, sponsors, state::AppState,
     stats, web,
 };
@@ -197,6 +197,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(badges::router())
         .merge(rights::router())
         .merge(rights::notices::router())
+        .merge(booths::router())
         .merge(kiosks::router())
         .merge(scans::router())
         .merge(leads::router())
@@ -205,10 +206,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(stats::router());
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
-        // The pages' own routes, beside the pages (`/e/{slug}`, `/m/{token}`): the API's handlers
-        // with the consent channel `web`.
+        // The pages' own routes, beside the pages (`/e/{slug}`, `/m/{token}`, `/s/{code}`): the
+        // API's handlers with the consent channel `web` (`booth` at a booth).
         .merge(registrations::page_router())
         .merge(rights::page_router())
+        .merge(booths::page_router())
         .merge(kiosks::page_router())
         .merge(crate::consents::receipt_keys_router())
         .routes(utoipa_axum::routes!(healthz))

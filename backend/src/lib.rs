@@ -1,7 +1,7 @@
 //! Consentry: privacy-aware event registration and badge scanning.
 //!
 //! One module per capability (`organisers`, `events`, `sponsors`, `registrations`, `consents`,
-//! `badges`, `rights`, `kiosks`, `scans`, `leads`, `exports`, `audit`, `retention`, `backup`),
+//! `badges`, `booths`, `rights`, `kiosks`, `scans`, `leads`, `exports`, `audit`, `retention`, `backup`),
 //! each holding its routes, rules and queries; shared plumbing in a few small modules (`config`,
 //! `error`, `extract`, `auth`, `clock`, `connections`, `crypto`, `db`, `http`, `keystore`, `mail`,
 //! `metrics`, `rate_limit`, `validation`, `vault`). See docs/ARCHITECTURE.md.
@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod badges;
+pub mod booths;
 pub mod cli;
 pub mod clock;
 pub mod config;

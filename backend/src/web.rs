@@ -1,7 +1,7 @@
 //! The web pages in `web/`, embedded in the binary (read from disk in debug builds).
 //!
 //! Each page is a static HTML shell with its own JavaScript module; it reads what it needs from
-//! its URL (`/e/{slug}`, `/m/{token}`, `/confirm-email#{token}`) and talks to the API on the same
+//! its URL (`/e/{slug}`, `/m/{token}`, `/s/{code}`, `/confirm-email#{token}`) and talks to the API on the same
 //! origin. Registering and changing consents go to the pages' own routes beside them (`POST
 //! /e/{slug}/registrations`, `PUT /m/{token}/consents`, in `registrations` and `rights`), so the
 //! consent ledger records the channel `web` from the route rather than from the page's word. No
@@ -42,6 +42,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
             "/confirm-email",
             get(|| async { crate::response::no_store(file("confirm-email.html")) }),
         )
+        // A sponsor's booth page: the code in the path names the sponsor only; a mailed one-time
+        // token is in the fragment, which never reaches the server.
+        .route(
+            "/s/{code}",
+            get(|| async { crate::response::no_store(file("booth.html")) }),
+        )
+        // Its printable sign, for the organiser to print from the console.
+        .route("/s/{code}/sign", get(|| async { file("booth-sign.html") }))
         .route("/kiosk", get(|| async { file("kiosk.html") }))
         // The kiosk's service worker lives beside its other files, yet controls the page
         // `/kiosk` itself, one level up: the header allows that scope.

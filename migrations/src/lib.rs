@@ -22,6 +22,7 @@ mod m20261130_000014_dutch_privacy_notice;
 mod m20261130_000015_registration_language;
 mod m20261130_000016_venue_networks;
 mod m20261130_000017_consent_receipts;
+mod m20261130_000018_booth_links;
 
 mod k20261123_000001_keystore;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_registration_language::Migration),
             Box::new(m20261130_000016_venue_networks::Migration),
             Box::new(m20261130_000017_consent_receipts::Migration),
+            Box::new(m20261130_000018_booth_links::Migration),
         ]
     }
 }

@@ -112,6 +112,29 @@ await step('the manage page shows the badge and each consent as a switch', async
   await assertAccessible(page, 'manage');
 });
 
+await step('the manage page remembers its link on this phone, and forgets it when asked', async () => {
+  const token = manageUrl.split('/')[2];
+  const stored = () => page.evaluate(() => localStorage.getItem('consentry.manage.consentry-demo'));
+  assert.equal(await stored(), token);
+  await page.getByText(/remembers your manage link, on this device only/).waitFor();
+  await page.getByRole('button', { name: 'Forget this phone' }).click();
+  await page.locator('#phone-toggle-saved', { hasText: 'Saved.' }).waitFor();
+  assert.equal(await stored(), null);
+  await page.getByText(/does not remember your manage link/).waitFor();
+  // Forgotten stays forgotten when the page is opened again, until the person asks.
+  await page.reload();
+  await page.getByRole('button', { name: 'Remember this phone' }).waitFor();
+  assert.equal(await stored(), null);
+  await page.getByRole('button', { name: 'Remember this phone' }).click();
+  await page.getByRole('button', { name: 'Forget this phone' }).waitFor();
+  assert.equal(await stored(), token);
+  await assertAccessible(page, 'manage-phone');
+  // Opened afresh, with no "Saved." left over for the next step.
+  await page.reload();
+  await page.getByRole('button', { name: 'Forget this phone' }).waitFor();
+  assert.equal(await stored(), token);
+});
+
 await step('withdrawing the consent takes one key and shows in the history in plain words', async () => {
   const acme = page.getByRole('switch', { name: 'Acme Analytics' });
   await acme.focus();
@@ -216,6 +239,8 @@ await step('erasure needs a confirmation, then removes everything', async () => 
   await page.getByLabel('I understand that this cannot be undone').check();
   await erase.click();
   await page.getByRole('heading', { name: 'Your data has been erased.' }).waitFor();
+  // The link opens nothing now: the phone no longer remembers it.
+  assert.equal(await page.evaluate(() => localStorage.getItem('consentry.manage.consentry-demo')), null);
   await screenshot(page, 'erased.png');
   await assertAccessible(page, 'erased');
   const again = await page.goto(url(manageUrl));

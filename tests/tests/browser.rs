@@ -34,7 +34,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(smoke, attendee, organiser, kiosk);
+scenarios!(smoke, attendee, organiser, kiosk, booth);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -245,6 +245,19 @@ function kioskList(event, sponsors, kiosks, reload) {
     created);
 }
 
+/** A sponsor's booth link, its QR code and its printable sign (`/s/{code}/sign`). */
+function boothLink(s) {
+  const link = `${location.origin}/s/${s.booth_code}`;
+  return h('div', { class: 'booth-link' },
+    h('h3', {}, t('admin.sponsor.booth')),
+    h('p', {}, t('admin.sponsor.booth.intro')),
+    h('p', {}, h('a', { href: link, target: '_blank', rel: 'noopener' }, link)),
+    h('img', { src: `/api/v1/booths/${encodeURIComponent(s.booth_code)}/qr.svg`,
+      alt: t('kiosk.booth.alt', { sponsor: s.name }), width: 160, height: 160 }),
+    h('p', {}, h('a', { href: `/s/${encodeURIComponent(s.booth_code)}/sign`, target: '_blank', rel: 'noopener' },
+      t('admin.sponsor.booth.print'))));
+}
+
 function sponsorList(event, sponsors, reload) {
   const fields = (s = {}) => [
     ['name', 'admin.sponsor.name', { value: s.name ?? '', dir: 'auto' }],
@@ -255,6 +268,7 @@ function sponsorList(event, sponsors, reload) {
     h('h2', { id: 'sponsors-title' }, t('admin.sponsors')),
     h('ul', { id: 'sponsors' }, sponsors.map((s) => h('li', {},
       h('details', {}, h('summary', {}, userText(s.name), ' — ', t('admin.sponsor.edit')),
+        boothLink(s),
         form(`sponsor-${s.id}`, fields(s), 'admin.sponsor.save', async (v) => {
           await api('PATCH', `/events/${event.id}/sponsors/${s.id}`, v);
           status(t('manage.saved'));

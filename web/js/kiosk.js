@@ -17,7 +17,7 @@
 import { ApiProblem, h, joinUserText, status, userText } from './api.js';
 import { checkBadge, tokenFromScan } from './badge-check.js';
 import { cameraAvailable, startCamera } from './camera.js';
-import { lang, onLanguage, plural, problemText, setUpSwitch, t, translate } from './i18n.js';
+import { lang, onLanguage, plural, problemText, setUpSwitch, t, tNodes, translate } from './i18n.js';
 import * as store from './kiosk-store.js';
 import { listenForScanner } from './scanner-burst.js';
 
@@ -38,6 +38,8 @@ let camera = null;
 let scansThisSession = 0;
 let shownScan = 0; // the number of the scan whose outcome is on screen
 let outcomeNow = { kind: 'ready' };
+/** Whether the sponsor's booth QR is on screen: after a `no_consent` refusal, or on demand. */
+let boothShown = false;
 let waiting = 0;
 let syncing = false;
 let retryStep = 0;
@@ -165,12 +167,39 @@ function renderOutcome() {
     outcomeNow.number ? t('kiosk.scan.number', { number: outcomeNow.number }) : '';
 }
 
+/**
+ * The sponsor's booth link as a large QR code, for an attendee who wants the sponsor to have
+ * their details: they scan it with their own phone and share there (the booth page, /s/{code}).
+ */
+function renderBoothShare() {
+  const link = kiosk?.sponsor?.booth_qr_url;
+  const button = document.getElementById('show-booth');
+  button.hidden = !link;
+  button.textContent = t(boothShown ? 'kiosk.booth.hide' : 'kiosk.booth.show');
+  button.setAttribute('aria-expanded', String(Boolean(link && boothShown)));
+  const section = document.getElementById('booth-share');
+  section.hidden = !(link && boothShown);
+  // The image is asked for only when shown: an offline kiosk does not fetch it for nothing.
+  if (!link || !boothShown) return;
+  const sponsor = kiosk.sponsor.name;
+  document.getElementById('booth-share-line').replaceChildren(...tNodes('kiosk.booth.line', { sponsor }));
+  const qr = document.getElementById('booth-qr');
+  if (qr.getAttribute('src') !== link) qr.src = link;
+  qr.alt = t('kiosk.booth.alt', { sponsor });
+  document.getElementById('booth-share-url').textContent = kiosk.sponsor.booth_url;
+}
+
 /** Show scan `number`'s outcome, unless a later scan's is already on screen. */
 function showOutcome(number, outcome) {
   if (number < shownScan) return;
   shownScan = number;
   outcomeNow = { ...outcome, number };
   renderOutcome();
+  // A refusal for want of consent offers the booth link; the next scan's outcome replaces it.
+  if (outcome.kind !== 'checking') {
+    boothShown = outcome.kind === 'refused' && outcome.reason === 'no_consent';
+    renderBoothShare();
+  }
   const box = document.getElementById('outcome');
   // The same outcome twice in a row must still look like something happened: restart the flash.
   box.classList.remove('flash');
@@ -178,7 +207,9 @@ function showOutcome(number, outcome) {
   box.classList.add('flash');
   if (outcome.kind !== 'checking') {
     const { word, detail } = outcomeText(outcomeNow);
-    document.getElementById('announce').textContent = `${word}. ${detail}`;
+    const share = boothShown && kiosk?.sponsor?.booth_qr_url
+      ? ` ${t('kiosk.booth.line', { sponsor: kiosk.sponsor.name })}` : '';
+    document.getElementById('announce').textContent = `${word}. ${detail}${share}`;
     signal(outcome.kind);
   }
 }
@@ -694,6 +725,7 @@ function show() {
   document.getElementById('lead-search').placeholder = t('kiosk.search');
   renderConnection();
   renderOutcome();
+  renderBoothShare();
   renderControls();
   renderLeads();
   renderSynced();
@@ -716,6 +748,10 @@ async function start() {
     await scan(value);
   });
   document.getElementById('camera').addEventListener('click', toggleCamera);
+  document.getElementById('show-booth').addEventListener('click', () => {
+    boothShown = !boothShown;
+    renderBoothShare();
+  });
   document.getElementById('torch').addEventListener('click', async () => {
     try {
       await camera?.torch?.set(!camera.torch.on);

@@ -1,10 +1,12 @@
 // The manage page /m/{token}: badge, each consent as a switch with its history, withdraw all,
-// the sponsors that received my data, download, correction, restriction and erasure.
+// whether this phone remembers the link (for sharing at a sponsor's booth), the sponsors that
+// received my data, download, correction, restriction and erasure.
 
 import { api, pageApi, h, status, ApiProblem } from './api.js';
 import { clearFieldErrors, showFieldError } from './fields.js';
 import { countrySelect, fillCountries, loadCountries } from './countries.js';
 import { historyLine, purposeNames } from './consent-history.js';
+import { forget, remember, rememberedToken, wasForgotten } from './this-phone.js';
 import { t, tNodes, translate, setUpSwitch, onLanguage, formatDate, formatDateTime, problemText, lang } from './i18n.js';
 
 const token = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -75,7 +77,12 @@ function render() {
         href: `/api/v1${base}/receipts/${encodeURIComponent(r.id)}`,
         download: `consent-receipt-${r.id}.jws`,
       }, t('manage.history.receipt'))] : null)));
-  for (const id of ['withdraw-all', 'details-save']) {
+  const remembered = rememberedToken(me.event.slug) === token;
+  document.getElementById('phone-note').textContent =
+    t(remembered ? 'manage.phone.remembered' : 'manage.phone.forgotten');
+  document.getElementById('phone-toggle').textContent =
+    t(remembered ? 'manage.phone.forget' : 'manage.phone.remember');
+  for (const id of ['withdraw-all', 'details-save', 'phone-toggle']) {
     document.getElementById(`${id}-saved`).textContent = savedAt === id ? t('manage.saved') : '';
   }
 
@@ -122,9 +129,23 @@ async function load() {
     fail(err);
     return;
   }
+  // This phone remembers the link, for a sponsor's booth page, unless the person told it not to.
+  if (!wasForgotten(me.event.slug)) remember(me.event.slug, token);
   status('');
   render();
   document.getElementById('page').hidden = false;
+}
+
+function togglePhone() {
+  const slug = me.event.slug;
+  if (rememberedToken(slug) === token) {
+    forget(slug);
+  } else if (!remember(slug, token)) {
+    return status(t('manage.phone.unavailable'), 'error');
+  }
+  savedAt = 'phone-toggle';
+  render();
+  status(t('manage.saved'));
 }
 
 async function change(consents, withdrawAll = false, from = 'withdraw-all') {
@@ -180,6 +201,8 @@ async function toggleRestriction() {
 async function erase() {
   try {
     const erased = await api('DELETE', base);
+    // The link opens nothing any more: this phone has nothing left to remember.
+    forget(me.event.slug, false);
     document.getElementById('page').hidden = true;
     const box = document.getElementById('erased-recipients');
     if (erased.recipients.length) {
@@ -208,6 +231,7 @@ onLanguage(() => {
 document.getElementById('withdraw-all').addEventListener('click', () => change([], true));
 document.getElementById('correct').addEventListener('submit', correct);
 document.getElementById('restrict').addEventListener('click', toggleRestriction);
+document.getElementById('phone-toggle').addEventListener('click', togglePhone);
 document.getElementById('erase-confirm').addEventListener('change', (e) => {
   document.getElementById('erase').disabled = !e.target.checked;
 });

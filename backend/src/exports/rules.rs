@@ -175,6 +175,7 @@ mod tests {
             name: name.into(),
             description: String::new(),
             privacy_policy_url: String::new(),
+            booth_code: String::new(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         };

@@ -444,6 +444,11 @@ pub struct KioskEvent {
 pub struct KioskSponsor {
     pub id: SponsorId,
     pub name: String,
+    /// The sponsor's booth link: the kiosk shows it as a QR code (`booth_qr_url`) when it refuses a
+    /// badge for `no_consent`, for the attendee to share their details on their own phone.
+    pub booth_url: String,
+    /// The booth link's QR code, as SVG.
+    pub booth_qr_url: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -481,6 +486,8 @@ async fn kiosk_info(
         sponsor: KioskSponsor {
             id: sponsor.id,
             name: sponsor.name,
+            booth_url: sponsors::booth_url(&state.config.public_url, &sponsor.booth_code),
+            booth_qr_url: format!("/api/v1/booths/{}/qr.svg", sponsor.booth_code),
         },
         badge_keys: badges::token::jwks(&keys),
     };

@@ -160,6 +160,10 @@ pub struct LimitSettings {
     pub manage_failures: Rate,
     /// The same from all networks together (refuses only networks that failed).
     pub manage_failures_total: Rate,
+    /// Booth links asked for by e-mail from one network (each may send a mail).
+    pub booth_mail: Rate,
+    /// Booth links asked for one address, from all networks (bounds mail sent to one inbox).
+    pub booth_mail_per_address: Rate,
     /// Wrong pairing codes per network.
     pub pairing_failures: Rate,
     /// Wrong pairing codes from all networks together (refuses only networks that failed).
@@ -177,6 +181,8 @@ impl LimitSettings {
         manage_link: Rate::new(60, Duration::from_millis(500)),
         manage_failures: Rate::new(20, Duration::from_secs(3)),
         manage_failures_total: Rate::new(1000, Duration::from_millis(100)),
+        booth_mail: Rate::new(60, Duration::from_secs(2)),
+        booth_mail_per_address: Rate::new(3, Duration::from_secs(600)),
         pairing_failures: Rate::new(10, Duration::from_secs(6)),
         pairing_failures_total: Rate::new(200, Duration::from_millis(100)),
     };
@@ -277,6 +283,11 @@ pub struct RateLimits {
     pub manage_link: Limiter<LinkKey>,
     /// Look-ups of manage and e-mail change links that open nothing, per network and in all.
     pub manage_failures: Guesses<()>,
+    /// Booth links asked for by e-mail, per network.
+    pub booth_mail: Limiter<IpAddr>,
+    /// Booth links asked for one address (by a keyed hash of event and address, known or not,
+    /// so the limit itself does not tell registered addresses apart).
+    pub booth_mail_per_address: Limiter<LinkKey>,
     /// Wrong pairing codes, per network and in all: bounds guessing of the 40-bit codes even from
     /// many networks.
     pub pairing_failures: Guesses<()>,
@@ -309,6 +320,8 @@ impl RateLimits {
                 Some(settings.manage_failures_total),
                 on,
             ),
+            booth_mail: Limiter::new(settings.booth_mail).enabled(on),
+            booth_mail_per_address: Limiter::new(settings.booth_mail_per_address).enabled(on),
             pairing_failures: Guesses::new(
                 settings.pairing_failures,
                 Some(settings.pairing_failures_total),
@@ -353,6 +366,8 @@ impl RateLimits {
         self.registration_at_venue.shrink();
         self.manage_link.shrink();
         self.manage_failures.shrink(now);
+        self.booth_mail.shrink();
+        self.booth_mail_per_address.shrink();
         self.pairing_failures.shrink(now);
     }
 }

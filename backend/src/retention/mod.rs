@@ -55,6 +55,7 @@ use crate::{
     keystore::{self, Keystore, UnwrappedKeys},
     kiosks, leads, mail,
     schema::{
+        booth_links as booth_link,
         consents::{grant, ledger},
         email_changes as email_change, events as event,
         exports::recipient,
@@ -622,6 +623,10 @@ pub async fn delete_registrations(
         .await?;
     email_change::Entity::delete_many()
         .filter(email_change::Column::RegistrationId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    booth_link::Entity::delete_many()
+        .filter(booth_link::Column::RegistrationId.is_in(ids.clone()))
         .exec(db)
         .await?;
     registration::Entity::delete_many()

@@ -90,8 +90,8 @@ pub enum Channel {
     /// Another client of the API (`/api/v1/…`).
     #[sea_orm(string_value = "api")]
     Api,
-    /// At a sponsor's booth, on the attendee's own device. Reserved for a booth flow: no route
-    /// records it yet.
+    /// At a sponsor's booth, on the attendee's own device, through the booth page's route
+    /// (`/s/{code}/grant`).
     #[sea_orm(string_value = "booth")]
     Booth,
 }

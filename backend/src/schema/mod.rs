@@ -7,6 +7,7 @@
 
 pub mod audit_events;
 pub mod badge_keys;
+pub mod booth_links;
 pub mod consents;
 pub mod email_changes;
 pub mod erasure_notices;

@@ -12,6 +12,10 @@ pub struct Model {
     pub name: String,
     pub description: String,
     pub privacy_policy_url: String,
+    /// The random, public part of the sponsor's booth link (`/s/{booth_code}`); it names the
+    /// sponsor and nothing else.
+    #[sea_orm(unique)]
+    pub booth_code: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -88,6 +88,17 @@ pub fn validate(s: SponsorSettings) -> Result<SponsorSettings, FieldError> {
     })
 }
 
+/// A new booth code: 22 characters of base64url (132 random bits). It is public (printed at the
+/// booth) and names the sponsor only; its randomness keeps sponsors from being listed by guessing.
+pub fn new_booth_code() -> String {
+    crate::crypto::random_token()[..22].to_owned()
+}
+
+/// The sponsor's booth link, which its kiosk shows as a QR code and the console prints.
+pub fn booth_url(public_url: &str, booth_code: &str) -> String {
+    format!("{public_url}/s/{booth_code}")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Queries
 
@@ -116,6 +127,7 @@ pub async fn insert_sponsor(
         name: Set(settings.name),
         description: Set(settings.description),
         privacy_policy_url: Set(settings.privacy_policy_url),
+        booth_code: Set(new_booth_code()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -179,6 +191,10 @@ pub struct SponsorView {
     pub name: String,
     pub description: String,
     pub privacy_policy_url: String,
+    /// The code of the sponsor's booth link, `/s/{booth_code}`: attendees open it on their own
+    /// phone to share their details with this sponsor. Its QR code is at
+    /// `/api/v1/booths/{booth_code}/qr.svg`.
+    pub booth_code: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -193,6 +209,7 @@ impl From<entity::Model> for SponsorView {
             name: m.name,
             description: m.description,
             privacy_policy_url: m.privacy_policy_url,
+            booth_code: m.booth_code,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -374,6 +391,11 @@ async fn delete_sponsor(
 ) -> ApiResult<StatusCode> {
     let txn = crate::db::begin_write(&state.db).await?;
     let sponsor = find_owned(&txn, &auth, event_id, sponsor_id).await?;
+    // Its pending booth links go with it (the foreign key cascades as a second line).
+    crate::schema::booth_links::Entity::delete_many()
+        .filter(crate::schema::booth_links::Column::SponsorId.eq(sponsor.id))
+        .exec(&txn)
+        .await?;
     entity::Entity::delete_by_id(sponsor.id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(%event_id, %sponsor_id, "sponsor deleted");

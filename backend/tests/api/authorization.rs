@@ -117,6 +117,13 @@ fn matrix() -> Vec<Row> {
         row(Method::POST, "/api/v1/events/{slug}/registrations", Some(registration), [201; 9]),
         // The registration page's own route: the same operation, recorded as channel `web`.
         row(Method::POST, "/e/{page_slug}/registrations", Some(page_registration), [201; 9]),
+        // A sponsor's booth link is public, and names the sponsor only.
+        row(Method::GET, "/api/v1/booths/{code}", None, EVERYONE),
+        row(Method::GET, "/api/v1/booths/{code}/qr.svg", None, EVERYONE),
+        // The same answer for everyone, whatever the address.
+        row(Method::POST, "/api/v1/booths/{code}/links", Some(booth_link_request), [202; 9]),
+        // The booth page's grant: the manage token in the body opens its holder's record only.
+        row(Method::POST, "/s/{code}/grant", Some(booth_grant), HOLDER),
 
         row(Method::GET, "/api/v1/events/{event}/sponsors", None, ORGANISER),
         row(Method::POST, "/api/v1/events/{event}/sponsors", Some(new_sponsor), [401, 401, 401, 201, 404, 401, 401, 401, 401]),
@@ -217,6 +224,14 @@ fn confirm_email(world: &World, actor: Actor) -> Value {
     json!({"token": world.email_change_tokens[index(actor)]})
 }
 
+fn booth_link_request(world: &World, _: Actor) -> Value {
+    json!({"email": world.attendee_email})
+}
+
+fn booth_grant(world: &World, actor: Actor) -> Value {
+    json!({"manage_token": world.manage_token[index(actor)], "notice_version": world.notice_version})
+}
+
 fn keep_consent(world: &World, _: Actor) -> Value {
     json!({"consents": [{"purpose": format!("sponsor:{}", world.sponsor_id), "granted": true}]})
 }
@@ -244,6 +259,10 @@ struct World {
     receipt_id: String,
     /// A's badge.
     badge_token: String,
+    /// S1's booth code.
+    booth_code: String,
+    /// E's privacy notice version.
+    notice_version: i64,
     /// A's e-mail address, which only A, O and S1's kiosk may ever see.
     attendee_email: String,
     /// The secret each actor sends as a Bearer token.
@@ -376,6 +395,16 @@ impl World {
             .as_str()
             .unwrap()
             .to_owned();
+        let booth_code: Value = app
+            .get(
+                organiser,
+                &format!("/api/v1/events/{}/sponsors/{s1}", event.id),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let booth_code = booth_code["booth_code"].as_str().unwrap().to_owned();
         // In the order of `ACTORS`.
         let bearer = [
             None,
@@ -404,6 +433,8 @@ impl World {
             notice_id,
             receipt_id,
             badge_token: badge(&a),
+            booth_code,
+            notice_version: event.view["privacy_notice_version"].as_i64().unwrap(),
             attendee_email,
             bearer,
             manage_token,
@@ -425,6 +456,7 @@ impl World {
             .replace("{lead_id}", &self.lead_id)
             .replace("{notice_id}", &self.notice_id)
             .replace("{receipt_id}", &self.receipt_id)
+            .replace("{code}", &self.booth_code)
             .replace("{token}", &self.manage_token[index(actor)])
     }
 
@@ -540,7 +572,7 @@ async fn every_operation_answers_each_actor_as_the_matrix_says() {
 /// The operations that can return an attendee's personal data, or change it. From the instant
 /// the event's data is due, each must refuse (409 `data_purged`, or 404 where the data is treated
 /// as gone, or 401 where the credential expired with the data).
-const PERSONAL_DATA: [&str; 21] = [
+const PERSONAL_DATA: [&str; 22] = [
     "POST /api/v1/scans",
     "GET /api/v1/leads",
     "PATCH /api/v1/leads/{lead_id}",
@@ -558,6 +590,7 @@ const PERSONAL_DATA: [&str; 21] = [
     "PATCH /api/v1/me/{token}",
     "PUT /api/v1/me/{token}/consents",
     "PUT /m/{token}/consents",
+    "POST /s/{code}/grant",
     "POST /api/v1/email-changes/confirm",
     "POST /api/v1/me/{token}/restriction",
     "DELETE /api/v1/me/{token}/restriction",

@@ -7,6 +7,7 @@ mod common;
 
 mod attendee;
 mod auth;
+mod booth;
 
 mod authorization;
 mod deletion;

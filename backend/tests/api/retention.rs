@@ -170,6 +170,40 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
         "the link to confirm the new address is in the outbox"
     );
 
+    // A booth link asked for at the other sponsor's booth and never used: its row names the
+    // registration.
+    let other_sponsor: Value = app
+        .get(
+            &event.organiser.token,
+            &format!("/api/v1/events/{}/sponsors/{}", event.id, event.sponsors[1]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booth_code = other_sponsor["booth_code"].as_str().unwrap();
+    let asked = app
+        .anonymous_json_request(
+            reqwest::Method::POST,
+            &format!("/api/v1/booths/{booth_code}/links"),
+            &json!({"email": email}),
+        )
+        .await;
+    assert_eq!(asked.status(), 202);
+    // The link's mail is sent after the answer: it is in the outbox before the purge runs.
+    let booth_mail = || {
+        app.outbox_mails()
+            .iter()
+            .any(|m| m.contains(&format!("/s/{booth_code}#")))
+    };
+    for _ in 0..100 {
+        if booth_mail() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(booth_mail(), "the booth link is in the outbox");
+
     // A backup of the main database, taken now: its sealed rows.
     let backup_registrations = registration::Entity::find()
         .filter(registration::Column::EventId.eq(event_id))
@@ -191,6 +225,12 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
         .token_hash;
     let pending = email_change::Entity::find()
         .filter(email_change::Column::RegistrationId.eq(r.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let booth_link = consentry::booths::entity::Entity::find()
+        .filter(consentry::booths::entity::Column::RegistrationId.eq(r.id))
         .one(&app.db)
         .await
         .unwrap()
@@ -225,6 +265,8 @@ async fn after_the_purge_no_trace_of_an_attendee_is_left_and_earlier_backups_sta
             new_email.clone(),
             pending.id.to_string(),
             pending.token_hash.clone(),
+            booth_link.id.to_string(),
+            booth_link.token_hash.clone(),
         ],
         ciphertexts: vec![
             r.personal_data.clone(),

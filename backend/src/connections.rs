@@ -115,14 +115,14 @@ impl CloseReason {
     }
 }
 
-/// The connection rule. `shutdown_at` is when the server began shutting down; `finishing` says
-/// whether the connection was already asked to finish.
+/// The connection rule. `shutdown_at` is when the server began shutting down; `finishing_since`
+/// is when the connection was asked to finish, if it was.
 pub fn decide(
     s: Snapshot,
     limits: &ConnectionLimits,
     now: Instant,
     shutdown_at: Option<Instant>,
-    finishing: bool,
+    finishing_since: Option<Instant>,
 ) -> Verdict {
     // A request head is arriving: it gets its time, shutdown or not (a request already on its
     // way is answered), and no more.
@@ -136,15 +136,18 @@ pub fn decide(
             Verdict::WaitUntil(deadline)
         };
     }
-    let quiet_until = s.last_activity + limits.idle;
-    if finishing {
-        // hyper closes it once the response is out; a peer that stops reading is let go.
+    if let Some(since) = finishing_since {
+        // hyper closes it once the response is out (an idle one at once); a peer that stops
+        // reading is let go after the idle time, counted from the request to finish at the
+        // earliest.
+        let quiet_until = s.last_activity.max(since) + limits.idle;
         return if now >= quiet_until {
             Verdict::Close(CloseReason::Stalled)
         } else {
             Verdict::WaitUntil(quiet_until)
         };
     }
+    let quiet_until = s.last_activity + limits.idle;
     if s.in_flight > 0 {
         // The request timeout bounds the handler; look again when it ends (a change) or later.
         return if shutdown_at.is_some() {
@@ -445,14 +448,14 @@ async fn serve_connection(
         .serve_connection(io, service);
     tokio::pin!(connection);
     let mut shutdown_at = shutdown.borrow().then(Instant::now);
-    let mut finishing = false;
+    let mut finishing_since = None;
     loop {
         match decide(
             activity.snapshot(),
             &limits,
             Instant::now(),
             shutdown_at,
-            finishing,
+            finishing_since,
         ) {
             Verdict::Close(reason) => {
                 metrics.connection_closed(reason.as_str());
@@ -464,7 +467,7 @@ async fn serve_connection(
                     metrics.connection_closed(CloseReason::Idle.as_str());
                 }
                 connection.as_mut().graceful_shutdown();
-                finishing = true;
+                finishing_since = Some(Instant::now());
             }
             Verdict::WaitUntil(deadline) => {
                 tokio::select! {
@@ -514,16 +517,16 @@ mod tests {
         // Bytes keep trickling in (last activity moves), the head's deadline does not.
         s.last_activity = t0 + S(9);
         assert_eq!(
-            decide(s, &limits(), t0 + S(9), None, false),
+            decide(s, &limits(), t0 + S(9), None, None),
             Verdict::WaitUntil(t0 + S(10))
         );
         assert_eq!(
-            decide(s, &limits(), t0 + S(10), None, false),
+            decide(s, &limits(), t0 + S(10), None, None),
             Verdict::Close(CloseReason::SlowHeader)
         );
         // Shutdown does not cut a head short of its time, nor extend it.
         assert_eq!(
-            decide(s, &limits(), t0 + S(9), Some(t0), false),
+            decide(s, &limits(), t0 + S(9), Some(t0), None),
             Verdict::WaitUntil(t0 + S(10))
         );
     }
@@ -533,11 +536,11 @@ mod tests {
         let t0 = Instant::now();
         let s = idle_since(t0);
         assert_eq!(
-            decide(s, &limits(), t0 + S(59), None, false),
+            decide(s, &limits(), t0 + S(59), None, None),
             Verdict::WaitUntil(t0 + S(60))
         );
         assert_eq!(
-            decide(s, &limits(), t0 + S(60), None, false),
+            decide(s, &limits(), t0 + S(60), None, None),
             Verdict::Finish
         );
     }
@@ -552,11 +555,11 @@ mod tests {
         };
         // Quiet for longer than the idle time: the handler is still working.
         assert!(matches!(
-            decide(s, &limits(), t0 + S(120), None, false),
+            decide(s, &limits(), t0 + S(120), None, None),
             Verdict::WaitUntil(_)
         ));
         assert_eq!(
-            decide(s, &limits(), t0 + S(1), Some(t0), false),
+            decide(s, &limits(), t0 + S(1), Some(t0), None),
             Verdict::Finish
         );
     }
@@ -567,18 +570,18 @@ mod tests {
         let s = idle_since(t0);
         let stop = t0 + S(5);
         assert_eq!(
-            decide(s, &limits(), stop, Some(stop), false),
+            decide(s, &limits(), stop, Some(stop), None),
             Verdict::WaitUntil(stop + S(1))
         );
         assert_eq!(
-            decide(s, &limits(), stop + S(1), Some(stop), false),
+            decide(s, &limits(), stop + S(1), Some(stop), None),
             Verdict::Finish
         );
         // A request that starts meanwhile is read and answered.
         let mut arriving = s;
         arriving.head_started = Some(stop + Duration::from_millis(500));
         assert!(matches!(
-            decide(arriving, &limits(), stop + S(1), Some(stop), false),
+            decide(arriving, &limits(), stop + S(1), Some(stop), None),
             Verdict::WaitUntil(_)
         ));
     }
@@ -588,12 +591,25 @@ mod tests {
         let t0 = Instant::now();
         let s = idle_since(t0);
         assert_eq!(
-            decide(s, &limits(), t0 + S(30), Some(t0), true),
+            decide(s, &limits(), t0 + S(30), Some(t0), Some(t0)),
             Verdict::WaitUntil(t0 + S(60))
         );
         assert_eq!(
-            decide(s, &limits(), t0 + S(60), Some(t0), true),
+            decide(s, &limits(), t0 + S(60), Some(t0), Some(t0)),
             Verdict::Close(CloseReason::Stalled)
+        );
+    }
+
+    #[test]
+    fn a_connection_asked_to_finish_when_idle_is_left_to_close_not_cut_at_once() {
+        let t0 = Instant::now();
+        let s = idle_since(t0);
+        let asked = t0 + S(60);
+        assert_eq!(decide(s, &limits(), asked, None, None), Verdict::Finish);
+        // Quiet since long before: the idle time counts from the request to finish.
+        assert_eq!(
+            decide(s, &limits(), asked, None, Some(asked)),
+            Verdict::WaitUntil(asked + S(60))
         );
     }
 }

@@ -230,6 +230,19 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_time_and_not_bef
         "closed too early: {took:?}"
     );
     healthz_answers(&app).await;
+    let metrics = scrape(&app).await;
+    let closed = |reason: &str| {
+        sample(
+            &metrics,
+            &format!("consentry_connections_closed_by_server_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(closed("idle"), 1.0, "{metrics}");
+    assert_eq!(
+        closed("stalled") + closed("header_timeout"),
+        0.0,
+        "{metrics}"
+    );
 
     // A connection that keeps working stays open past the idle time.
     let mut busy = TcpStream::connect(app.addr).await.unwrap();

@@ -18,10 +18,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{SigningKey, VerifyingKey, pkcs8::EncodePrivateKey};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation,
-    jwk::{
-        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
-        OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
-    },
+    jwk::{Jwk, JwkSet},
 };
 use rand::RngCore;
 use sea_orm::{
@@ -226,33 +223,11 @@ pub fn unverified_issuer(receipt: &str) -> Option<String> {
     claims.get("iss")?.as_str().map(str::to_owned)
 }
 
+/// The key's 32 bytes, once they are known to be a valid curve point.
 fn ed25519_public_key(jwk: &Jwk) -> Option<[u8; 32]> {
-    let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
-        return None;
-    };
-    if okp.curve != EllipticCurve::Ed25519 {
-        return None;
-    }
-    let bytes: [u8; 32] = URL_SAFE_NO_PAD.decode(&okp.x).ok()?.try_into().ok()?;
-    // The key must be a valid curve point before it is used.
+    let bytes = consentry_badge::ed25519_key_of(jwk)?;
     VerifyingKey::from_bytes(&bytes).ok()?;
     Some(bytes)
-}
-
-fn jwk(kid: &str, public_key: &[u8]) -> Jwk {
-    Jwk {
-        common: CommonParameters {
-            public_key_use: Some(PublicKeyUse::Signature),
-            key_algorithm: Some(KeyAlgorithm::EdDSA),
-            key_id: Some(kid.to_owned()),
-            ..Default::default()
-        },
-        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
-            key_type: OctetKeyPairType::OctetKeyPair,
-            curve: EllipticCurve::Ed25519,
-            x: URL_SAFE_NO_PAD.encode(public_key),
-        }),
-    }
 }
 
 fn wrap_context(kid: &str) -> String {
@@ -266,7 +241,10 @@ pub async fn published_keys(db: &impl ConnectionTrait) -> ApiResult<JwkSet> {
         .all(db)
         .await?;
     Ok(JwkSet {
-        keys: keys.iter().map(|k| jwk(&k.kid, &k.public_key)).collect(),
+        keys: keys
+            .iter()
+            .map(|k| consentry_badge::ed25519_jwk(&k.kid, &k.public_key))
+            .collect(),
     })
 }
 
@@ -384,7 +362,7 @@ mod tests {
         let kid = format!("receipt-{}", seed[0]);
         let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
         let keys = JwkSet {
-            keys: vec![jwk(&kid, &public)],
+            keys: vec![consentry_badge::ed25519_jwk(&kid, &public)],
         };
         (
             ReceiptSigner::from_seed(kid, "Example Events".into(), &seed).unwrap(),

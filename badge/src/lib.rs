@@ -105,20 +105,37 @@ pub struct BadgePublicKey {
 
 impl BadgePublicKey {
     pub fn jwk(&self) -> Jwk {
-        Jwk {
-            common: CommonParameters {
-                public_key_use: Some(PublicKeyUse::Signature),
-                key_algorithm: Some(KeyAlgorithm::EdDSA),
-                key_id: Some(self.kid.clone()),
-                ..Default::default()
-            },
-            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
-                key_type: OctetKeyPairType::OctetKeyPair,
-                curve: EllipticCurve::Ed25519,
-                x: URL_SAFE_NO_PAD.encode(self.public_key),
-            }),
-        }
+        ed25519_jwk(&self.kid, &self.public_key)
     }
+}
+
+/// An Ed25519 public key as a JWK (RFC 8037: OKP, `crv: Ed25519`) for signatures with EdDSA.
+/// Badge keys and consent-receipt keys are published this way.
+pub fn ed25519_jwk(kid: &str, public_key: &[u8]) -> Jwk {
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            key_id: Some(kid.to_owned()),
+            ..Default::default()
+        },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: URL_SAFE_NO_PAD.encode(public_key),
+        }),
+    }
+}
+
+/// The 32 bytes of an Ed25519 JWK; `None` for another key type or a malformed `x`.
+pub fn ed25519_key_of(jwk: &Jwk) -> Option<[u8; 32]> {
+    let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
+        return None;
+    };
+    if okp.curve != EllipticCurve::Ed25519 {
+        return None;
+    }
+    URL_SAFE_NO_PAD.decode(&okp.x).ok()?.try_into().ok()
 }
 
 /// The Ed25519 keys of a published key set, as belonging to `event_id` — how a kiosk turns the
@@ -127,17 +144,10 @@ pub fn keys_from_jwks(set: &JwkSet, event_id: Uuid) -> Vec<BadgePublicKey> {
     set.keys
         .iter()
         .filter_map(|jwk| {
-            let AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
-                return None;
-            };
-            if okp.curve != EllipticCurve::Ed25519 {
-                return None;
-            }
-            let x = URL_SAFE_NO_PAD.decode(&okp.x).ok()?;
             Some(BadgePublicKey {
                 kid: jwk.common.key_id.clone()?,
                 event_id,
-                public_key: x.as_slice().try_into().ok()?,
+                public_key: ed25519_key_of(jwk)?,
             })
         })
         .collect()

@@ -526,31 +526,24 @@ async fn verify_receipt_checks_a_receipt_against_the_keys_its_site_publishes() {
     let keys_file = dir.path().join("keys.json");
     std::fs::write(&keys_file, keys).unwrap();
     drop(server);
-    let offline = run(
-        "consentry",
-        &[
-            "verify-receipt".as_ref(),
-            file.as_os_str(),
-            "--keys".as_ref(),
-            keys_file.as_os_str(),
-        ],
-        "",
-    );
-    assert!(offline.status.success());
+    let verify_offline = || {
+        run(
+            "consentry",
+            &[
+                "verify-receipt".as_ref(),
+                file.as_os_str(),
+                "--keys".as_ref(),
+                keys_file.as_os_str(),
+            ],
+            "",
+        )
+    };
+    assert!(verify_offline().status.success());
     let mut changed = receipt.into_bytes();
     let at = changed.len() - 10;
     changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&file, changed).unwrap();
-    let refused = run(
-        "consentry",
-        &[
-            "verify-receipt".as_ref(),
-            file.as_os_str(),
-            "--keys".as_ref(),
-            keys_file.as_os_str(),
-        ],
-        "",
-    );
+    let refused = verify_offline();
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("not valid"),
